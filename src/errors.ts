@@ -1,0 +1,117 @@
+// Every user-visible failure of toolhost has a stable code, defined here once with its
+// one-line message template, CLI exit code and HTTP status. Callers match on `err.code`.
+// This module imports nothing of ours, so every layer may depend on it.
+
+export interface ErrorDefinition {
+  /** one line; `%s` placeholders are filled from the arguments in order */
+  readonly template: string;
+  readonly exitCode: number;
+  readonly status: number;
+  /** for docs/errors.md: when it happens */
+  readonly summary: string;
+}
+
+function def(template: string, summary: string, exitCode = 1, status = 500): ErrorDefinition {
+  return { template, summary, exitCode, status };
+}
+
+export const ERRORS = {
+  // general CLI
+  TH_ERR_USAGE: def('%s', 'A command was called with a wrong option or argument.', 2, 400),
+  TH_ERR_FILE_UNREADABLE: def(
+    'cannot read %s: %s; check that the file exists and is readable',
+    'A file named on the command line (or a tool file) cannot be read.',
+  ),
+  TH_ERR_FILE_UNWRITABLE: def(
+    'cannot write %s: %s; check the permissions of its directory',
+    'A file toolhost must write (rendered config, manifest) cannot be written.',
+  ),
+  // tools
+  TH_ERR_TOOL_NAME_INVALID: def(
+    'invalid tool name "%s": use 1 to 32 lower-case letters, digits and "-", starting with a letter',
+    'A tool name does not fit the rule (it must be a DNS label).',
+    2,
+    400,
+  ),
+  TH_ERR_TOOL_NOT_A_TOOL_ACCOUNT: def(
+    'Only tool accounts have web services: you are "%s"; become the tool (become NAME) or pass --tool NAME --home DIR',
+    'webservice was run outside a tool account without --tool/--home (or TOOLHOST_TOOL/TOOLHOST_HOME).',
+    2,
+  ),
+  TH_ERR_TOOL_HOME_MISSING: def(
+    'tool home %s does not exist; create the tool (toolhost tool create NAME) or pass the right --home',
+    'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',
+    2,
+  ),
+  // lighttpd engine: the CLI-level failure
+  TH_ERR_LIGHTTPD_CONFIG_INVALID: def(
+    '%s has %s error(s); fix them (positions above) and run the command again',
+    'A lighttpd configuration has errors; every diagnostic is printed before this line.',
+  ),
+  TH_ERR_LIGHTTPD_NOT_INSTALLED: def(
+    'lighttpd is not installed (%s); install it with: apt-get install lighttpd',
+    'The lighttpd binary is needed (webservice config --check, lighttpd webservices) but missing.',
+    3,
+  ),
+  TH_ERR_LIGHTTPD_REJECTED: def(
+    'lighttpd rejected the merged configuration: %s',
+    'lighttpd -tt refused a configuration that toolhost accepted; the line says where.',
+  ),
+  // lighttpd engine: diagnostics (collected, never thrown; the message is built where found)
+  TH_ERR_LIGHTTPD_UNTERMINATED_STRING: def('%s', 'A string has no closing quote (only \\" is an escape).'),
+  TH_ERR_LIGHTTPD_INVALID_CHARACTER: def('%s', 'A character that the lighttpd language does not allow.'),
+  TH_ERR_LIGHTTPD_SYNTAX: def('%s', 'A token where the grammar expects another one.'),
+  TH_ERR_LIGHTTPD_IF_KEYWORD: def(
+    '%s',
+    '"if"/"elif"/"else if" conditions: lighttpd 1.4.69 silently mis-parses them; toolhost rejects them.',
+  ),
+  TH_ERR_LIGHTTPD_INVALID_NUMBER: def('%s', 'An integer outside lighttpd\'s 32-bit range.'),
+  TH_ERR_LIGHTTPD_DUPLICATE_KEY: def('%s', 'A key is assigned with = twice in the same scope.'),
+  TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY: def('%s', 'An array has the same key twice with different values.'),
+  TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE: def('%s', 'A variable is read before it is set (or only set in another block).'),
+  TH_ERR_LIGHTTPD_UNDEFINED_ENV: def('%s', 'env.NAME is read but NAME is not in the environment.'),
+  TH_ERR_LIGHTTPD_ENV_ASSIGN: def('%s', 'env.NAME is assigned; the environment is read-only.'),
+  TH_ERR_LIGHTTPD_TYPE_MISMATCH: def('%s', 'Values of different types are combined with + or +=.'),
+  TH_ERR_LIGHTTPD_ARRAY_KEY_TYPE: def('%s', 'An array key that is not a string or an integer.'),
+  TH_ERR_LIGHTTPD_UNKNOWN_FIELD: def('%s', 'A condition on a field lighttpd does not know, e.g. $HTTP["URL"].'),
+  TH_ERR_LIGHTTPD_CONDITION_VALUE: def('%s', 'A condition compares with something that is not a string.'),
+  TH_ERR_LIGHTTPD_INVALID_IP: def('%s', 'A remoteip/socket condition names an invalid address.'),
+  TH_ERR_LIGHTTPD_UNREACHABLE_ELSE: def('%s', 'A condition follows an else catch-all and can never match.'),
+  TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL: def('%s', 'A condition inside a global { } block.'),
+  TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND: def('%s', 'include names a file that does not exist.'),
+  TH_ERR_LIGHTTPD_INCLUDE_VALUE: def('%s', 'include/include_shell is given something that is not a string.'),
+  TH_ERR_LIGHTTPD_INCLUDE_DEPTH: def('%s', 'includes nest too deep, or a file includes itself.'),
+  TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED: def('%s', 'include_shell ran a command that failed.'),
+  TH_ERR_LIGHTTPD_TOO_LARGE: def('%s', 'A configuration (with its includes) is larger than the limit.'),
+  TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION: def(
+    '%s',
+    'Warning: a server-wide option set inside a condition; lighttpd uses only the global value.',
+    0,
+  ),
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function formatMessage(code: ErrorCode, args: readonly (string | number)[]): string {
+  let i = 0;
+  return ERRORS[code].template.replace(/%s/g, () => String(args[i++] ?? ''));
+}
+
+/** A failure a user can fix; the CLI prints its one-line message without a stack trace. */
+export class ToolhostError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  readonly status: number;
+
+  constructor(code: ErrorCode, ...args: (string | number)[]) {
+    super(formatMessage(code, args));
+    this.name = 'ToolhostError';
+    this.code = code;
+    this.exitCode = ERRORS[code].exitCode;
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function isToolhostError(err: unknown): err is ToolhostError {
+  return err instanceof ToolhostError;
+}

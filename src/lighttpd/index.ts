@@ -1,0 +1,10 @@
+// The lighttpd configuration engine: lexer -> parser -> evaluate -> merge -> render.
+export type * from './ast.js';
+export { lex, type Token, type TokenKind } from './lexer.js';
+export { parse } from './parser.js';
+export { evaluate, type Context, type Evaluated, type EvaluateOptions } from './evaluate.js';
+export { printConfig, printValue, printString } from './print.js';
+export { nodeHost, type EvalHost } from './host.js';
+export { makeSource, positionOf, type SourceFile } from './source.js';
+export { DiagnosticList, formatDiagnostic, hasErrors, locationOf, type Diagnostic } from './diagnostics.js';
+export type { ConfigValue, ArrayValue, ArrayEntry } from './values.js';
