@@ -28,7 +28,7 @@ export const ERRORS = {
   ),
   // tools
   TH_ERR_TOOL_NAME_INVALID: def(
-    'invalid tool name "%s": use 1 to 32 lower-case letters, digits and "-", starting with a letter',
+    'invalid tool name "%s": use 1 to 32 lower-case letters, digits and "-", starting with a letter and not ending with "-"',
     'A tool name does not fit the rule (it must be a DNS label).',
     2,
     400,
@@ -41,6 +41,11 @@ export const ERRORS = {
   TH_ERR_TOOL_HOME_MISSING: def(
     'tool home %s does not exist; create the tool (toolhost tool create NAME) or pass the right --home',
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',
+    2,
+  ),
+  TH_ERR_TEMPLATE_VALUE: def(
+    'cannot put %s "%s" into the lighttpd config: it contains a quote, backslash or line break; use a path without them',
+    'A tool home or name would break the generated lighttpd config.',
     2,
   ),
   // lighttpd engine: the CLI-level failure
@@ -86,6 +91,11 @@ export const ERRORS = {
   TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION: def(
     '%s',
     'Warning: a server-wide option set inside a condition; lighttpd uses only the global value.',
+    0,
+  ),
+  TH_WARN_LIGHTTPD_PLATFORM_KEY: def(
+    '%s',
+    'Warning: the maintainer sets a key toolhost controls (server.port, server.bind, server.username, ...); it is ignored.',
     0,
   ),
 } as const satisfies Record<string, ErrorDefinition>;

@@ -62,7 +62,18 @@ export interface Evaluated {
   readonly contexts: readonly Context[];
   /** what each include / include_shell statement expanded to, in order */
   readonly expansions: ReadonlyMap<Include, readonly ConfigFile[]>;
+  /** each assignment that took effect: the scope it went to and its right-hand value */
+  readonly assignments: ReadonlyMap<Assignment, AppliedAssignment>;
   readonly diagnostics: Diagnostic[];
+}
+
+export interface AppliedAssignment {
+  /** the file the statement is in (an include's own file for included statements) */
+  readonly source: SourceFile;
+  readonly context: Context;
+  /** the key with var. added to a bare name */
+  readonly key: string;
+  readonly value: ConfigValue;
 }
 
 const HTTP_FIELDS = new Set([
@@ -153,6 +164,7 @@ class Evaluator {
   readonly #contexts: Context[] = [];
   readonly #byKey = new Map<string, Context>();
   readonly #expansions = new Map<Include, ConfigFile[]>();
+  readonly #assignments = new Map<Assignment, AppliedAssignment>();
   readonly #includeStack: IncludeFrame[] = [];
   readonly #openFiles: string[] = [];
   #basedir = '';
@@ -180,6 +192,7 @@ class Evaluator {
       global,
       contexts: this.#contexts,
       expansions: this.#expansions,
+      assignments: this.#assignments,
       diagnostics: this.#diagnostics.items,
     };
   }
@@ -249,11 +262,14 @@ class Evaluator {
     }
     const value = this.#expression(source, s.value, ctx);
     if (value === null) return;
+    this.#assignments.set(s, { source, context: ctx, key, value });
     if (ctx.index !== 0 && SERVER_ONLY_KEYS.has(folded)) {
       this.#report('TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION', source, s.key.start, s.key.end, `${key} is a server-wide option: lighttpd ignores it inside a condition; set it at the top level`, 'warning');
     }
     const setBy = this.#setter(source, s);
     const scope = ctx.scope;
+    // the key is stored as written in this statement (lighttpd prints that spelling)
+    const spelled = s.key.value.includes('.') ? s.key.value : key;
     if (s.op === '=') {
       const existing = scope.get(key);
       if (existing) {
@@ -261,10 +277,9 @@ class Evaluator {
         this.#report('TH_ERR_LIGHTTPD_DUPLICATE_KEY', source, s.key.start, s.key.end, `${key} is already set in this scope (${this.#scopeName(ctx)})${where}; use := to replace it or += to append to it`);
         return;
       }
-      scope.append({ key: s.key.value.includes('.') ? s.key.value : key, value, setBy });
+      scope.append({ key: spelled, value, setBy });
       return;
     }
-    const spelled = s.key.value.includes('.') ? s.key.value : key;
     if (s.op === ':=') {
       scope.replace({ key: spelled, value, setBy });
       return;

@@ -8,3 +8,8 @@ export { nodeHost, type EvalHost } from './host.js';
 export { makeSource, positionOf, type SourceFile } from './source.js';
 export { DiagnosticList, formatDiagnostic, hasErrors, locationOf, type Diagnostic } from './diagnostics.js';
 export type { ConfigValue, ArrayValue, ArrayEntry } from './values.js';
+export { mergeConfig, unionModules, type MergeInput, type MergeResult, type Override } from './merge.js';
+export type { LineOrigin } from './render.js';
+export { fillTemplate, type FilledTemplate } from './template.js';
+export { findLighttpd, runLighttpdCheck, type LighttpdCheck, type LighttpdMessage } from './lighttpd-binary.js';
+export { PLATFORM_KEYS } from './merge.js';

@@ -1,0 +1,46 @@
+// What a command may touch of the outside world, passed in so tests can run commands
+// in-process as well as through the real executables.
+import { isToolhostError } from '../errors.js';
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+/** exit code for an error that is not a user error: a bug or an environment failure */
+export const EXIT_INTERNAL = 70;
+
+export function processIo(): CliIo {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+/** A user error is one line (no stack); anything else keeps its stack and a distinct exit code. */
+export function reportError(program: string, err: unknown, io: CliIo): number {
+  if (isToolhostError(err)) {
+    io.err(`${program}: ${err.message} [${err.code}]\n`);
+    return err.exitCode;
+  }
+  io.err(`${program}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT_INTERNAL;
+}
+
+/** The body of every bin/ shim. */
+export async function main(program: string, command: Command): Promise<void> {
+  const io = processIo();
+  let code: number;
+  try {
+    code = await command(process.argv.slice(2), io);
+  } catch (err) {
+    code = reportError(program, err, io);
+  }
+  process.exitCode = code;
+}

@@ -1,0 +1,139 @@
+// `toolhost lighttpd lex|parse|check|print|compat`: the configuration engine on standalone
+// files, stage by stage, as `lighttpd -t` and `lighttpd -p` do.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command as Commander } from 'commander';
+import { ToolhostError } from '../errors.js';
+import {
+  evaluate,
+  findLighttpd,
+  formatDiagnostic,
+  lex,
+  makeSource,
+  nodeHost,
+  parse,
+  positionOf,
+  printConfig,
+  runLighttpdCheck,
+  type Diagnostic,
+  type SourceFile,
+} from '../lighttpd/index.js';
+import { runCompat } from './lighttpd-compat.js';
+import type { CliIo } from './io.js';
+
+export function readSource(file: string, io: CliIo): SourceFile {
+  const full = path.resolve(io.cwd, file);
+  try {
+    return makeSource(file, readFileSync(full, 'utf8'), { path: full });
+  } catch (err) {
+    throw new ToolhostError('TH_ERR_FILE_UNREADABLE', file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
+}
+
+export function printDiagnostics(list: readonly Diagnostic[], io: CliIo): number {
+  let errors = 0;
+  for (const d of list) {
+    io.err(`${formatDiagnostic(d)}\n`);
+    if (d.severity === 'error') errors++;
+  }
+  return errors;
+}
+
+function evaluateFile(source: SourceFile, io: CliIo) {
+  const parsed = parse(source);
+  const evaluated = evaluate(parsed.file, nodeHost({ env: io.env, cwd: io.cwd }));
+  return { parsed, evaluated, diagnostics: [...parsed.diagnostics.items, ...evaluated.diagnostics] };
+}
+
+/** JSON of the syntax tree with line:col instead of offsets (printing is where they are computed) */
+function treeJson(source: SourceFile, node: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(node, (key, value: unknown) => {
+      if (key === 'source') return undefined;
+      if (value && typeof value === 'object' && 'start' in value && 'end' in value) {
+        const v = value as { start: number; end: number };
+        const s = positionOf(source, v.start);
+        const e = positionOf(source, v.end);
+        const { start: _s, end: _e, ...rest } = v;
+        return { ...rest, at: `${s.line}:${s.col}`, to: `${e.line}:${e.col}` };
+      }
+      return value;
+    }),
+  );
+}
+
+export function registerLighttpdCommands(program: Commander, io: CliIo, setExit: (code: number) => void): void {
+  const lighttpd = program.command('lighttpd').description('the lighttpd configuration engine on one file');
+
+  lighttpd
+    .command('lex')
+    .argument('<file>', 'a lighttpd configuration file')
+    .description('print the tokens of FILE (line:col kind text)')
+    .action((file: string) => {
+      const source = readSource(file, io);
+      const { tokens, diagnostics } = lex(source);
+      for (const t of tokens) {
+        const p = positionOf(source, t.start);
+        io.out(`${p.line}:${p.col}\t${t.kind}\t${JSON.stringify(t.text)}\n`);
+      }
+      setExit(printDiagnostics(diagnostics.items, io) ? 1 : 0);
+    });
+
+  lighttpd
+    .command('parse')
+    .argument('<file>', 'a lighttpd configuration file')
+    .description('print the syntax tree of FILE as JSON')
+    .action((file: string) => {
+      const source = readSource(file, io);
+      const { file: tree, diagnostics } = parse(source);
+      io.out(`${JSON.stringify(treeJson(source, tree.statements), null, 2)}\n`);
+      setExit(printDiagnostics(diagnostics.items, io) ? 1 : 0);
+    });
+
+  lighttpd
+    .command('check')
+    .argument('<file>', 'a lighttpd configuration file')
+    .option('--no-lighttpd', 'only toolhost\'s own checks, without running lighttpd -tt')
+    .description('check FILE as lighttpd -tt does; errors point at file:line:col')
+    .action((file: string, opts: { lighttpd: boolean }) => {
+      const source = readSource(file, io);
+      const { diagnostics } = evaluateFile(source, io);
+      const errors = printDiagnostics(diagnostics, io);
+      if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
+      if (opts.lighttpd) {
+        const binary = findLighttpd(io.env);
+        if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
+        const result = runLighttpdCheck(binary, source.path as string, { env: io.env as NodeJS.ProcessEnv, cwd: io.cwd });
+        for (const m of result.messages) io.err(`${m.line !== null ? `${file}:${m.line}: ` : ''}${m.text}\n`);
+        if (!result.ok) {
+          const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
+          throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? first.text : `exit status ${result.status}`);
+        }
+      }
+      io.out('Syntax OK\n');
+      setExit(0);
+    });
+
+  lighttpd
+    .command('print')
+    .argument('<file>', 'a lighttpd configuration file')
+    .description('print FILE evaluated, in the format of lighttpd -p')
+    .action((file: string) => {
+      const source = readSource(file, io);
+      const { evaluated, diagnostics } = evaluateFile(source, io);
+      const errors = printDiagnostics(diagnostics, io);
+      if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
+      io.out(printConfig(evaluated.global));
+      setExit(0);
+    });
+
+  lighttpd
+    .command('compat')
+    .argument('<dir>', 'a directory of maintainers\' .lighttpd.conf files (*.conf)')
+    .option('--json', 'one JSON object per file')
+    .option('--verbose', 'print the messages for each rejected file')
+    .description('merge each file with the default template and check alone vs merged with lighttpd -tt')
+    .action((dir: string, opts: { json?: boolean; verbose?: boolean }) => {
+      setExit(runCompat(path.resolve(io.cwd, dir), io, { json: opts.json === true, verbose: opts.verbose === true }));
+    });
+}

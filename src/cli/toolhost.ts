@@ -1,0 +1,18 @@
+// `toolhost`: the operator's command (lighttpd engine, demo; proxy, routes, tools and monitor
+// join it as they are built).
+import { registerDemoCommand } from './demo.js';
+import type { CliIo } from './io.js';
+import { registerLighttpdCommands } from './lighttpd-commands.js';
+import { newProgram, runProgram } from './program.js';
+
+export async function toolhost(argv: readonly string[], io: CliIo): Promise<number> {
+  let exit = 0;
+  const setExit = (code: number): void => {
+    exit = code;
+  };
+  const program = newProgram('toolhost', 'toolhost: the web layer of a shared tool-hosting platform', io);
+  registerLighttpdCommands(program, io, setExit);
+  registerDemoCommand(program, io, setExit);
+  const parsed = await runProgram(program, argv);
+  return parsed ?? exit;
+}

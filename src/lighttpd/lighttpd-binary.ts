@@ -1,0 +1,84 @@
+// The real lighttpd as the last word on a configuration: `lighttpd -tt` (the same checks a
+// start makes, modules loaded) and `lighttpd -p`. Its error lines name the merged file; a line
+// map from the renderer turns them back into the maintainer's file and line.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { LineOrigin } from './render.js';
+
+export const LIGHTTPD_CANDIDATES = ['/usr/sbin/lighttpd', '/usr/local/sbin/lighttpd', '/usr/bin/lighttpd'];
+
+export function findLighttpd(env: Readonly<Record<string, string | undefined>> = process.env): string | null {
+  if (env.TOOLHOST_LIGHTTPD) return existsSync(env.TOOLHOST_LIGHTTPD) ? env.TOOLHOST_LIGHTTPD : null;
+  return LIGHTTPD_CANDIDATES.find((p) => existsSync(p)) ?? null;
+}
+
+export interface LighttpdMessage {
+  /** the message without lighttpd's timestamp and (file.c.N) prefix */
+  readonly text: string;
+  /** where it points in the checked file, when lighttpd says */
+  readonly line: number | null;
+  /** the same place in the file it came from, when a line map knows */
+  readonly origin: LineOrigin | null;
+  readonly fatal: boolean;
+}
+
+export interface LighttpdCheck {
+  readonly ok: boolean;
+  readonly status: number | null;
+  readonly messages: readonly LighttpdMessage[];
+}
+
+const PREFIX = /^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d: )?(?:\([\w.-]+\.c\.\d+\) )?/;
+const SOURCE_LINE = /source: (.+?) line: (\d+) pos: (\d+)/;
+const KEY_IN_MESSAGE = /(?:for key:|config-key:|variable:)\s*([\w.-]+)/;
+
+function keyLine(mergedText: string, key: string): number | null {
+  const lines = mergedText.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = (lines[i] as string).trimStart();
+    if (l.toLowerCase().startsWith(key.toLowerCase()) && /^\S+\s*(=|\+=|:=)/.test(l)) return i + 1;
+  }
+  return null;
+}
+
+export function runLighttpdCheck(
+  binary: string,
+  file: string,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; lineMap?: readonly (LineOrigin | null)[]; mergedText?: string } = {},
+): LighttpdCheck {
+  const r = spawnSync(binary, ['-tt', '-f', file], {
+    encoding: 'utf8',
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    timeout: 30_000,
+  });
+  const out = `${r.stderr ?? ''}${r.stdout ?? ''}`;
+  const messages: LighttpdMessage[] = [];
+  for (const raw of out.split('\n')) {
+    const text = raw.replace(PREFIX, '').trim();
+    if (!text || text === 'Syntax OK') continue;
+    let line: number | null = null;
+    const m = SOURCE_LINE.exec(text);
+    if (m) line = Number(m[2]);
+    else if (options.mergedText) {
+      const k = KEY_IN_MESSAGE.exec(text);
+      if (k) line = keyLine(options.mergedText, k[1] as string);
+    }
+    const origin = line !== null && options.lineMap ? nearestOrigin(options.lineMap, line) : null;
+    const fatal = r.status !== 0 && !/^WARNING|^Warning|DEPRECATED/.test(text);
+    messages.push({ text, line, origin, fatal });
+  }
+  return { ok: r.status === 0, status: r.status, messages };
+}
+
+/**
+ * lighttpd reports a statement's error at the first token after it (one token of look-ahead),
+ * often the next line: walk back to the nearest line that has an origin.
+ */
+function nearestOrigin(map: readonly (LineOrigin | null)[], line: number): LineOrigin | null {
+  for (let i = Math.min(line, map.length) - 1; i >= 0; i--) {
+    const o = map[i];
+    if (o) return o;
+  }
+  return null;
+}

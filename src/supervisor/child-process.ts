@@ -1,0 +1,118 @@
+// One child process with a readiness check and a clean stop: SIGTERM, then SIGKILL after a
+// grace period. Readiness is polled fast (a started lighttpd answers in milliseconds).
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface StartOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** resolves true once the process serves; polled until timeoutMs */
+  readonly ready: () => Promise<boolean>;
+  readonly timeoutMs?: number;
+  /** where the child's stdout/stderr go (default: ignored) */
+  readonly stdio?: SpawnOptions['stdio'];
+  /** a new process group, so a stop reaches the child's own children */
+  readonly detached?: boolean;
+}
+
+export interface ExitInfo {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export class StartError extends Error {
+  constructor(
+    message: string,
+    readonly exit: ExitInfo | null,
+  ) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+export class ManagedProcess {
+  readonly #child: ChildProcess;
+  readonly exited: Promise<ExitInfo>;
+  #exit: ExitInfo | null = null;
+
+  constructor(child: ChildProcess) {
+    this.#child = child;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        resolve(this.#exit);
+      });
+      child.once('error', () => {
+        this.#exit ??= { code: null, signal: null };
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get exitInfo(): ExitInfo | null {
+    return this.#exit;
+  }
+
+  get running(): boolean {
+    return this.#exit === null && this.#child.pid !== undefined;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.#child.kill(sig);
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone */
+  async stop(graceMs = 5000): Promise<ExitInfo> {
+    if (!this.running) return this.#exit ?? (await this.exited);
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+    timer.unref();
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
+  const child = spawn(o.command, [...o.args], {
+    cwd: o.cwd,
+    env: o.env,
+    stdio: o.stdio ?? 'ignore',
+    detached: o.detached ?? false,
+    ...(o.uid !== undefined ? { uid: o.uid } : {}),
+    ...(o.gid !== undefined ? { gid: o.gid } : {}),
+  });
+  const proc = new ManagedProcess(child);
+  const spawnError = once(child, 'spawn').then(
+    () => null,
+    (err: Error) => err,
+  );
+  const failed = await spawnError;
+  if (failed) throw new StartError(`cannot start ${o.command}: ${failed.message}`, null);
+  const deadline = Date.now() + (o.timeoutMs ?? 10_000);
+  let delay = 5;
+  for (;;) {
+    if (!proc.running) {
+      const e = proc.exitInfo;
+      throw new StartError(`${o.command} exited before it was ready (${e?.signal ?? `exit code ${e?.code}`})`, e);
+    }
+    if (await o.ready().catch(() => false)) return proc;
+    if (Date.now() > deadline) {
+      await proc.stop(1000);
+      throw new StartError(`${o.command} was not ready within ${o.timeoutMs ?? 10_000} ms`, proc.exitInfo);
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 100);
+  }
+}

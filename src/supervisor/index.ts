@@ -1,0 +1,4 @@
+// Generic process supervision: spawn, probe, stop.
+export { startProcess, ManagedProcess, StartError, type ExitInfo, type StartOptions } from './child-process.js';
+export { httpProbe, tcpProbe } from './probes.js';
+export { startRedisServer, type RedisServer } from './redis-server.js';
