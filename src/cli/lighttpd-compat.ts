@@ -1,6 +1,6 @@
 // `toolhost lighttpd compat DIR`: how a directory of real maintainers' .lighttpd.conf files
 // fares with toolhost's merge. For each file, the real lighttpd -tt decides three things:
-// the file alone, Toolforge's way (template text + file text), and toolhost's merge.
+// the file alone (-t), Toolforge's way (template text + file text), and toolhost's merge.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
@@ -35,8 +35,8 @@ function unprivileged(argv: string[]): string[] {
   return process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...argv] : argv;
 }
 
-function lighttpdAccepts(binary: string, file: string, env: NodeJS.ProcessEnv, cwd: string): { ok: boolean; text: string } {
-  const [cmd, ...args] = unprivileged([binary, '-tt', '-f', file]);
+function lighttpdAccepts(binary: string, flag: '-t' | '-tt', file: string, env: NodeJS.ProcessEnv, cwd: string): { ok: boolean; text: string } {
+  const [cmd, ...args] = unprivileged([binary, flag, '-f', file]);
   const r = spawnSync(cmd as string, args, { env, cwd, encoding: 'utf8', timeout: 30_000 });
   return { ok: r.status === 0, text: `${r.stderr}${r.stdout}`.trim() };
 }
@@ -66,13 +66,14 @@ export function runCompat(dir: string, io: CliIo, options: { json: boolean; verb
       const env = { ...(io.env as NodeJS.ProcessEnv), HOME: home };
       const messages: string[] = [];
 
-      const alone = lighttpdAccepts(binary, path.join(home, '.lighttpd.conf'), env, home);
+      // a file alone is a fragment (no document-root of its own): -t checks its syntax and semantics
+      const alone = lighttpdAccepts(binary, '-t', path.join(home, '.lighttpd.conf'), env, home);
       if (!alone.ok) messages.push(`alone: ${alone.text.split('\n').slice(-2).join(' | ')}`);
 
       const filled = fillTemplate(templateText, { PORT: 8000, BIND: '127.0.0.1', HOME: home, RUNTIME: runtimeDir, TOOL, USER: '', GROUP: '' }, new Set());
       const concatFile = path.join(work, 'concatenated.conf');
       writeFileSync(concatFile, `${filled.text}\n${userText}`);
-      const concatenated = lighttpdAccepts(binary, concatFile, env, home);
+      const concatenated = lighttpdAccepts(binary, '-tt', concatFile, env, home);
 
       const built = buildLighttpdConfig({
         tool: { name: TOOL, home, account: null },
