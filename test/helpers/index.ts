@@ -67,16 +67,26 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/** the environment a user's shell has: without the loaders tap puts into NODE_OPTIONS */
+export function userEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  for (const k of Object.keys(env)) if (k.startsWith('TAP') || k.startsWith('_TAP')) delete env[k];
+  return env;
+}
+
 /** one of bin/ as a user runs it */
 export function runBin(
   t: Test,
   command: 'toolhost' | 'webservice',
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; uid?: number; gid?: number } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(BIN, command), ...args], {
-      env: options.env ?? process.env,
+    // the executable itself, through its #! line, as a user runs it; tap's process tracking
+    // re-adds its loaders to NODE_OPTIONS of every child, so `env -u` takes them out again
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, command), ...args], {
+      env: userEnv(options.env),
       cwd: options.cwd ?? ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(options.uid !== undefined ? { uid: options.uid } : {}),
