@@ -22,10 +22,6 @@ export const ERRORS = {
     'cannot read %s: %s; check that the file exists and is readable',
     'A file named on the command line (or a tool file) cannot be read.',
   ),
-  TH_ERR_FILE_UNWRITABLE: def(
-    'cannot write %s: %s; check the permissions of its directory',
-    'A file toolhost must write (rendered config, manifest) cannot be written.',
-  ),
   // tools
   TH_ERR_TOOL_NAME_INVALID: def(
     'invalid tool name "%s": use 1 to 32 lower-case letters, digits and "-", starting with a letter and not ending with "-"',

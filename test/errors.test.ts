@@ -1,0 +1,35 @@
+// docs/errors.md lists every code; every code has a test that triggers it (STYLE rule 7).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { ERRORS, ToolhostError, isToolhostError } from '../src/errors.js';
+import { ROOT } from './helpers/index.js';
+
+function testFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return testFiles(full);
+    return name.endsWith('.test.ts') && name !== 'errors.test.ts' ? [full] : [];
+  });
+}
+
+t.test('docs/errors.md documents every code, and documents no code that is gone', async (t) => {
+  const doc = readFileSync(path.join(ROOT, 'docs', 'errors.md'), 'utf8');
+  const documented = [...doc.matchAll(/^## (TH_\w+)$/gm)].map((m) => m[1]);
+  t.same([...documented].sort(), Object.keys(ERRORS).sort());
+});
+
+t.test('every code is triggered by some test', async (t) => {
+  const tests = testFiles(path.join(ROOT, 'test')).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const untested = Object.keys(ERRORS).filter((code) => !tests.includes(code));
+  t.same(untested, []);
+});
+
+t.test('a ToolhostError carries its code, exit code and a one-line message', async (t) => {
+  const err = new ToolhostError('TH_ERR_TOOL_NAME_INVALID', 'X');
+  t.ok(isToolhostError(err));
+  t.equal(err.exitCode, 2);
+  t.equal(err.status, 400);
+  t.notMatch(err.message, /\n/);
+  for (const [code, def] of Object.entries(ERRORS)) t.notMatch(def.template, /\n/, code);
+});
