@@ -44,6 +44,43 @@ export const ERRORS = {
     'A tool home or name would break the generated lighttpd config.',
     2,
   ),
+  // configuration and the proxy
+  TH_ERR_CONFIG_INVALID: def(
+    'configuration %s is invalid: %s; fix it (see conf/toolhost.json for the format)',
+    'The toolhost configuration file (--config or TOOLHOST_CONFIG) cannot be read or has a wrong value.',
+    2,
+  ),
+  TH_ERR_LISTEN_ADDRESS_INVALID: def(
+    'invalid address "%s" for %s: use HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080',
+    'A listen address option is not HOST:PORT.',
+    2,
+  ),
+  TH_ERR_LISTEN_FAILED: def(
+    'cannot listen on %s: %s; choose another address or stop what uses it',
+    'The proxy could not bind one of its listeners (address in use, no permission).',
+  ),
+  TH_ERR_TLS_FILES: def(
+    'cannot read the TLS %s file %s: %s; give a readable PEM file',
+    'A certificate or key file for HTTPS is missing or unreadable.',
+    2,
+  ),
+  TH_ERR_REDIS_UNREACHABLE: def(
+    'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',
+    'A command that needs the route table could not talk to Redis.',
+  ),
+  // routes
+  TH_ERR_ROUTE_NOT_FOUND: def(
+    'no route for tool "%s"; see the routes with: toolhost routes list',
+    'toolhost routes show/rm named a tool without a route.',
+    1,
+    404,
+  ),
+  TH_ERR_BACKEND_URL_INVALID: def(
+    'invalid backend URL "%s": %s',
+    'A backend URL is not http://HOST:PORT.',
+    2,
+    400,
+  ),
   // lighttpd engine: the CLI-level failure
   TH_ERR_LIGHTTPD_CONFIG_INVALID: def(
     '%s has %s error(s); fix them (positions above) and run the command again',

@@ -4,6 +4,8 @@ import { registerDemoCommand } from './demo.js';
 import type { CliIo } from './io.js';
 import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
+import { registerProxyCommand } from './proxy.js';
+import { registerRoutesCommand } from './routes.js';
 
 export async function toolhost(argv: readonly string[], io: CliIo): Promise<number> {
   let exit = 0;
@@ -11,6 +13,8 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
     exit = code;
   };
   const program = newProgram('toolhost', 'toolhost: the web layer of a shared tool-hosting platform', io);
+  registerProxyCommand(program, io, setExit);
+  registerRoutesCommand(program, io, setExit);
   registerLighttpdCommands(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   const parsed = await runProgram(program, argv);

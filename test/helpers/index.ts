@@ -108,3 +108,101 @@ export function runBin(
     });
   });
 }
+
+export interface EchoBackend {
+  readonly port: number;
+  readonly url: string;
+  readonly server: import('node:http').Server;
+  /** requests seen, newest last */
+  readonly seen: { method: string; url: string; headers: import('node:http').IncomingHttpHeaders }[];
+}
+
+/**
+ * A real HTTP backend that answers with JSON describing the request it got (method, url,
+ * headers, body length), so a test can assert what a tool sees. `handler` may take over.
+ */
+export async function startEchoBackend(
+  t: Test,
+  name: string,
+  handler?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean | void,
+): Promise<EchoBackend> {
+  const http = await import('node:http');
+  const seen: EchoBackend['seen'] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (handler && handler(req, res) === true) return;
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      const body = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, bodyBytes: bytes });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return { port, url: `http://127.0.0.1:${port}`, server, seen };
+}
+
+export interface RunningProxy {
+  readonly proxy: import('../../src/proxy/index.js').ProxyServer;
+  readonly url: string;
+  readonly port: number;
+  readonly adminUrl: string;
+}
+
+/** the real proxy, in this process, on free ports */
+export async function startProxy(
+  t: Test,
+  redisUrl: string,
+  overrides: Partial<import('../../src/proxy/index.js').ProxyOptions> = {},
+): Promise<RunningProxy> {
+  const { ProxyServer } = await import('../../src/proxy/index.js');
+  const proxy = new ProxyServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    adminListen: { host: '127.0.0.1', port: 0 },
+    redisUrl,
+    domain: null,
+    pathRouting: true,
+    tls: null,
+    accessLog: null,
+    responseTimeoutMs: 5000,
+    websocketIdleTimeoutMs: 60_000,
+    resyncIntervalMs: 30_000,
+    homeTitle: 'Tools',
+    templatesDir: path.join(ROOT, 'templates'),
+    ...overrides,
+  });
+  await proxy.start(5000);
+  t.teardown(() => proxy.close(2000));
+  const a = proxy.addresses();
+  return { proxy, url: `http://127.0.0.1:${a.http.port}`, port: a.http.port, adminUrl: `http://127.0.0.1:${a.admin?.port}` };
+}
+
+/** poll until check() is true (no fixed sleeps); fails the test after timeoutMs */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** a Redis client for the test, closed at teardown */
+export async function redisClient(t: Test, url: string): Promise<import('ioredis').Redis> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  await r.connect();
+  t.teardown(() => r.disconnect());
+  return r;
+}

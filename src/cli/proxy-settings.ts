@@ -1,0 +1,139 @@
+// `toolhost proxy` settings: command-line options over environment over the configuration file
+// (--config or TOOLHOST_CONFIG) over conf/toolhost.json's defaults. Validated once, here, into
+// the typed options the proxy takes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ToolhostError } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-files.js';
+import type { ListenAddress, ProxyOptions } from '../proxy/index.js';
+
+export interface ProxyCliOptions {
+  config?: string;
+  listen?: string;
+  adminListen?: string;
+  redis?: string;
+  domain?: string;
+  pathRouting?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  httpsListen?: string;
+  httpsPublicPort?: string;
+  accessLog?: string;
+  responseTimeout?: string;
+  resyncInterval?: string;
+  redisWait?: string;
+  title?: string;
+}
+
+interface FileSettings {
+  listen?: string;
+  adminListen?: string | null;
+  redis?: string;
+  domain?: string | null;
+  pathRouting?: boolean;
+  tls?: { cert: string; key: string; listen: string; publicPort?: number } | null;
+  accessLog?: { file: string; maxBytes?: number; keep?: number } | string | null;
+  responseTimeoutSeconds?: number;
+  websocketIdleTimeoutSeconds?: number;
+  resyncIntervalSeconds?: number;
+  redisWaitSeconds?: number;
+  title?: string;
+}
+
+export function parseListen(value: string, option: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ToolhostError('TH_ERR_LISTEN_ADDRESS_INVALID', value, option);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function readSettings(file: string, cwd: string): FileSettings {
+  const full = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (err) {
+    throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
+    return parsed as FileSettings;
+  } catch (err) {
+    throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, (err as Error).message);
+  }
+}
+
+function seconds(value: string | number | undefined, fallback: number, what: string, file: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, `${what} must be a number of seconds, not ${JSON.stringify(value)}`);
+  return n * 1000;
+}
+
+export interface ResolvedProxySettings {
+  readonly options: ProxyOptions;
+  readonly redisWaitMs: number;
+}
+
+export function resolveProxySettings(
+  cli: ProxyCliOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): ResolvedProxySettings {
+  const defaults = readSettings(path.join(PACKAGE_ROOT, 'conf', 'toolhost.json'), cwd);
+  const configFile = cli.config ?? env.TOOLHOST_CONFIG;
+  const file = configFile ? readSettings(configFile, cwd) : {};
+  const s: FileSettings = { ...defaults, ...file };
+  const where = configFile ?? 'conf/toolhost.json';
+
+  const listen = parseListen(cli.listen ?? s.listen ?? '0.0.0.0:8080', '--listen');
+  const adminRaw = cli.adminListen ?? s.adminListen ?? null;
+  const adminListen = adminRaw === null || adminRaw === 'none' ? null : parseListen(adminRaw, '--admin-listen');
+  const redisUrl = cli.redis ?? env.TOOLHOST_REDIS_URL ?? s.redis ?? 'redis://127.0.0.1:6379';
+  const domainRaw = cli.domain ?? s.domain ?? null;
+  const domain = domainRaw ? domainRaw.toLowerCase().replace(/^\.+|\.+$/g, '') : null;
+
+  let tls: ProxyOptions['tls'] = null;
+  const cert = cli.tlsCert ?? s.tls?.cert;
+  const key = cli.tlsKey ?? s.tls?.key;
+  if (cert || key) {
+    if (!cert || !key) throw new ToolhostError('TH_ERR_USAGE', 'HTTPS needs both --tls-cert and --tls-key');
+    for (const [kind, f] of [['certificate', cert], ['key', key]] as const) {
+      try {
+        readFileSync(path.resolve(cwd, f));
+      } catch (err) {
+        throw new ToolhostError('TH_ERR_TLS_FILES', kind, f, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      }
+    }
+    const httpsListen = parseListen(cli.httpsListen ?? s.tls?.listen ?? '0.0.0.0:8443', '--https-listen');
+    const publicPort = cli.httpsPublicPort !== undefined ? Number(cli.httpsPublicPort) : s.tls?.publicPort;
+    tls = { certFile: path.resolve(cwd, cert), keyFile: path.resolve(cwd, key), listen: httpsListen, ...(publicPort !== undefined ? { publicPort } : {}) };
+  }
+
+  const logSetting = cli.accessLog ?? s.accessLog ?? null;
+  const accessLog =
+    logSetting === null || logSetting === 'none'
+      ? null
+      : typeof logSetting === 'string'
+        ? { file: path.resolve(cwd, logSetting) }
+        : { ...logSetting, file: path.resolve(cwd, logSetting.file) };
+
+  return {
+    options: {
+      listen,
+      adminListen,
+      redisUrl,
+      domain,
+      pathRouting: cli.pathRouting === false ? false : (s.pathRouting ?? true),
+      tls,
+      accessLog,
+      responseTimeoutMs: seconds(cli.responseTimeout ?? s.responseTimeoutSeconds, 120_000, 'responseTimeoutSeconds', where),
+      websocketIdleTimeoutMs: seconds(s.websocketIdleTimeoutSeconds, 3_600_000, 'websocketIdleTimeoutSeconds', where),
+      resyncIntervalMs: seconds(cli.resyncInterval ?? s.resyncIntervalSeconds, 30_000, 'resyncIntervalSeconds', where),
+      homeTitle: cli.title ?? s.title ?? 'Tools',
+      templatesDir: path.join(PACKAGE_ROOT, 'templates'),
+    },
+    redisWaitMs: seconds(cli.redisWait ?? s.redisWaitSeconds, 10_000, 'redisWaitSeconds', where),
+  };
+}

@@ -1,0 +1,61 @@
+// `toolhost proxy`: run the front proxy until SIGTERM/SIGINT (graceful close), reopening its
+// access log on SIGHUP.
+import type { Command as Commander } from 'commander';
+import { ToolhostError } from '../errors.js';
+import { ProxyServer } from '../proxy/index.js';
+import type { CliIo } from './io.js';
+import { resolveProxySettings, type ProxyCliOptions } from './proxy-settings.js';
+
+export function registerProxyCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('proxy')
+    .description('run the front proxy: /<tool>/ and <tool>.<domain> to each tool\'s backend')
+    .option('--config <file>', 'settings file (JSON, like conf/toolhost.json; or TOOLHOST_CONFIG)')
+    .option('--listen <host:port>', 'public HTTP listener (default 0.0.0.0:8080)')
+    .option('--admin-listen <host:port>', 'admin listener for /metrics and /routes, or "none" (default 127.0.0.1:9090)')
+    .option('--redis <url>', 'the route table (or TOOLHOST_REDIS_URL; default redis://127.0.0.1:6379)')
+    .option('--domain <domain>', 'also route <tool>.<domain> by host')
+    .option('--no-path-routing', 'route by host only')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS, redirect HTTP to it, send HSTS')
+    .option('--tls-key <file>', 'PEM key for --tls-cert')
+    .option('--https-listen <host:port>', 'HTTPS listener (default 0.0.0.0:8443)')
+    .option('--https-public-port <port>', 'the HTTPS port clients see, for redirects (default: that of --https-listen)')
+    .option('--access-log <file>', 'anonymized access log (no client addresses), rotated by size')
+    .option('--response-timeout <seconds>', 'time a backend has to start its response before 504 (default 120)')
+    .option('--resync-interval <seconds>', 'full route-table resync period (default 30)')
+    .option('--redis-wait <seconds>', 'how long to wait for Redis at start before listening anyway (default 10)')
+    .option('--title <text>', 'home page title')
+    .action(async (opts: ProxyCliOptions) => {
+      const { options, redisWaitMs } = resolveProxySettings(opts, io.env, io.cwd);
+      const proxy = new ProxyServer({ ...options, log: (line) => io.err(`toolhost proxy: ${line}\n`) });
+      try {
+        await proxy.start(redisWaitMs);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+        proxy.destroy();
+        if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+          throw new ToolhostError('TH_ERR_LISTEN_FAILED', `${e.address ?? '?'}:${e.port ?? '?'}`, e.code);
+        }
+        throw err;
+      }
+      const a = proxy.addresses();
+      io.err(
+        `toolhost proxy: listening on http://${a.http.address}:${a.http.port}` +
+          (a.https ? `, https://${a.https.address}:${a.https.port}` : '') +
+          (a.admin ? `; admin http://${a.admin.address}:${a.admin.port}/metrics` : '') +
+          `; routes from ${options.redisUrl} (${proxy.routeTable.size} tools)\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGHUP', hup);
+          resolve();
+        };
+        const hup = (): void => proxy.reopenLogs();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        process.on('SIGHUP', hup);
+      });
+      await proxy.close();
+      setExit(0);
+    });
+}

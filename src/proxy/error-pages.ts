@@ -1,0 +1,96 @@
+// The proxy's own error pages: loaded at start and rendered from memory (never a disk read per
+// error). A tool's own responses, error pages included, always pass through untouched.
+import type { ServerResponse } from 'node:http';
+import { escapeHtml, PageTemplate } from './html.js';
+
+export type ProxyErrorKind = 'unknown-tool' | 'no-backend' | 'bad-gateway' | 'gateway-timeout' | 'bad-request' | 'internal';
+
+interface ErrorText {
+  readonly status: number;
+  readonly title: string;
+  readonly message: (tool: string) => string;
+  readonly advice: (tool: string) => string;
+}
+
+const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
+  'unknown-tool': {
+    status: 404,
+    title: 'No such tool',
+    message: (tool) => (tool ? `There is no tool named <b>${tool}</b> here.` : 'This address does not name a tool.'),
+    advice: () => 'Check the address, or see the list of all tools on the home page.',
+  },
+  'no-backend': {
+    status: 503,
+    title: 'Webservice not running',
+    message: (tool) => `The tool <b>${tool}</b> exists, but its webservice is not running right now.`,
+    advice: (tool) =>
+      `If you maintain <b>${tool}</b>: log in to the tool account and run <code>webservice start</code>; ` +
+      '<code>webservice status</code> and <code>webservice logs</code> say why it stopped.',
+  },
+  'bad-gateway': {
+    status: 502,
+    title: 'Webservice not answering',
+    message: (tool) => `The webservice of <b>${tool}</b> refused or dropped the connection.`,
+    advice: (tool) => `It may be restarting; try again in a moment. Maintainers of <b>${tool}</b>: see <code>webservice status</code> and <code>~/error.log</code>.`,
+  },
+  'gateway-timeout': {
+    status: 504,
+    title: 'Webservice too slow',
+    message: (tool) => `The webservice of <b>${tool}</b> did not answer in time.`,
+    advice: (tool) => `Try again later. Maintainers of <b>${tool}</b>: look for slow requests in <code>~/error.log</code>.`,
+  },
+  'bad-request': {
+    status: 400,
+    title: 'Bad request',
+    message: () => 'The request could not be understood.',
+    advice: () => 'Check the address.',
+  },
+  internal: {
+    status: 500,
+    title: 'Proxy error',
+    message: () => 'The front proxy failed to handle this request.',
+    advice: () => 'This is not the tool\'s fault; please report it to the platform administrators.',
+  },
+};
+
+export class ErrorPages {
+  readonly #template: PageTemplate;
+  readonly #proxyName: string;
+
+  constructor(template: PageTemplate, proxyName = '') {
+    this.#template = template;
+    this.#proxyName = proxyName ? ` ${escapeHtml(proxyName)}` : '';
+  }
+
+  status(kind: ProxyErrorKind): number {
+    return TEXTS[kind].status;
+  }
+
+  render(kind: ProxyErrorKind, tool: string): string {
+    const t = TEXTS[kind];
+    const safe = escapeHtml(tool);
+    return this.#template.fill({
+      status: String(t.status),
+      title: t.title,
+      message: t.message(safe),
+      advice: t.advice(safe),
+      proxyName: this.#proxyName,
+    });
+  }
+
+  send(res: ServerResponse, kind: ProxyErrorKind, tool: string, extraHeaders: Record<string, string> = {}): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = this.render(kind, tool);
+    res.writeHead(TEXTS[kind].status, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-toolhost-error': kind,
+      ...extraHeaders,
+    });
+    res.end(body);
+  }
+}

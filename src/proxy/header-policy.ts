@@ -1,0 +1,85 @@
+// What crosses the proxy in headers. Tools never learn the client's address: every header
+// that could carry it is dropped, and X-Forwarded-Proto/Host/Port are set by the proxy alone.
+// Hop-by-hop headers (RFC 9110 7.6.1), and any header the Connection header names, stay on
+// their own hop. `Proxy` is dropped against httpoxy.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** headers that carry (or claim to carry) the client's address, or forwarding facts */
+const CLIENT_IDENTITY = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-server',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'forwarded',
+  'via',
+  'proxy',
+]);
+
+function connectionTokens(value: string | string[] | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const set = new Set<string>();
+  for (const t of joined.split(',')) {
+    const v = t.trim().toLowerCase();
+    if (v) set.add(v);
+  }
+  return set.size ? set : null;
+}
+
+export interface ForwardFacts {
+  readonly proto: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+}
+
+/** request headers for the backend */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: ForwardFacts, upgrade: boolean): OutgoingHttpHeaders {
+  const named = connectionTokens(incoming.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || CLIENT_IDENTITY.has(name) || (named !== null && named.has(name))) continue;
+    out[name] = incoming[name];
+  }
+  out['x-forwarded-proto'] = facts.proto;
+  out['x-forwarded-host'] = facts.host;
+  out['x-forwarded-port'] = String(facts.port);
+  if (upgrade) {
+    out.connection = 'upgrade';
+    out.upgrade = incoming.upgrade;
+  }
+  return out;
+}
+
+/** response headers for the client, from the backend's raw headers (case and repeats kept) */
+export function downstreamResponseHeaders(raw: readonly string[]): string[] {
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'connection') named = connectionTokens(raw[i + 1]);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = (raw[i] as string).toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
+    out.push(raw[i] as string, raw[i + 1] as string);
+  }
+  return out;
+}

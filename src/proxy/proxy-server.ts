@@ -1,0 +1,330 @@
+// The front proxy: public listener(s) (HTTP, and HTTPS when a certificate is given), an admin
+// listener for metrics, the in-memory route table, and the request lifecycle:
+//   health? -> HTTPS redirect? -> route decision (memory only) -> home page | error page |
+//   forward (HTTP or Upgrade) -> access log + metrics.
+// Nothing on the path from request to forwarding awaits anything.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { RouteTable, type Route, type RouteProblem } from '../routes/index.js';
+import { AccessLog } from './access-log.js';
+import { BackendPool } from './backend-pool.js';
+import { ErrorPages } from './error-pages.js';
+import { Forwarder } from './forwarder.js';
+import type { ForwardFacts } from './header-policy.js';
+import { HomePage } from './home-page.js';
+import { PageTemplate } from './html.js';
+import { ProxyMetrics } from './metrics.js';
+import { decide, hostName, type RouterOptions } from './router.js';
+import { refuseUpgrade, UpgradeForwarder } from './websocket.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ProxyOptions {
+  readonly listen: ListenAddress;
+  readonly adminListen: ListenAddress | null;
+  readonly redisUrl: string;
+  /** host routing <tool>.<domain>; null: only path routing */
+  readonly domain: string | null;
+  readonly pathRouting: boolean;
+  /** HTTPS listener; when set, plain HTTP redirects to it and responses carry HSTS */
+  readonly tls: { readonly listen: ListenAddress; readonly certFile: string; readonly keyFile: string; readonly publicPort?: number } | null;
+  readonly accessLog: { readonly file: string; readonly maxBytes?: number; readonly keep?: number } | null;
+  readonly responseTimeoutMs: number;
+  readonly websocketIdleTimeoutMs: number;
+  readonly resyncIntervalMs: number;
+  readonly homeTitle: string;
+  readonly templatesDir: string;
+  readonly proxyName?: string;
+  /** called with each route entry skipped as invalid */
+  readonly onRouteProblem?: (p: RouteProblem) => void;
+  readonly log?: (line: string) => void;
+}
+
+const HSTS = 'max-age=31622400';
+
+export class ProxyServer {
+  readonly #options: ProxyOptions;
+  readonly #table: RouteTable;
+  readonly #pool = new BackendPool();
+  readonly #pages: ErrorPages;
+  readonly #home: HomePage;
+  readonly #metrics: ProxyMetrics;
+  readonly #forwarder: Forwarder;
+  readonly #upgrades: UpgradeForwarder;
+  readonly #accessLog: AccessLog | null;
+  readonly #router: RouterOptions;
+  readonly #servers: { server: http.Server; proto: 'http' | 'https' }[] = [];
+  #admin: http.Server | null = null;
+  readonly #clientSockets = new Set<Socket>();
+  #closing = false;
+
+  constructor(options: ProxyOptions) {
+    this.#options = options;
+    this.#router = { domain: options.domain, pathRouting: options.pathRouting };
+    this.#table = new RouteTable({ redisUrl: options.redisUrl, resyncIntervalMs: options.resyncIntervalMs });
+    this.#pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
+    this.#home = new HomePage({
+      template: PageTemplate.load(`${options.templatesDir}/home-page.html`),
+      title: options.homeTitle,
+      linkFor: (tool) => (options.domain && !options.pathRouting ? `//${tool}.${options.domain}/` : `/${tool}/`),
+      routes: () => this.#table.routes(),
+    });
+    this.#metrics = new ProxyMetrics({
+      openClientSockets: () => this.#clientSockets.size,
+      openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets,
+      routes: () => this.#table.size,
+      redisUp: () => this.#table.state === 'ready',
+    });
+    this.#forwarder = new Forwarder(this.#pool, this.#pages, { responseTimeoutMs: options.responseTimeoutMs }, () => this.#metrics.retries.inc());
+    this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
+    this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
+    this.#table.on('change', (tool: string, route: Route | null) => {
+      this.#pool.update(tool, route);
+      this.#home.invalidate();
+    });
+    this.#table.on('problem', (p: RouteProblem) => {
+      this.#metrics.routeProblems.inc();
+      options.onRouteProblem?.(p);
+      options.log?.(`route ${p.tool}: ignoring ${p.field || 'key'} = ${JSON.stringify(p.value)}: ${p.reason}`);
+    });
+    this.#table.on('state', (state) => options.log?.(`redis: ${state}`));
+    this.#table.on('error', () => {
+      // state changes are logged; the last known table keeps serving
+    });
+  }
+
+  get routeTable(): RouteTable {
+    return this.#table;
+  }
+
+  get metrics(): ProxyMetrics {
+    return this.#metrics;
+  }
+
+  /**
+   * Load the routes (waiting up to redisWaitMs for Redis), then listen. A proxy that starts
+   * while Redis is down still listens, and routes as soon as Redis answers.
+   */
+  async start(redisWaitMs = 10_000): Promise<boolean> {
+    const loaded = await this.#table.start(redisWaitMs);
+    if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
+    await this.#listen(this.#createServer(http.createServer.bind(http), 'http'), this.#options.listen);
+    if (this.#options.tls) {
+      const t = this.#options.tls;
+      const cert = readFileSync(t.certFile);
+      const key = readFileSync(t.keyFile);
+      const create = (opts: http.ServerOptions, fn: http.RequestListener): http.Server => https.createServer({ ...opts, cert, key }, fn) as unknown as http.Server;
+      await this.#listen(this.#createServer(create, 'https'), t.listen);
+    }
+    if (this.#options.adminListen) {
+      this.#admin = http.createServer((req, res) => void this.#handleAdmin(req, res));
+      await this.#listen(this.#admin, this.#options.adminListen);
+    }
+    return loaded;
+  }
+
+  #createServer(create: (opts: http.ServerOptions, fn: http.RequestListener) => http.Server, proto: 'http' | 'https'): http.Server {
+    const server = create(
+      {
+        // a keep-alive client may stay idle this long between requests
+        keepAliveTimeout: 65_000,
+        headersTimeout: 20_000,
+        requestTimeout: 300_000,
+        maxHeaderSize: 16 * 1024,
+      },
+      (req, res) => this.#handleRequest(req, res, proto),
+    );
+    server.on('connection', (socket: Socket) => {
+      this.#clientSockets.add(socket);
+      socket.once('close', () => this.#clientSockets.delete(socket));
+    });
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
+    server.on('clientError', (_err, socket: Duplex) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+    });
+    this.#servers.push({ server, proto });
+    return server;
+  }
+
+  #listen(server: http.Server, at: ListenAddress): Promise<void> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      // a deep accept queue: 512 clients connecting at once must not wait for SYN retries
+      server.listen({ host: at.host, port: at.port, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** where each listener is bound: public http, https (if any), admin (if any) */
+  addresses(): { http: AddressInfo; https: AddressInfo | null; admin: AddressInfo | null } {
+    const httpServer = this.#servers.find((s) => s.proto === 'http')?.server;
+    const httpsServer = this.#servers.find((s) => s.proto === 'https')?.server;
+    return {
+      http: httpServer?.address() as AddressInfo,
+      https: (httpsServer?.address() as AddressInfo | undefined) ?? null,
+      admin: (this.#admin?.address() as AddressInfo | undefined) ?? null,
+    };
+  }
+
+  #facts(req: http.IncomingMessage, proto: 'http' | 'https'): ForwardFacts {
+    const port = (req.socket.localPort ?? 0) as number;
+    return { proto, host: req.headers.host ?? '', port };
+  }
+
+  #handleRequest(req: http.IncomingMessage, res: http.ServerResponse, proto: 'http' | 'https'): void {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const decision = decide(url, req.headers.host, this.#router);
+    let tool = '';
+    const record = (status: number, bytes: number): void => {
+      const ms = performance.now() - started;
+      this.#metrics.observe(tool, status, ms / 1000);
+      this.#accessLog?.write({
+        time: new Date(),
+        method: req.method ?? '-',
+        url,
+        httpVersion: req.httpVersion,
+        status,
+        bytes,
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
+        tool,
+        durationMs: ms,
+      });
+    };
+    if (this.#options.tls && proto === 'http' && decision.kind !== 'health') {
+      const host = hostName(req.headers.host) || this.#options.listen.host;
+      const port = this.#options.tls.publicPort ?? this.#options.tls.listen.port;
+      const location = `https://${host}${port === 443 ? '' : `:${port}`}${url}`;
+      res.writeHead(301, { location, 'content-length': 0 });
+      res.end();
+      record(301, 0);
+      return;
+    }
+    if (proto === 'https') res.setHeader('strict-transport-security', HSTS);
+    switch (decision.kind) {
+      case 'health':
+        this.#sendText(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+        record(200, 3);
+        return;
+      case 'home': {
+        const wantsJson = url.includes('format=json') || (req.headers.accept ?? '').startsWith('application/json');
+        const body = wantsJson ? this.#home.json() : this.#home.html();
+        this.#sendText(res, 200, wantsJson ? 'application/json' : 'text/html; charset=utf-8', body, req.method === 'HEAD');
+        record(200, Buffer.byteLength(body));
+        return;
+      }
+      case 'redirect':
+        res.writeHead(301, { location: decision.location, 'content-length': 0 });
+        res.end();
+        record(301, 0);
+        return;
+      case 'bad-request':
+        this.#pages.send(res, 'bad-request', '');
+        record(400, 0);
+        return;
+      case 'unknown':
+        this.#pages.send(res, 'unknown-tool', decision.name);
+        record(404, 0);
+        return;
+      case 'tool': {
+        tool = decision.tool;
+        const compiled = this.#pool.get(tool);
+        if (!compiled) {
+          this.#pages.send(res, 'unknown-tool', tool);
+          record(404, 0);
+          return;
+        }
+        this.#forwarder.forward(req, res, tool, compiled, this.#facts(req, proto), (o) => record(o.status, o.bytes));
+        return;
+      }
+    }
+  }
+
+  #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https'): void {
+    socket.on('error', () => socket.destroy());
+    const decision = decide(req.url ?? '/', req.headers.host, this.#router);
+    if (decision.kind !== 'tool') {
+      refuseUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    const compiled = this.#pool.get(decision.tool);
+    if (!compiled) {
+      refuseUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    const started = performance.now();
+    this.#upgrades.forward(req, socket, head, compiled, this.#facts(req, proto), (status) => {
+      this.#metrics.observe(decision.tool, status, (performance.now() - started) / 1000);
+    });
+  }
+
+  #sendText(res: http.ServerResponse, status: number, type: string, body: string, headOnly = false): void {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
+    res.end(headOnly ? undefined : body);
+  }
+
+  async #handleAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      const body = await this.#metrics.registry.metrics();
+      this.#sendText(res, 200, this.#metrics.registry.contentType, body);
+      return;
+    }
+    if (path === '/routes') {
+      const routes = [...this.#table.routes()].map((r) => ({ tool: r.tool, backends: r.backends.map((b) => ({ id: b.id, url: b.url, leaseUntil: b.leaseUntil })), description: r.description }));
+      this.#sendText(res, 200, 'application/json', `${JSON.stringify({ redis: this.#table.state, routes })}\n`);
+      return;
+    }
+    if (path === '/.well-known/healthz') {
+      this.#sendText(res, 200, 'text/plain; charset=utf-8', 'ok\n');
+      return;
+    }
+    this.#sendText(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /routes\n');
+  }
+
+  /** SIGHUP: continue the access log in a new file (after logrotate moved it) */
+  reopenLogs(): void {
+    this.#accessLog?.reopen();
+  }
+
+  /** stop accepting, let requests in flight finish until the deadline, then destroy */
+  async close(deadlineMs = 10_000): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const all = [...this.#servers.map((s) => s.server), ...(this.#admin ? [this.#admin] : [])];
+    const closed = Promise.all(all.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of all) s.closeIdleConnections();
+    const timer = setTimeout(() => this.destroy(), deadlineMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+    await this.#shutdownParts();
+  }
+
+  /** stop now: every connection closed */
+  destroy(): void {
+    for (const { server } of this.#servers) server.closeAllConnections();
+    this.#admin?.closeAllConnections();
+    for (const s of this.#clientSockets) s.destroy();
+    void this.#shutdownParts();
+  }
+
+  #partsDown = false;
+  async #shutdownParts(): Promise<void> {
+    if (this.#partsDown) return;
+    this.#partsDown = true;
+    this.#pool.destroy();
+    await this.#table.close();
+    await this.#accessLog?.close();
+  }
+}

@@ -1,0 +1,80 @@
+// A tool's route as the proxy uses it, built once when the hash changes (never per request):
+// parsed backend URLs, leases, description. Garbage in a hash is skipped and reported.
+import { isToolName } from '../tool-name.js';
+import { BACKEND_FIELD_PREFIX, DEFAULT_ROUTE_FIELD, DESCRIPTION_FIELD, LEASE_FIELD_PREFIX } from './route-keys.js';
+
+export interface Backend {
+  /** the field id: "default" for Toolforge's `.*`, else the part after backend: */
+  readonly id: string;
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** epoch ms, or null for a backend without a lease */
+  readonly leaseUntil: number | null;
+}
+
+export interface Route {
+  readonly tool: string;
+  /** live backends only (expired leases left out) */
+  readonly backends: readonly Backend[];
+  readonly description: string | null;
+  /** the earliest lease expiry among the live backends, to rebuild the route then */
+  readonly nextExpiry: number | null;
+}
+
+export interface RouteProblem {
+  readonly tool: string;
+  readonly field: string;
+  readonly value: string;
+  readonly reason: string;
+}
+
+export function parseBackendUrl(value: string): { host: string; port: number } | string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return 'not a URL';
+  }
+  if (u.protocol !== 'http:') return `scheme ${u.protocol} is not supported (use http://HOST:PORT)`;
+  if (u.username || u.password) return 'credentials in a backend URL are not allowed';
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) return 'a backend URL has no path (use http://HOST:PORT)';
+  const port = u.port ? Number(u.port) : 80;
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  if (!host) return 'no host';
+  return { host, port };
+}
+
+export function parseRoute(tool: string, hash: Readonly<Record<string, string>>, now: number, problems: RouteProblem[] = []): Route | null {
+  if (!isToolName(tool)) {
+    problems.push({ tool, field: '', value: '', reason: 'the key does not name a valid tool' });
+    return null;
+  }
+  const backends: Backend[] = [];
+  let nextExpiry: number | null = null;
+  for (const [field, value] of Object.entries(hash)) {
+    let id: string;
+    if (field === DEFAULT_ROUTE_FIELD) id = 'default';
+    else if (field.startsWith(BACKEND_FIELD_PREFIX)) id = field.slice(BACKEND_FIELD_PREFIX.length);
+    else continue;
+    const parsed = parseBackendUrl(value);
+    if (typeof parsed === 'string') {
+      problems.push({ tool, field, value, reason: parsed });
+      continue;
+    }
+    let leaseUntil: number | null = null;
+    const lease = hash[`${LEASE_FIELD_PREFIX}${id}`];
+    if (lease !== undefined) {
+      leaseUntil = Number(lease);
+      if (!Number.isFinite(leaseUntil)) {
+        problems.push({ tool, field: `${LEASE_FIELD_PREFIX}${id}`, value: lease, reason: 'a lease is epoch milliseconds' });
+        continue;
+      }
+      if (leaseUntil <= now) continue;
+      if (nextExpiry === null || leaseUntil < nextExpiry) nextExpiry = leaseUntil;
+    }
+    backends.push({ id, url: `http://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`, host: parsed.host, port: parsed.port, leaseUntil });
+  }
+  backends.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { tool, backends, description: hash[DESCRIPTION_FIELD] ?? null, nextExpiry };
+}
