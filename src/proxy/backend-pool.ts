@@ -27,6 +27,8 @@ export class BackendPool {
   readonly #routes = new Map<string, CompiledRoute>();
   readonly #agents = new Map<string, { agent: http.Agent; users: number }>();
   readonly #options: Required<PoolOptions>;
+  /** agents of removed backends, until their last socket closes (counted in openSockets) */
+  readonly #retired = new Set<http.Agent>();
 
   constructor(options: PoolOptions = {}) {
     this.#options = {
@@ -64,8 +66,10 @@ export class BackendPool {
     const have = this.#agents.get(url);
     if (!have) return;
     if (--have.users === 0) {
-      // in-flight requests keep their sockets; only idle ones go now
-      have.agent.destroy();
+      // requests in flight keep their sockets (agent.destroy() would cut them); idle ones go
+      // now, and the ones in use close after their response, once idle (agent timeout)
+      for (const list of Object.values(have.agent.freeSockets)) for (const s of list ?? []) s.destroy();
+      this.#retired.add(have.agent);
       this.#agents.delete(url);
     }
   }
@@ -116,15 +120,25 @@ export class BackendPool {
   /** pooled and active upstream sockets, for metrics */
   openSockets(): number {
     let n = 0;
-    for (const { agent } of this.#agents.values()) {
-      for (const list of Object.values(agent.sockets)) n += list?.length ?? 0;
-      for (const list of Object.values(agent.freeSockets)) n += list?.length ?? 0;
+    const count = (agent: http.Agent): number => {
+      let c = 0;
+      for (const list of Object.values(agent.sockets)) c += list?.length ?? 0;
+      for (const list of Object.values(agent.freeSockets)) c += list?.length ?? 0;
+      return c;
+    };
+    for (const { agent } of this.#agents.values()) n += count(agent);
+    for (const agent of this.#retired) {
+      const c = count(agent);
+      if (c === 0) this.#retired.delete(agent);
+      n += c;
     }
     return n;
   }
 
   destroy(): void {
     for (const { agent } of this.#agents.values()) agent.destroy();
+    for (const agent of this.#retired) agent.destroy();
+    this.#retired.clear();
     this.#agents.clear();
     this.#routes.clear();
   }
