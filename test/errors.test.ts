@@ -19,6 +19,11 @@ t.test('docs/errors.md documents every code, and documents no code that is gone'
   t.same([...documented].sort(), Object.keys(ERRORS).sort());
 });
 
+t.test('docs/errors.md is exactly what toolhost errors --markdown writes', async (t) => {
+  const { errorsMarkdown } = await import('../src/cli/errors-command.js');
+  t.equal(readFileSync(path.join(ROOT, 'docs', 'errors.md'), 'utf8'), errorsMarkdown());
+});
+
 t.test('every code is triggered by some test', async (t) => {
   const tests = testFiles(path.join(ROOT, 'test')).map((f) => readFileSync(f, 'utf8')).join('\n');
   const untested = Object.keys(ERRORS).filter((code) => !tests.includes(code));

@@ -1,5 +1,6 @@
 // `toolhost demo`: a private Redis, sample tools each served by a real lighttpd with its merged
-// configuration, and their routes in the route table. Prints the URLs; Ctrl-C stops it all.
+// configuration, their routes in the route table, and the front proxy in front of them all.
+// Prints the URLs; Ctrl-C stops it all.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +9,9 @@ import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
 import { findLighttpd, formatDiagnostic } from '../lighttpd/index.js';
-import { DEFAULT_ROUTE_FIELD, routeKey } from '../routes/index.js';
+import { ProxyServer } from '../proxy/index.js';
+import { RouteStore } from '../routes/index.js';
+import { PACKAGE_ROOT } from '../package-files.js';
 import { httpProbe, startProcess, startRedisServer, type ManagedProcess, type RedisServer } from '../supervisor/index.js';
 import { buildLighttpdConfig, type LighttpdType, type Tool } from '../webservice/index.js';
 import type { CliIo } from './io.js';
@@ -78,8 +81,7 @@ async function startSample(root: string, sample: SampleTool, redis: Redis, light
     env: built.env as NodeJS.ProcessEnv,
     ready: () => httpProbe(`http://127.0.0.1:${port}/`, 500),
   });
-  const url = `http://127.0.0.1:${port}`;
-  await redis.hset(routeKey(sample.name), DEFAULT_ROUTE_FIELD, url);
+  await new RouteStore(redis).register(sample.name, 'demo', `http://127.0.0.1:${port}`, { description: sample.description });
   return { tool, port, server };
 }
 
@@ -89,14 +91,17 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
     .description('start Redis and sample tools served by lighttpd; print their URLs')
     .option('--dir <dir>', 'where the demo keeps its files (default: a new temporary directory, removed at exit)')
     .option('--check', 'start everything, fetch every URL once, stop, and exit 0 if all answered')
-    .action(async (opts: { dir?: string; check?: boolean }) => {
+    .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
+    .action(async (opts: { dir?: string; check?: boolean; port?: string }) => {
       const lighttpd = findLighttpd(io.env);
       if (!lighttpd) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'the demo serves its tools with it');
       const root = opts.dir ? path.resolve(io.cwd, opts.dir) : mkdtempSync(path.join(os.tmpdir(), 'toolhost-demo-'));
       const running: Running[] = [];
       let redisServer: RedisServer | null = null;
       let redis: Redis | null = null;
+      let proxy: ProxyServer | null = null;
       const cleanup = async (): Promise<void> => {
+        await proxy?.close(2000);
         redis?.disconnect();
         await Promise.all(running.map((r) => r.server.stop(2000)));
         await redisServer?.stop();
@@ -107,16 +112,40 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         redis = new Redis(redisServer.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
         await redis.connect();
         for (const sample of SAMPLES) running.push(await startSample(root, sample, redis, lighttpd, io));
-        io.out(`toolhost demo: ${running.length} tools served by lighttpd, routes in Redis\n`);
-        io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL ${routeKey('hello')})\n`);
+        const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
+        const adminPort = await getPort({ host: '127.0.0.1' });
+        proxy = new ProxyServer({
+          listen: { host: '127.0.0.1', port: proxyPort },
+          adminListen: { host: '127.0.0.1', port: adminPort },
+          redisUrl: redisServer.url,
+          domain: null,
+          pathRouting: true,
+          tls: null,
+          accessLog: { file: path.join(root, 'proxy-access.log') },
+          responseTimeoutMs: 60_000,
+          websocketIdleTimeoutMs: 3_600_000,
+          resyncIntervalMs: 30_000,
+          homeTitle: 'toolhost demo',
+          templatesDir: path.join(PACKAGE_ROOT, 'templates'),
+        });
+        await proxy.start(5000);
+        const base = `http://127.0.0.1:${proxyPort}`;
+        io.out(`toolhost demo: the front proxy, ${running.length} tools served by lighttpd, routes in Redis\n`);
+        io.out(`  home page  ${base}/          (JSON: ${base}/?format=json)\n`);
         for (const r of running) {
-          io.out(`  ${r.tool.name.padEnd(10)} http://127.0.0.1:${r.port}/${r.tool.name}/   (home ${r.tool.home})\n`);
+          io.out(`  ${r.tool.name.padEnd(10)} ${base}/${r.tool.name}/   (lighttpd on 127.0.0.1:${r.port}, home ${r.tool.home})\n`);
         }
-        io.out(`  files      ${root}\n`);
+        io.out(`  metrics    http://127.0.0.1:${adminPort}/metrics\n`);
+        io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL prefix:hello)\n`);
+        io.out(`  files      ${root}   (proxy access log: proxy-access.log)\n`);
         if (opts.check) {
           let failed = 0;
+          const home = await fetch(`${base}/?format=json`);
+          const listed = ((await home.json()) as { tools: { name: string; up: boolean }[] }).tools;
+          io.out(`  check home page: HTTP ${home.status}, ${listed.filter((x) => x.up).length} of ${listed.length} tools up\n`);
+          if (home.status !== 200 || listed.some((x) => !x.up)) failed++;
           for (const r of running) {
-            const res = await fetch(`http://127.0.0.1:${r.port}/${r.tool.name}/`);
+            const res = await fetch(`${base}/${r.tool.name}/`);
             await res.arrayBuffer();
             io.out(`  check ${r.tool.name}: HTTP ${res.status}\n`);
             if (res.status !== 200) failed++;

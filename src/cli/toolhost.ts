@@ -1,6 +1,7 @@
 // `toolhost`: the operator's command (lighttpd engine, demo; proxy, routes, tools and monitor
 // join it as they are built).
 import { registerDemoCommand } from './demo.js';
+import { registerErrorsCommand } from './errors-command.js';
 import type { CliIo } from './io.js';
 import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
@@ -17,6 +18,7 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerRoutesCommand(program, io, setExit);
   registerLighttpdCommands(program, io, setExit);
   registerDemoCommand(program, io, setExit);
+  registerErrorsCommand(program, io, setExit);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;
 }

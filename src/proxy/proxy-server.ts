@@ -93,7 +93,9 @@ export class ProxyServer {
       options.onRouteProblem?.(p);
       options.log?.(`route ${p.tool}: ignoring ${p.field || 'key'} = ${JSON.stringify(p.value)}: ${p.reason}`);
     });
-    this.#table.on('state', (state) => options.log?.(`redis: ${state}`));
+    this.#table.on('state', (state) => {
+      if (!this.#closing && !this.#partsDown) options.log?.(`redis: ${state}`);
+    });
     this.#table.on('error', () => {
       // state changes are logged; the last known table keeps serving
     });
@@ -203,7 +205,7 @@ export class ProxyServer {
     };
     if (this.#options.tls && proto === 'http' && decision.kind !== 'health') {
       const host = hostName(req.headers.host) || this.#options.listen.host;
-      const port = this.#options.tls.publicPort ?? this.#options.tls.listen.port;
+      const port = this.#options.tls.publicPort ?? this.addresses().https?.port ?? 443;
       const location = `https://${host}${port === 443 ? '' : `:${port}`}${url}`;
       res.writeHead(301, { location, 'content-length': 0 });
       res.end();
@@ -313,6 +315,7 @@ export class ProxyServer {
 
   /** stop now: every connection closed */
   destroy(): void {
+    this.#closing = true;
     for (const { server } of this.#servers) server.closeAllConnections();
     this.#admin?.closeAllConnections();
     for (const s of this.#clientSockets) s.destroy();

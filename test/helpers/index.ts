@@ -1,7 +1,7 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
@@ -18,8 +18,15 @@ export function lighttpdBinary(): string {
   return b;
 }
 
+/** the test's own directory; t.testdir() empties it, so helpers create it only once */
+export function workDir(t: Test): string {
+  const dir = t.testdirName;
+  if (!existsSync(dir)) t.testdir();
+  return dir;
+}
+
 export async function startRedis(t: Test): Promise<RedisServer> {
-  const server = await startRedisServer(path.join(t.testdir(), 'redis'));
+  const server = await startRedisServer(path.join(workDir(t), 'redis'));
   t.teardown(() => server.stop());
   return server;
 }
@@ -49,7 +56,7 @@ export interface ToolHome {
 
 /** a tool home in the test's own directory, with public_html/ and the given files */
 export function makeToolHome(t: Test, name: string, files: Record<string, string> = {}): ToolHome {
-  const base = t.testdir();
+  const base = workDir(t);
   const home = path.join(base, 'homes', name);
   const runtimeDir = path.join(base, 'run', name);
   mkdirSync(path.join(home, 'public_html'), { recursive: true });
@@ -181,8 +188,8 @@ export async function startProxy(
     templatesDir: path.join(ROOT, 'templates'),
     ...overrides,
   });
-  await proxy.start(5000);
   t.teardown(() => proxy.close(2000));
+  await proxy.start(5000);
   const a = proxy.addresses();
   return { proxy, url: `http://127.0.0.1:${a.http.port}`, port: a.http.port, adminUrl: `http://127.0.0.1:${a.admin?.port}` };
 }

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { BIN, freePort, redisClient, runBin, startEchoBackend, startRedis, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { writeFileSync } from 'node:fs';
+
+t.test('toolhost proxy runs as a user starts it, routes, and exits 0 on SIGTERM', async (t) => {
+  const redis = await startRedis(t);
+  const port = await freePort();
+  const admin = await freePort();
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', `127.0.0.1:${admin}`, '--redis', redis.url], { env: userEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await waitFor(() => stderr.includes('listening on'), 15_000, 'the proxy to listen');
+  t.match(stderr, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}; admin http://127\\.0\\.0\\.1:${admin}/metrics`));
+  const backend = await startEchoBackend(t, 'cli');
+  const set = await runBin(t, 'toolhost', ['routes', '--redis', redis.url, 'set', 'clitool', backend.url]);
+  t.equal(set.code, 0, set.stderr);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/clitool/`)).status === 200, 5000, 'the route');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+});
+
+t.test('toolhost routes list, show, set and rm', async (t) => {
+  const redis = await startRedis(t);
+  const r = await redisClient(t, redis.url);
+  const env = { TOOLHOST_REDIS_URL: redis.url };
+  t.equal((await runBin(t, 'toolhost', ['routes', 'set', 'alpha', 'http://127.0.0.1:8001'], { env })).code, 0);
+  await r.hset('prefix:beta', 'backend:s1', 'http://127.0.0.1:8002', 'lease:s1', String(Date.now() + 60_000), 'backend:bad', 'ftp://x', 'description', 'Beta');
+  const list = await runBin(t, 'toolhost', ['routes', 'list'], { env });
+  t.match(list.stdout, /^alpha {20}http:\/\/127\.0\.0\.1:8001$/m);
+  t.match(list.stdout, /^beta {21}http:\/\/127\.0\.0\.1:8002 \(lease \d+s\)$/m);
+  const show = await runBin(t, 'toolhost', ['routes', 'show', 'beta'], { env });
+  t.match(show.stdout, /^backend:s1\thttp:\/\/127\.0\.0\.1:8002$/m);
+  t.match(show.stderr, /ignored by the proxy: backend:bad = ftp:\/\/x: scheme ftp: is not supported/);
+  t.equal((await runBin(t, 'toolhost', ['routes', 'rm', 'alpha'], { env })).code, 0);
+  t.equal(await r.exists('prefix:alpha'), 0);
+  const again = await runBin(t, 'toolhost', ['routes', 'rm', 'alpha'], { env });
+  t.equal(again.code, 1);
+  t.equal(again.stderr, 'toolhost: no route for tool "alpha"; see the routes with: toolhost routes list [TH_ERR_ROUTE_NOT_FOUND]\n');
+  const bad = await runBin(t, 'toolhost', ['routes', 'set', 'alpha', 'http://x:1/path'], { env });
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /invalid backend URL "http:\/\/x:1\/path": a backend URL has no path .*\[TH_ERR_BACKEND_URL_INVALID\]\n$/);
+});
+
+t.test('errors of toolhost proxy and routes are one line each', async (t) => {
+  const dir = workDir(t);
+  const r1 = await runBin(t, 'toolhost', ['proxy', '--listen', 'nonsense'], {});
+  t.equal(r1.code, 2);
+  t.equal(r1.stderr, 'toolhost: invalid address "nonsense" for --listen: use HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080 [TH_ERR_LISTEN_ADDRESS_INVALID]\n');
+  const busy = net.createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => busy.close());
+  const redis = await startRedis(t);
+  const busyPort = (busy.address() as net.AddressInfo).port;
+  const r2 = await runBin(t, 'toolhost', ['proxy', '--listen', `127.0.0.1:${busyPort}`, '--admin-listen', 'none', '--redis', redis.url]);
+  t.equal(r2.code, 1);
+  t.match(r2.stderr, new RegExp(`toolhost: cannot listen on 127\\.0\\.0\\.1:${busyPort}: EADDRINUSE; choose another address .*\\[TH_ERR_LISTEN_FAILED\\]\\n$`));
+  writeFileSync(path.join(dir, 'bad.json'), '{ "listen": ');
+  const r3 = await runBin(t, 'toolhost', ['proxy', '--config', path.join(dir, 'bad.json')]);
+  t.equal(r3.code, 2);
+  t.match(r3.stderr, /configuration .*bad\.json is invalid: .*\[TH_ERR_CONFIG_INVALID\]\n$/);
+  const r4 = await runBin(t, 'toolhost', ['proxy', '--tls-cert', path.join(dir, 'nope.pem'), '--tls-key', path.join(dir, 'nope.key')]);
+  t.match(r4.stderr, /cannot read the TLS certificate file .*nope\.pem: ENOENT.*\[TH_ERR_TLS_FILES\]\n$/);
+  const closedPort = await freePort();
+  const r5 = await runBin(t, 'toolhost', ['routes', '--redis', `redis://127.0.0.1:${closedPort}`, 'list']);
+  t.equal(r5.code, 1);
+  t.match(r5.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: .*\[TH_ERR_REDIS_UNREACHABLE\]\n$/);
+});
