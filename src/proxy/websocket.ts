@@ -39,6 +39,7 @@ export class UpgradeForwarder {
   }
 
   forward(req: http.IncomingMessage, client: Duplex, head: Buffer, compiled: CompiledRoute, facts: ForwardFacts, done: (status: number) => void): void {
+    // upgrades get their own connection (node:http): it leaves the pool for good once upgraded
     const backend = this.#pool.pick(compiled, Date.now());
     if (!backend) {
       refuseUpgrade(client, 503, 'Service Unavailable');

@@ -1,0 +1,281 @@
+// The front proxy side by side with its peers, in one run, against the same lighttpd backend:
+// direct to the backend, nginx (1 worker, keep-alive upstream), toolhost proxy (1 process) and
+// configurable-http-proxy. Load from wrk with fixed connections; every proxy pinned to core 0,
+// wrk and the backend to core 1. Also: 10 vs 100 000 routes, resident memory with 10 000 idle
+// keep-alive clients, and the route-change delay.
+// Knobs: BENCH_SECONDS (default 5), BENCH_IDLE_CLIENTS (default 10000).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import getPort from 'get-port';
+import { Redis } from 'ioredis';
+import { RouteStore, routeKey } from '../../../src/routes/index.js';
+import { startRedisServer, tcpProbe } from '../../../src/supervisor/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
+const children: ChildProcess[] = [];
+const work = mkdtempSync(path.join(os.tmpdir(), 'toolhost-bench-proxy-'));
+
+function pinned(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn('taskset', ['-c', String(core), cmd, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d) => (err += d));
+  child.on('exit', (code) => {
+    if (code && code !== 0 && !stopping) process.stderr.write(`${cmd} exited ${code}: ${err}\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+async function stopAll(): Promise<void> {
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  for (const c of children) c.kill('SIGKILL');
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await tcpProbe('127.0.0.1', port, 200)) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function waitHttp(url: string, want = 200): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.status === want) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${url} does not answer ${want}`);
+}
+
+interface WrkResult {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
+}
+
+function wrk(url: string, connections: number, seconds = SECONDS): WrkResult {
+  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url], { encoding: 'utf8' });
+  const out = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
+  return { rps, p50, p99, errors };
+}
+
+async function rssKb(pid: number): Promise<number> {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+}
+
+/** the proxy's node process (taskset execs it, so the pid is the same) */
+async function startToolhostProxy(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await getPort({ host: '127.0.0.1' });
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = pinned(0, path.join(ROOT, 'bin', 'toolhost'), ['proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', 'none', '--redis', redisUrl, '--redis-wait', '30'], env);
+  await waitPort(port);
+  return { port, child };
+}
+
+const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const pct = (a: number, b: number): string => (Number.isFinite(a / b) ? `${((a / b) * 100).toFixed(0)} %` : 'n/a');
+
+async function main(): Promise<void> {
+  // the backend: lighttpd serving two static files, keep-alive
+  const docroot = path.join(work, 'www');
+  mkdirSync(path.join(docroot, 'bench'), { recursive: true });
+  writeFileSync(path.join(docroot, 'bench', '1k.bin'), Buffer.alloc(1024, 97));
+  writeFileSync(path.join(docroot, 'bench', '100k.bin'), Buffer.alloc(100 * 1024, 98));
+  const lport = await getPort({ host: '127.0.0.1' });
+  writeFileSync(
+    path.join(work, 'lighttpd.conf'),
+    `server.document-root = "${docroot}"\nserver.port = ${lport}\nserver.bind = "127.0.0.1"\nserver.max-keep-alive-requests = 1000000\nserver.max-keep-alive-idle = 60\nserver.max-connections = 8192\nserver.max-fds = 16384\nserver.errorlog = "${work}/lighttpd-error.log"\n`,
+  );
+  pinned(1, '/usr/sbin/lighttpd', ['-D', '-f', path.join(work, 'lighttpd.conf')]);
+  await waitHttp(`http://127.0.0.1:${lport}/bench/1k.bin`);
+
+  // nginx: 1 worker, keep-alive upstream
+  const nport = await getPort({ host: '127.0.0.1' });
+  const nginxDir = path.join(work, 'nginx');
+  mkdirSync(nginxDir);
+  writeFileSync(
+    path.join(nginxDir, 'nginx.conf'),
+    `worker_processes 1;\nworker_rlimit_nofile 20000;\ndaemon off;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 16000; }\nhttp {\n  access_log off;\n  client_body_temp_path ${nginxDir}/body; proxy_temp_path ${nginxDir}/proxy; fastcgi_temp_path ${nginxDir}/fcgi; uwsgi_temp_path ${nginxDir}/uwsgi; scgi_temp_path ${nginxDir}/scgi;\n  upstream backend { server 127.0.0.1:${lport}; keepalive 128; }\n  server {\n    listen 127.0.0.1:${nport} backlog=4096;\n    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
+  );
+  pinned(0, '/usr/sbin/nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf')]);
+  await waitHttp(`http://127.0.0.1:${nport}/bench/1k.bin`);
+
+  // toolhost proxy with its route in Redis
+  const redisServer = await startRedisServer(path.join(work, 'redis'));
+  children.push({ kill: () => void redisServer.stop() } as unknown as ChildProcess);
+  const redis = new Redis(redisServer.url);
+  await new RouteStore(redis).setDefault('bench', `http://127.0.0.1:${lport}`);
+  const tool = await startToolhostProxy(redisServer.url);
+  await waitHttp(`http://127.0.0.1:${tool.port}/bench/1k.bin`);
+
+  // configurable-http-proxy, the Node peer, with the same route
+  const cport = await getPort({ host: '127.0.0.1' });
+  const capi = await getPort({ host: '127.0.0.1' });
+  const chpEnv = { ...process.env };
+  delete chpEnv.NODE_OPTIONS;
+  pinned(0, process.execPath, [path.join(ROOT, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy'), '--ip', '127.0.0.1', '--port', String(cport), '--api-ip', '127.0.0.1', '--api-port', String(capi), '--default-target', `http://127.0.0.1:${lport}`, '--log-level', 'error'], chpEnv);
+  await waitHttp(`http://127.0.0.1:${cport}/bench/1k.bin`);
+
+  const targets: [string, number][] = [
+    ['direct to lighttpd', lport],
+    ['nginx (1 worker)', nport],
+    ['toolhost proxy', tool.port],
+    ['configurable-http-proxy', cport],
+  ];
+  const results = new Map<string, WrkResult>();
+  const lines: string[] = [];
+  for (const [file, label] of [['1k.bin', '1 KB'], ['100k.bin', '100 KB']] as const) {
+    for (const [name, port] of targets) {
+      wrk(`http://127.0.0.1:${port}/bench/${file}`, 32, 1); // warm-up
+      results.set(`${label} ${name}`, wrk(`http://127.0.0.1:${port}/bench/${file}`, 32));
+    }
+  }
+  for (const [name, port] of targets) results.set(`512 ${name}`, wrk(`http://127.0.0.1:${port}/bench/1k.bin`, 512));
+
+  lines.push('### Throughput and latency (wrk, keep-alive, 1 thread; proxy on core 0, wrk and lighttpd on core 1)', '');
+  lines.push('| case | target | req/s | p50 ms | p99 ms | errors | req/s vs nginx | p99 vs nginx |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const label of ['1 KB', '100 KB', '512']) {
+    const nginx = results.get(`${label} nginx (1 worker)`) as WrkResult;
+    for (const [name] of targets) {
+      const r = results.get(`${label} ${name}`) as WrkResult;
+      const kase = label === '512' ? '1 KB, 512 connections' : `${label}, 32 connections`;
+      lines.push(`| ${kase} | ${name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} | ${pct(r.rps, nginx.rps)} | ${fmt(r.p99 / nginx.p99, 2)}× |`);
+    }
+  }
+  const t1 = results.get('1 KB toolhost proxy') as WrkResult;
+  const n1 = results.get('1 KB nginx (1 worker)') as WrkResult;
+  const t100 = results.get('100 KB toolhost proxy') as WrkResult;
+  const n100 = results.get('100 KB nginx (1 worker)') as WrkResult;
+  const t512 = results.get('512 toolhost proxy') as WrkResult;
+  const n512 = results.get('512 nginx (1 worker)') as WrkResult;
+  lines.push('', '### Targets (issue #3), as ratios from this run', '');
+  lines.push('| target | measured | verdict |', '| --- | --- | --- |');
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  lines.push(`| 1 KB req/s ≥ 35 % of nginx | ${pct(t1.rps, n1.rps)} | ${verdict(t1.rps >= 0.35 * n1.rps)} |`);
+  lines.push(`| 100 KB req/s ≥ 60 % of nginx | ${pct(t100.rps, n100.rps)} | ${verdict(t100.rps >= 0.6 * n100.rps)} |`);
+  lines.push(`| p99 ≤ 3× nginx at 32 connections (1 KB / 100 KB) | ${fmt(t1.p99 / n1.p99, 2)}× / ${fmt(t100.p99 / n100.p99, 2)}× | ${verdict(t1.p99 <= 3 * n1.p99 && t100.p99 <= 3 * n100.p99)} |`);
+  lines.push(`| 512 connections: no errors, p99 ≤ 10× nginx | ${t512.errors} errors, ${fmt(t512.p99 / n512.p99, 2)}× | ${verdict(t512.errors === 0 && t512.p99 <= 10 * n512.p99)} |`);
+
+  // 10 routes vs 100 000 routes: the same proxy binary, a table 10 000 times larger
+  const pipe = redis.pipeline();
+  for (let i = 0; i < 9; i++) pipe.hset(routeKey(`other${i}`), '.*', `http://127.0.0.1:${lport}`);
+  await pipe.exec();
+  const few = wrk(`http://127.0.0.1:${tool.port}/bench/1k.bin`, 32);
+  for (let i = 0; i < 100_000; i += 5000) {
+    const p = redis.pipeline();
+    for (let j = i; j < i + 5000; j++) p.hset(routeKey(`t${j}`), '.*', `http://127.0.0.1:${1024 + (j % 60_000)}`);
+    await p.exec();
+  }
+  tool.child.kill('SIGTERM');
+  await new Promise((r) => tool.child.once('exit', r));
+  const loadStart = Date.now();
+  const big = await startToolhostProxy(redisServer.url);
+  await waitHttp(`http://127.0.0.1:${big.port}/bench/1k.bin`);
+  const loadMs = Date.now() - loadStart;
+  const many = wrk(`http://127.0.0.1:${big.port}/bench/1k.bin`, 32);
+  lines.push('', '### Route table size', '');
+  lines.push('| routes | req/s (1 KB, 32 connections) | p99 ms | vs 10 routes |', '| --- | --- | --- | --- |');
+  lines.push(`| 10 | ${fmt(few.rps)} | ${fmt(few.p99, 2)} | 100 % |`);
+  lines.push(`| 100 010 | ${fmt(many.rps)} | ${fmt(many.p99, 2)} | ${pct(many.rps, few.rps)} |`);
+  lines.push('', `Start with 100 010 routes (SCAN + HGETALL, process start included): ${loadMs} ms.`);
+
+  // resident memory with idle keep-alive clients
+  const pid = big.child.pid as number;
+  const before = await rssKb(pid);
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < IDLE_CLIENTS; i++) {
+    const s = net.connect({ host: '127.0.0.1', port: big.port });
+    s.on('error', () => {});
+    sockets.push(s);
+    await new Promise<void>((resolve) => {
+      s.once('connect', () => {
+        s.write('GET /.well-known/healthz HTTP/1.1\r\nHost: bench\r\n\r\n');
+        s.once('data', () => resolve());
+      });
+      s.once('error', () => resolve());
+    });
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await rssKb(pid);
+  for (const s of sockets) s.destroy();
+  lines.push('', '### Memory', '');
+  lines.push(`Resident memory of the toolhost proxy (100 010 routes): ${fmt(before / 1024, 1)} MiB idle; ${fmt(after / 1024, 1)} MiB with ${IDLE_CLIENTS} idle keep-alive clients (${fmt(((after - before) * 1024) / IDLE_CLIENTS / 1024, 1)} KiB each).`);
+
+  // route-change delay: a write, until the proxy routes to the new backend
+  const a = http.createServer((_q, s) => s.end('A'));
+  const b = http.createServer((_q, s) => s.end('B'));
+  await new Promise<void>((r) => a.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => b.listen(0, '127.0.0.1', () => r()));
+  const urlOf = (s: http.Server): string => `http://127.0.0.1:${(s.address() as net.AddressInfo).port}`;
+  const store = new RouteStore(redis);
+  const agent = new http.Agent({ keepAlive: true });
+  const ask = (): Promise<string> =>
+    new Promise((resolve) => {
+      http.get({ host: '127.0.0.1', port: big.port, path: '/flip/', agent }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      }).on('error', () => resolve(''));
+    });
+  const delays: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const want = i % 2 ? 'B' : 'A';
+    const started = performance.now();
+    await store.setDefault('flip', urlOf(want === 'A' ? a : b));
+    while ((await ask()) !== want) {
+      // poll as fast as requests go
+    }
+    delays.push(performance.now() - started);
+  }
+  delays.sort((x, y) => x - y);
+  lines.push('', '### Route-change delay', '');
+  lines.push(`From the Redis write (HSET + PUBLISH) to the first request routed to the new backend, 100 changes: p50 ${fmt(delays[50] ?? NaN, 2)} ms, p99 ${fmt(delays[98] ?? NaN, 2)} ms, max ${fmt(delays[99] ?? NaN, 2)} ms.`);
+  a.close();
+  b.close();
+  agent.destroy();
+  redis.disconnect();
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main()
+  .catch((err) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopAll();
+    rmSync(work, { recursive: true, force: true });
+    process.exit();
+  });
