@@ -42,6 +42,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   #closed = false;
   #started = false;
   #loaded = false;
+  #commandsReady = false;
+  #subscribed = false;
 
   constructor(options: RouteTableOptions) {
     super();
@@ -54,12 +56,19 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       ...options.redisOptions,
     };
     this.#commands = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy' });
-    this.#subscriber = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy-sub', enableOfflineQueue: true });
+    this.#subscriber = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy-sub', enableOfflineQueue: true, autoResubscribe: false });
     this.#store = new RouteStore(this.#commands);
     this.#commands.on('error', (err) => this.emit('error', err));
+    // a full load runs once both connections are ready, after keyspace events are on and the
+    // subscription is active, so that no change made meanwhile is missed
     this.#commands.on('ready', () => {
-      void this.#enableKeyspaceEvents();
-      if (this.#started) void this.resync();
+      void this.#enableKeyspaceEvents().then(() => {
+        this.#commandsReady = true;
+        return this.#resyncWhenReady();
+      });
+    });
+    this.#commands.on('close', () => {
+      this.#commandsReady = false;
     });
     this.#subscriber.on('error', () => {
       // reported once through #commands; the subscriber reconnects by itself
@@ -71,10 +80,17 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     });
     // after any reconnection, changes may have been missed: resync everything
     this.#subscriber.on('ready', () => {
-      this.#setState('ready');
-      if (this.#started) void this.resync();
+      this.#subscriber.psubscribe(ROUTE_CHANNEL_PATTERN, KEYSPACE_PATTERN).then(
+        () => {
+          this.#subscribed = true;
+          this.#setState('ready');
+          return this.#resyncWhenReady();
+        },
+        () => {},
+      );
     });
     this.#subscriber.on('close', () => {
+      this.#subscribed = false;
       if (!this.#closed) this.#setState('down');
     });
   }
@@ -121,6 +137,10 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     }
   }
 
+  async #resyncWhenReady(): Promise<void> {
+    if (this.#started && this.#commandsReady && this.#subscribed) await this.resync();
+  }
+
   /** whether the table has been loaded from Redis at least once */
   get loaded(): boolean {
     return this.#loaded;
@@ -139,8 +159,6 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       // ioredis goes on reconnecting; 'ready' triggers the load
     });
     this.#subscriber.connect().catch(() => {});
-    this.#subscriber.psubscribe(ROUTE_CHANNEL_PATTERN, KEYSPACE_PATTERN).catch(() => {});
-    if (this.#commands.status === 'ready') await this.resync();
     if (this.#loaded) return true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
