@@ -68,6 +68,30 @@ export const ERRORS = {
     'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',
     'A command that needs the route table could not talk to Redis.',
   ),
+  // running servers
+  TH_ERR_COMMAND_FAILED_TO_START: def(
+    'cannot run %s: %s; check the path and that the file is executable (chmod +x)',
+    'portgrabber or a generic webservice could not start the command (not found, not executable).',
+    127,
+  ),
+  TH_ERR_SERVER_NOT_READY: def(
+    'the %s server did not answer on port %s within %s s; see %s',
+    'A started web server never answered its readiness probe.',
+  ),
+  TH_ERR_WEBSERVICE_TYPE_MISMATCH: def(
+    '%s',
+    'webservice start named a type other than the running one; the message says what to run.',
+    2,
+  ),
+  TH_ERR_WEBSERVICE_NO_COMMAND: def(
+    'a generic webservice needs a command: webservice generic start -- ./server.sh ARGS (the port is appended)',
+    'webservice generic start without a command and no command in ~/service.manifest.',
+    2,
+  ),
+  TH_ERR_SUPERVISOR_UNREACHABLE: def(
+    'the webservice supervisor of %s did not %s within %s s; see ~/service.log',
+    'webservice could not start, restart or stop the per-tool supervisor in time.',
+  ),
   // routes
   TH_ERR_ROUTE_NOT_FOUND: def(
     'no route for tool "%s"; see the routes with: toolhost routes list',

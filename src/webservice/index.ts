@@ -9,3 +9,4 @@ export {
   type LighttpdType,
   type ToolLighttpdConfig,
 } from './lighttpd-config.js';
+export { RouteLease, LEASE_MS, type RouteLeaseOptions } from './route-lease.js';

@@ -85,7 +85,7 @@ export function userEnv(extra: Record<string, string | undefined> = {}): NodeJS.
 /** one of bin/ as a user runs it */
 export function runBin(
   t: Test,
-  command: 'toolhost' | 'webservice',
+  command: 'toolhost' | 'webservice' | 'portgrabber',
   args: readonly string[],
   options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<RunResult> {
