@@ -74,10 +74,6 @@ export const ERRORS = {
     'portgrabber or a generic webservice could not start the command (not found, not executable).',
     127,
   ),
-  TH_ERR_SERVER_NOT_READY: def(
-    'the %s server did not answer on port %s within %s s; see %s',
-    'A started web server never answered its readiness probe.',
-  ),
   TH_ERR_WEBSERVICE_TYPE_MISMATCH: def(
     '%s',
     'webservice start named a type other than the running one; the message says what to run.',
@@ -89,8 +85,8 @@ export const ERRORS = {
     2,
   ),
   TH_ERR_SUPERVISOR_UNREACHABLE: def(
-    'the webservice supervisor of %s did not %s within %s s; see ~/service.log',
-    'webservice could not start, restart or stop the per-tool supervisor in time.',
+    'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
+    'webservice start/restart/stop did not see the per-tool supervisor reach the state it asked for in time.',
   ),
   // routes
   TH_ERR_ROUTE_NOT_FOUND: def(

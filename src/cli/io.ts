@@ -14,7 +14,16 @@ export type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 /** exit code for an error that is not a user error: a bug or an environment failure */
 export const EXIT_INTERNAL = 70;
 
+/** a reader that went away (`webservice status | head`) ends the output, not the process */
+function quietOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 export function processIo(): CliIo {
+  quietOnEpipe(process.stdout);
+  quietOnEpipe(process.stderr);
   return {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),

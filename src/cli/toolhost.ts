@@ -1,12 +1,14 @@
 // `toolhost`: the operator's command (lighttpd engine, demo; proxy, routes, tools and monitor
 // join it as they are built).
 import { registerDemoCommand } from './demo.js';
+import { registerMonitorCommand } from './monitor.js';
 import { registerErrorsCommand } from './errors-command.js';
 import type { CliIo } from './io.js';
 import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
 import { registerProxyCommand } from './proxy.js';
 import { registerRoutesCommand } from './routes.js';
+import { registerSuperviseCommand } from './supervise.js';
 
 export async function toolhost(argv: readonly string[], io: CliIo): Promise<number> {
   let exit = 0;
@@ -19,6 +21,8 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerLighttpdCommands(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerErrorsCommand(program, io, setExit);
+  registerSuperviseCommand(program, io, setExit);
+  registerMonitorCommand(program, io, setExit);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;
 }

@@ -1,43 +1,107 @@
-// `webservice [--tool NAME --home DIR] [TYPE] ACTION`: what a tool maintainer runs.
+// `webservice [--tool NAME --home DIR] [TYPE] ACTION [-- COMMAND…]`: what a tool maintainer runs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { findLighttpd, formatDiagnostic, runLighttpdCheck } from '../lighttpd/index.js';
-import { buildLighttpdConfig, resolveTool, runtimeDirectory, type LighttpdType } from '../webservice/index.js';
+import {
+  buildLighttpdConfig,
+  readManifest,
+  resolveTool,
+  restartWebservice,
+  runtimeDirectory,
+  startWebservice,
+  statusOf,
+  stopWebservice,
+  WEBSERVICE_TYPES,
+  type ControlContext,
+  type Manifest,
+  type ServiceState,
+  type Tool,
+  type WebserviceType,
+} from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
+import { showLogs } from './webservice-logs.js';
 
-const TYPES: readonly LighttpdType[] = ['lighttpd', 'lighttpd-plain'];
-const ACTIONS = ['config'] as const;
+const ACTIONS = ['start', 'stop', 'restart', 'status', 'logs', 'config'] as const;
 type Action = (typeof ACTIONS)[number];
 
-interface GlobalOptions {
+interface Options {
   tool?: string;
   home?: string;
   check?: boolean;
+  json?: boolean;
+  follow?: boolean;
+  lines?: string;
+  access?: boolean;
+  since?: string;
+  healthCheckScript?: string;
 }
 
-function parsePositionals(args: string[]): { type: LighttpdType; action: Action } {
+function parsePositionals(args: string[]): { type: WebserviceType | undefined; action: Action } {
   const [first, second, ...rest] = args;
-  if (rest.length) throw new ToolhostError('TH_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}; usage: webservice [TYPE] ACTION`);
+  if (rest.length) throw new ToolhostError('TH_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}; usage: webservice [TYPE] ACTION [-- COMMAND...]`);
   const typeWord = second === undefined ? undefined : first;
   const actionWord = second === undefined ? first : second;
   if (actionWord === undefined) throw new ToolhostError('TH_ERR_USAGE', `missing ACTION; usage: webservice [TYPE] ${ACTIONS.join('|')}`);
-  if (!(ACTIONS as readonly string[]).includes(actionWord)) {
-    throw new ToolhostError('TH_ERR_USAGE', `unknown action "${actionWord}"; this version knows: ${ACTIONS.join(', ')}`);
+  if (!(ACTIONS as readonly string[]).includes(actionWord)) throw new ToolhostError('TH_ERR_USAGE', `unknown action "${actionWord}"; choose one of: ${ACTIONS.join(', ')}`);
+  if (typeWord !== undefined && !(WEBSERVICE_TYPES as readonly string[]).includes(typeWord)) {
+    throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${WEBSERVICE_TYPES.join(', ')}`);
   }
-  if (typeWord !== undefined && !(TYPES as readonly string[]).includes(typeWord)) {
-    throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${TYPES.join(', ')}`);
-  }
-  return { type: (typeWord as LighttpdType | undefined) ?? 'lighttpd', action: actionWord as Action };
+  return { type: typeWord as WebserviceType | undefined, action: actionWord as Action };
 }
 
-function config(type: LighttpdType, opts: GlobalOptions, io: CliIo): number {
-  const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
+function controlContext(tool: Tool, io: CliIo): ControlContext {
+  return {
+    tool,
+    runtimeDir: runtimeDirectory(tool, io.env),
+    redisUrl: io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    env: io.env,
+    asAccount: process.getuid?.() === 0 && tool.account !== null,
+    bind: io.env.TOOLHOST_BIND ?? '127.0.0.1',
+    ...(Number(io.env.TOOLHOST_START_TIMEOUT) > 0 ? { timeoutMs: Number(io.env.TOOLHOST_START_TIMEOUT) * 1000 } : {}),
+  };
+}
+
+function manifestFor(tool: Tool, type: WebserviceType | undefined, command: string[], opts: Options): Manifest {
+  const previous = readManifest(tool.home);
+  const chosen = type ?? previous?.type ?? 'lighttpd';
+  const cmd = command.length ? command : chosen === previous?.type ? previous.command : undefined;
+  if (chosen === 'generic' && !cmd?.length) throw new ToolhostError('TH_ERR_WEBSERVICE_NO_COMMAND');
+  const hc = opts.healthCheckScript ?? (chosen === previous?.type ? previous.healthCheckScript : undefined);
+  return { type: chosen, ...(chosen === 'generic' && cmd ? { command: cmd } : {}), ...(hc ? { healthCheckScript: hc } : {}) };
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+function reportState(s: ServiceState, io: CliIo): number {
+  if (s.configError) {
+    for (const l of s.configError) io.err(`${l}\n`);
+  }
+  if (s.state === 'running' && !s.configError) {
+    io.out(`Your webservice is running: ${s.url} (${s.type}, pid ${s.serverPid}); the proxy routes /${s.tool}/ to it.\n`);
+    return 0;
+  }
+  if (s.state === 'running') {
+    io.out(`Your webservice keeps running with its last good configuration (${s.url}); fix the errors above, it reloads by itself.\n`);
+    return 1;
+  }
+  io.out(`Your webservice is ${s.state}: ${s.message}. See ~/service.log and ~/error.log.\n`);
+  return 1;
+}
+
+async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
   const runtimeDir = runtimeDirectory(tool, io.env);
   const asAccount = process.getuid?.() === 0 && tool.account !== null;
-  const built = buildLighttpdConfig({ tool, type, port: 0, bind: '127.0.0.1', runtimeDir, asAccount, env: io.env });
+  const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
+  if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
+  const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount, env: io.env });
   let errors = 0;
   for (const d of built.diagnostics) {
     io.err(`${formatDiagnostic(d)}\n`);
@@ -57,12 +121,7 @@ function config(type: LighttpdType, opts: GlobalOptions, io: CliIo): number {
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
-    const result = runLighttpdCheck(binary, file, {
-      env: built.env as NodeJS.ProcessEnv,
-      cwd: tool.home,
-      lineMap: built.lineMap,
-      mergedText: built.text,
-    });
+    const result = runLighttpdCheck(binary, file, { env: built.env as NodeJS.ProcessEnv, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
     for (const m of result.messages) {
       const at = m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : '';
       io.err(`${at}lighttpd: ${m.text}\n`);
@@ -79,22 +138,100 @@ function config(type: LighttpdType, opts: GlobalOptions, io: CliIo): number {
   }
 }
 
+async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const s = await statusOf(controlContext(tool, io));
+  const st = s.state;
+  const now = Date.now();
+  const registered = s.routes === null ? null : st?.url ? s.routes.includes(st.url) : false;
+  if (opts.json) {
+    io.out(
+      `${JSON.stringify({
+        tool: tool.name,
+        type: st?.type ?? readManifest(tool.home)?.type ?? null,
+        state: s.running ? (st?.state ?? 'starting') : 'stopped',
+        pid: s.running ? (st?.serverPid ?? null) : null,
+        port: s.running ? (st?.port ?? null) : null,
+        uptimeSeconds: s.running && st?.serverStartedAt ? Math.round((now - st.serverStartedAt) / 1000) : null,
+        restarts: st?.restarts ?? 0,
+        lastExit: st?.lastExit ?? null,
+        configError: st?.configError ?? null,
+        routeRegistered: registered,
+        supervisorPid: s.running ? (st?.supervisorPid ?? null) : null,
+      })}\n`,
+    );
+    return 0;
+  }
+  if (!s.running || !st) {
+    io.out(`Your webservice is not running.${st?.lastExit ? ` Last exit: ${st.lastExit}.` : ''}\n`);
+    return 0;
+  }
+  io.out(`Your webservice is ${st.state} (${st.type}).\n`);
+  if (st.serverPid) io.out(`  server      pid ${st.serverPid}, port ${st.port}, up ${duration(now - (st.serverStartedAt ?? now))}, ${st.restarts} restart(s)\n`);
+  io.out(`  route       ${registered === null ? 'unknown (Redis unreachable)' : registered ? `registered (${st.url})` : 'not registered'}\n`);
+  io.out(`  supervisor  pid ${st.supervisorPid}, up ${duration(now - st.supervisorStartedAt)}\n`);
+  if (st.lastExit) io.out(`  last exit   ${st.lastExit}\n`);
+  io.out(`  message     ${st.message}\n`);
+  for (const l of st.configError ?? []) io.out(`  config      ${l}\n`);
+  return 0;
+}
+
 export async function webservice(argv: readonly string[], io: CliIo): Promise<number> {
+  // everything after `--` is the command of a generic webservice
+  const dd = argv.indexOf('--');
+  const command = dd >= 0 ? argv.slice(dd + 1) : [];
+  const own = dd >= 0 ? argv.slice(0, dd) : argv;
   let exit = 0;
   const program = newProgram('webservice', 'run and inspect your tool\'s web server', io);
   program
-    .argument('[words...]', `[TYPE] ACTION; TYPE: ${TYPES.join(', ')}; ACTION: ${ACTIONS.join(', ')}`)
+    .argument('[words...]', `[TYPE] ACTION; TYPE: ${WEBSERVICE_TYPES.join(', ')}; ACTION: ${ACTIONS.join(', ')}`)
     .option('--tool <name>', 'the tool, when not run in its tool account (or TOOLHOST_TOOL)')
     .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)')
     .option('--check', 'config: also check the merged configuration with the real lighttpd -tt')
-    .action((words: string[], opts: GlobalOptions) => {
+    .option('--json', 'status: as JSON; logs --access: as JSON')
+    .option('-f, --follow', 'logs: keep printing new lines')
+    .option('-l, --lines <n>', 'logs: how many of the last lines (default 100)')
+    .option('--access', 'logs: review the anonymized ~/access.log instead of ~/error.log')
+    .option('--since <when>', 'logs --access: only requests since (e.g. 2h, 3d, 2026-11-01)')
+    .option('--health-check-script <command>', 'start: a liveness check run every 10 s in your home; 3 failures restart the server')
+    .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
+    .action(async (words: string[], opts: Options) => {
       const { type, action } = parsePositionals(words);
+      const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
       switch (action) {
         case 'config':
-          exit = config(type, opts, io);
-          break;
+          exit = await config(type, tool, opts, io);
+          return;
+        case 'status':
+          exit = await status(tool, opts, io);
+          return;
+        case 'logs':
+          exit = await showLogs(tool, opts, io);
+          return;
+        case 'start': {
+          const manifest = manifestFor(tool, type, command, opts);
+          io.err('Starting webservice...\n');
+          const r = await startWebservice(controlContext(tool, io), manifest);
+          if (r.alreadyRunning) {
+            io.out(`Your webservice is already running (${r.state.type}): ${r.state.url ?? r.state.message}.\n`);
+            exit = 0;
+            return;
+          }
+          exit = reportState(r.state, io);
+          return;
+        }
+        case 'stop': {
+          const was = await stopWebservice(controlContext(tool, io));
+          io.out(was ? 'Your webservice is stopped; its route is removed.\n' : 'Your webservice is not running.\n');
+          exit = 0;
+          return;
+        }
+        case 'restart': {
+          const manifest = manifestFor(tool, type, command, opts);
+          io.err('Restarting webservice...\n');
+          exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);
+          return;
+        }
       }
     });
-  const parsed = await runProgram(program, argv);
-  return parsed ?? exit;
+  return (await runProgram(program, own)) ?? exit;
 }

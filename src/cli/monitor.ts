@@ -1,0 +1,39 @@
+// `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
+// should run (see HostMonitor).
+import type { Command as Commander } from 'commander';
+import { HostMonitor } from '../webservice/index.js';
+import type { CliIo } from './io.js';
+
+export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('monitor')
+    .description('restart the webservice supervisors of tools that have a ~/service.manifest but no supervisor')
+    .option('--home-root <dir>', 'where tool homes are', '/data/project')
+    .option('--interval <seconds>', 'time between scans', '10')
+    .option('--once', 'one scan, then exit')
+    .action(async (opts: { homeRoot: string; interval: string; once?: boolean }) => {
+      const monitor = new HostMonitor({
+        homeRoot: opts.homeRoot,
+        redisUrl: io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        env: io.env,
+        bind: io.env.TOOLHOST_BIND ?? '127.0.0.1',
+        log: (line) => io.err(`toolhost monitor: ${line}\n`),
+      });
+      const scan = (): void => {
+        const result = monitor.scan();
+        if (opts.once) for (const [tool, verdict] of result) io.out(`${tool}\t${verdict}\n`);
+      };
+      scan();
+      if (opts.once) {
+        setExit(0);
+        return;
+      }
+      const timer = setInterval(scan, Math.max(1, Number(opts.interval)) * 1000);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      clearInterval(timer);
+      setExit(0);
+    });
+}
