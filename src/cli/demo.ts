@@ -1,24 +1,30 @@
-// `toolhost demo`: a private Redis, sample tools each served by a real lighttpd with its merged
-// configuration, their routes in the route table, and the front proxy in front of them all.
-// Prints the URLs; Ctrl-C stops it all.
+// `toolhost demo`: everything on one machine, as a platform runs it: a private Redis (the route
+// table), the front proxy, sample tools started with `webservice start` (each under its own
+// supervisor: lighttpd with its merged configuration, or a custom server), and the host
+// monitor. Prints the URLs; Ctrl-C stops it all.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command as Commander } from 'commander';
 import getPort from 'get-port';
-import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd, formatDiagnostic } from '../lighttpd/index.js';
-import { ProxyServer } from '../proxy/index.js';
-import { RouteStore } from '../routes/index.js';
+import { findLighttpd } from '../lighttpd/index.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { httpProbe, startProcess, startRedisServer, type ManagedProcess, type RedisServer } from '../supervisor/index.js';
-import { buildLighttpdConfig, type LighttpdType, type Tool } from '../webservice/index.js';
+import { ProxyServer } from '../proxy/index.js';
+import { startRedisServer, type RedisServer } from '../supervisor/index.js';
+import {
+  HostMonitor,
+  startWebservice,
+  stopWebservice,
+  type ControlContext,
+  type Manifest,
+  type Tool,
+} from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface SampleTool {
   readonly name: string;
-  readonly type: LighttpdType;
+  readonly manifest: (home: string) => Manifest;
   readonly description: string;
   readonly files: Readonly<Record<string, string>>;
 }
@@ -26,7 +32,7 @@ interface SampleTool {
 const SAMPLES: readonly SampleTool[] = [
   {
     name: 'hello',
-    type: 'lighttpd',
+    manifest: () => ({ type: 'lighttpd' }),
     description: 'A static page served by lighttpd with the default configuration',
     files: {
       'public_html/index.html': '<!doctype html><title>hello</title><h1>Hello from the hello tool</h1>\n',
@@ -35,7 +41,7 @@ const SAMPLES: readonly SampleTool[] = [
   },
   {
     name: 'notes',
-    type: 'lighttpd-plain',
+    manifest: () => ({ type: 'lighttpd-plain' }),
     description: 'A tool whose ~/.lighttpd.conf overrides defaults with = (fatal on Toolforge)',
     files: {
       'public_html/home.html': '<!doctype html><title>notes</title><h1>Notes: index file set by the maintainer</h1>\n',
@@ -50,68 +56,49 @@ const SAMPLES: readonly SampleTool[] = [
       ].join('\n'),
     },
   },
+  {
+    name: 'clock',
+    manifest: (home) => ({ type: 'generic', command: [process.execPath, path.join(home, 'server.cjs')] }),
+    description: 'A custom Node.js server run the portgrabber way (webservice generic)',
+    files: {
+      'server.cjs': [
+        "const http = require('http');",
+        'const port = Number(process.argv[process.argv.length - 1]);',
+        "http.createServer((req, res) => {",
+        "  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });",
+        "  res.end('<!doctype html><title>clock</title><h1>It is ' + new Date().toISOString() + '</h1><p>served by a custom server on port ' + port + '</p>');",
+        "}).listen(port, '127.0.0.1');",
+        '',
+      ].join('\n'),
+    },
+  },
 ];
-
-interface Running {
-  readonly tool: Tool;
-  readonly port: number;
-  readonly server: ManagedProcess;
-}
-
-async function startSample(root: string, sample: SampleTool, redis: Redis, lighttpd: string, io: CliIo): Promise<Running> {
-  const home = path.join(root, 'tools', sample.name);
-  mkdirSync(path.join(home, 'public_html'), { recursive: true });
-  for (const [file, text] of Object.entries(sample.files)) writeFileSync(path.join(home, file), text);
-  writeFileSync(path.join(home, '.description'), `${sample.description}\n`);
-  const runtimeDir = path.join(root, 'run', sample.name);
-  mkdirSync(runtimeDir, { recursive: true });
-  const tool: Tool = { name: sample.name, home, account: null };
-  const port = await getPort({ host: '127.0.0.1' });
-  const built = buildLighttpdConfig({ tool, type: sample.type, port, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
-  if (!built.ok) {
-    for (const d of built.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
-    throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', `${sample.name}'s configuration`, built.diagnostics.length);
-  }
-  const confFile = path.join(runtimeDir, 'lighttpd.conf');
-  writeFileSync(confFile, built.text);
-  const server = await startProcess({
-    command: lighttpd,
-    args: ['-D', '-f', confFile],
-    cwd: home,
-    env: built.env as NodeJS.ProcessEnv,
-    ready: () => httpProbe(`http://127.0.0.1:${port}/`, 500),
-  });
-  await new RouteStore(redis).register(sample.name, 'demo', `http://127.0.0.1:${port}`, { description: sample.description });
-  return { tool, port, server };
-}
 
 export function registerDemoCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('demo')
-    .description('start Redis and sample tools served by lighttpd; print their URLs')
+    .description('start Redis, the front proxy, sample tools under webservice supervisors and the host monitor; print the URLs')
     .option('--dir <dir>', 'where the demo keeps its files (default: a new temporary directory, removed at exit)')
-    .option('--check', 'start everything, fetch every URL once, stop, and exit 0 if all answered')
+    .option('--check', 'start everything, fetch every URL once through the proxy, stop, and exit 0 if all answered')
     .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
     .action(async (opts: { dir?: string; check?: boolean; port?: string }) => {
-      const lighttpd = findLighttpd(io.env);
-      if (!lighttpd) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'the demo serves its tools with it');
+      if (!findLighttpd(io.env)) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'the demo serves its tools with it');
       const root = opts.dir ? path.resolve(io.cwd, opts.dir) : mkdtempSync(path.join(os.tmpdir(), 'toolhost-demo-'));
-      const running: Running[] = [];
+      const homes = path.join(root, 'tools');
+      const contexts: ControlContext[] = [];
       let redisServer: RedisServer | null = null;
-      let redis: Redis | null = null;
       let proxy: ProxyServer | null = null;
+      let monitorTimer: NodeJS.Timeout | null = null;
       const cleanup = async (): Promise<void> => {
+        if (monitorTimer) clearInterval(monitorTimer);
+        await Promise.all(contexts.map((c) => stopWebservice(c).catch(() => false)));
         await proxy?.close(2000);
-        redis?.disconnect();
-        await Promise.all(running.map((r) => r.server.stop(2000)));
         await redisServer?.stop();
         if (!opts.dir) rmSync(root, { recursive: true, force: true });
       };
       try {
         redisServer = await startRedisServer(path.join(root, 'redis'));
-        redis = new Redis(redisServer.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-        await redis.connect();
-        for (const sample of SAMPLES) running.push(await startSample(root, sample, redis, lighttpd, io));
+        const env = { ...io.env, TOOLHOST_REDIS_URL: redisServer.url, TOOLHOST_RUNTIME_DIR: path.join(root, 'run') };
         const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
         const adminPort = await getPort({ host: '127.0.0.1' });
         proxy = new ProxyServer({
@@ -129,25 +116,39 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
           templatesDir: path.join(PACKAGE_ROOT, 'templates'),
         });
         await proxy.start(5000);
-        const base = `http://127.0.0.1:${proxyPort}`;
-        io.out(`toolhost demo: the front proxy, ${running.length} tools served by lighttpd, routes in Redis\n`);
-        io.out(`  home page  ${base}/          (JSON: ${base}/?format=json)\n`);
-        for (const r of running) {
-          io.out(`  ${r.tool.name.padEnd(10)} ${base}/${r.tool.name}/   (lighttpd on 127.0.0.1:${r.port}, home ${r.tool.home})\n`);
+        for (const sample of SAMPLES) {
+          const home = path.join(homes, sample.name);
+          mkdirSync(path.join(home, 'public_html'), { recursive: true });
+          for (const [file, text] of Object.entries(sample.files)) writeFileSync(path.join(home, file), text);
+          writeFileSync(path.join(home, '.description'), `${sample.description}\n`);
+          const tool: Tool = { name: sample.name, home, account: null };
+          const ctx: ControlContext = { tool, runtimeDir: path.join(root, 'run', sample.name), redisUrl: redisServer.url, env, asAccount: false, bind: '127.0.0.1' };
+          contexts.push(ctx);
+          const started = await startWebservice(ctx, sample.manifest(home));
+          if (started.state.state !== 'running') throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', sample.name, 'start', 60);
         }
+        const monitor = new HostMonitor({ homeRoot: homes, redisUrl: redisServer.url, env, bind: '127.0.0.1', log: (l) => io.err(`toolhost monitor: ${l}\n`) });
+        monitorTimer = setInterval(() => monitor.scan(), 5000);
+        monitorTimer.unref();
+
+        const base = `http://127.0.0.1:${proxyPort}`;
+        io.out(`toolhost demo: the front proxy, ${contexts.length} tools under webservice supervisors, the host monitor, routes in Redis\n`);
+        io.out(`  home page  ${base}/          (JSON: ${base}/?format=json)\n`);
+        for (const c of contexts) io.out(`  ${c.tool.name.padEnd(10)} ${base}/${c.tool.name}/   (home ${c.tool.home})\n`);
         io.out(`  metrics    http://127.0.0.1:${adminPort}/metrics\n`);
         io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL prefix:hello)\n`);
         io.out(`  files      ${root}   (proxy access log: proxy-access.log)\n`);
+        io.out(`  try        TOOLHOST_REDIS_URL=${redisServer.url} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
         if (opts.check) {
           let failed = 0;
           const home = await fetch(`${base}/?format=json`);
           const listed = ((await home.json()) as { tools: { name: string; up: boolean }[] }).tools;
           io.out(`  check home page: HTTP ${home.status}, ${listed.filter((x) => x.up).length} of ${listed.length} tools up\n`);
           if (home.status !== 200 || listed.some((x) => !x.up)) failed++;
-          for (const r of running) {
-            const res = await fetch(`${base}/${r.tool.name}/`);
+          for (const c of contexts) {
+            const res = await fetch(`${base}/${c.tool.name}/`);
             await res.arrayBuffer();
-            io.out(`  check ${r.tool.name}: HTTP ${res.status}\n`);
+            io.out(`  check ${c.tool.name}: HTTP ${res.status}\n`);
             if (res.status !== 200) failed++;
           }
           setExit(failed ? 1 : 0);

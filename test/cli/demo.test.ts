@@ -9,6 +9,8 @@ t.test('toolhost demo starts Redis and the sample tools, prints their URLs, and 
   t.match(r.stdout, /hello {6}http:\/\/127\.0\.0\.1:\d+\/hello\//);
   t.match(r.stdout, /check hello: HTTP 200\n/);
   t.match(r.stdout, /check notes: HTTP 200\n/);
+  t.match(r.stdout, /check clock: HTTP 200\n/);
+  t.match(r.stdout, /check home page: HTTP 200, 3 of 3 tools up/);
 });
 
 t.test('without lighttpd the demo says how to install it', async (t) => {

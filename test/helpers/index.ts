@@ -213,3 +213,15 @@ export async function redisClient(t: Test, url: string): Promise<import('ioredis
   t.teardown(() => r.disconnect());
   return r;
 }
+
+/**
+ * Kill every process whose command line names this test's directory (supervisors, servers,
+ * their children): the safety net for detached processes a failed test may leave behind.
+ */
+export function killProcessesOf(t: Test): void {
+  const dir = workDir(t);
+  t.teardown(async () => {
+    const { spawnSync } = await import('node:child_process');
+    spawnSync('pkill', ['-KILL', '-f', dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')]);
+  });
+}

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { makeToolHome, redisClient, runBin, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
+import { killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
 
 type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
@@ -15,6 +15,7 @@ interface Env {
 }
 
 async function setup(t: T, name: string, files: Record<string, string> = {}) {
+  killProcessesOf(t);
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
   const proxy = await startProxy(t, redis.url);
@@ -295,6 +296,7 @@ t.test('started by root for a tool with a unix account, supervisor and server ru
   const name = `thw${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 20);
   const user = `tools.${name}`;
   const base = workDir(t);
+  killProcessesOf(t);
   chmodSync(base, 0o755);
   const home = path.join(base, 'accounts', name);
   mkdirSync(path.dirname(home), { recursive: true, mode: 0o755 });
