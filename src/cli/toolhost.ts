@@ -8,7 +8,6 @@ import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
 import { registerProxyCommand } from './proxy.js';
 import { registerRoutesCommand } from './routes.js';
-import { registerSuperviseCommand } from './supervise.js';
 
 export async function toolhost(argv: readonly string[], io: CliIo): Promise<number> {
   let exit = 0;
@@ -21,7 +20,6 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerLighttpdCommands(program, io, setExit);
   registerDemoCommand(program, io, setExit);
   registerErrorsCommand(program, io, setExit);
-  registerSuperviseCommand(program, io, setExit);
   registerMonitorCommand(program, io, setExit);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;

@@ -121,9 +121,11 @@ export function launchSupervisor(ctx: ControlContext): number {
   const o = owner(ctx);
   const env = { ...ctx.env, TOOLHOST_REDIS_URL: ctx.redisUrl } as NodeJS.ProcessEnv;
   delete env.NODE_OPTIONS;
+  // the compiled entry (a .js module), whether this code runs compiled or from src/
+  const entry = path.join(PACKAGE_ROOT, '.build', 'webservice', 'supervisor-entry.js');
   const child = spawn(
     process.execPath,
-    [path.join(PACKAGE_ROOT, 'bin', 'toolhost'), 'supervise', '--tool', ctx.tool.name, '--home', ctx.tool.home, '--runtime-dir', ctx.runtimeDir, '--bind', ctx.bind, ...(o ? ['--as-account'] : [])],
+    [entry, '--tool', ctx.tool.name, '--home', ctx.tool.home, '--runtime-dir', ctx.runtimeDir, '--bind', ctx.bind, ...(o ? ['--as-account'] : [])],
     { detached: true, stdio: ['ignore', log, log], cwd: ctx.tool.home, env, ...(o ?? {}) },
   );
   child.unref();

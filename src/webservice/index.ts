@@ -12,7 +12,6 @@ export {
 export { RouteLease, LEASE_MS, type RouteLeaseOptions } from './route-lease.js';
 export { readManifest, writeManifest, removeManifest, manifestPath, WEBSERVICE_TYPES, MANIFEST_NAME, type Manifest, type WebserviceType } from './manifest.js';
 export { startWebservice, stopWebservice, restartWebservice, statusOf, launchSupervisor, type ControlContext, type Status, type StartResult } from './control.js';
-export { runSupervisor } from './supervisor-main.js';
 export { readState, supervisorPid, SERVICE_LOG, type ServiceState, type ServiceStateName } from './service-state.js';
 export { ERROR_LOG } from './server-instance.js';
 export { HostMonitor, type MonitorOptions, type MonitorVerdict } from './monitor.js';
