@@ -23,6 +23,11 @@ export interface ProxyCliOptions {
   resyncInterval?: string;
   redisWait?: string;
   title?: string;
+  rateLimit?: string;
+  maxBodyMb?: string;
+  maxConnectionsPerIp?: string;
+  emptyUserAgent?: string;
+  backendNetworks?: string;
 }
 
 interface FileSettings {
@@ -38,6 +43,17 @@ interface FileSettings {
   resyncIntervalSeconds?: number;
   redisWaitSeconds?: number;
   title?: string;
+  limits?: {
+    maxBodyBytes?: number;
+    maxHeaderBytes?: number;
+    maxConnectionsPerIp?: number;
+    ratePerSecond?: number;
+    burst?: number;
+    emptyUserAgent?: 'allow' | 'deny';
+    headersTimeoutSeconds?: number;
+    requestTimeoutSeconds?: number;
+  };
+  backendNetworks?: string[];
 }
 
 export function parseListen(value: string, option: string): ListenAddress {
@@ -119,8 +135,34 @@ export function resolveProxySettings(
         ? { file: path.resolve(cwd, logSetting) }
         : { ...logSetting, file: path.resolve(cwd, logSetting.file) };
 
+  const fl = s.limits ?? {};
+  const num = (cliValue: string | undefined, fileValue: number | undefined, fallback: number, what: string): number => {
+    const v = cliValue !== undefined ? Number(cliValue) : (fileValue ?? fallback);
+    if (!Number.isFinite(v) || v < 0) throw new ToolhostError('TH_ERR_CONFIG_INVALID', where, `${what} must be a number ≥ 0, not ${JSON.stringify(cliValue ?? fileValue)}`);
+    return v;
+  };
+  const ua = cli.emptyUserAgent ?? fl.emptyUserAgent ?? 'allow';
+  if (ua !== 'allow' && ua !== 'deny') throw new ToolhostError('TH_ERR_USAGE', `--empty-user-agent takes allow or deny, not "${ua}"`);
+  const rate = num(cli.rateLimit, fl.ratePerSecond, 100, 'limits.ratePerSecond');
+  const limits = {
+    maxBodyBytes: cli.maxBodyMb !== undefined ? num(cli.maxBodyMb, undefined, 128, '--max-body-mb') * 1024 * 1024 : num(undefined, fl.maxBodyBytes, 128 * 1024 * 1024, 'limits.maxBodyBytes'),
+    maxHeaderBytes: num(undefined, fl.maxHeaderBytes, 16 * 1024, 'limits.maxHeaderBytes'),
+    maxConnectionsPerIp: num(cli.maxConnectionsPerIp, fl.maxConnectionsPerIp, 256, 'limits.maxConnectionsPerIp'),
+    ratePerSecond: rate,
+    burst: num(undefined, fl.burst, Math.max(1, rate), 'limits.burst'),
+    emptyUserAgent: ua,
+    headersTimeoutMs: seconds(fl.headersTimeoutSeconds, 20_000, 'limits.headersTimeoutSeconds', where),
+    requestTimeoutMs: seconds(fl.requestTimeoutSeconds, 300_000, 'limits.requestTimeoutSeconds', where),
+  } as const;
+  const backendNetworks = cli.backendNetworks ? cli.backendNetworks.split(',').map((x) => x.trim()).filter(Boolean) : s.backendNetworks;
+  for (const cidr of backendNetworks ?? []) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(cidr)) throw new ToolhostError('TH_ERR_CONFIG_INVALID', where, `backend network "${cidr}" is not a CIDR like 10.0.0.0/8`);
+  }
+
   return {
     options: {
+      limits,
+      ...(backendNetworks ? { backendNetworks } : {}),
       listen,
       adminListen,
       redisUrl,

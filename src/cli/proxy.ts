@@ -25,6 +25,11 @@ export function registerProxyCommand(program: Commander, io: CliIo, setExit: (co
     .option('--resync-interval <seconds>', 'full route-table resync period (default 30)')
     .option('--redis-wait <seconds>', 'how long to wait for Redis at start before listening anyway (default 10)')
     .option('--title <text>', 'home page title')
+    .option('--rate-limit <per-second>', 'requests per second per client address, burst the same; 0: off (default 100)')
+    .option('--max-body-mb <mb>', 'largest request body (default 128); larger: 413')
+    .option('--max-connections-per-ip <n>', 'open connections per client address; 0: no limit (default 256)')
+    .option('--empty-user-agent <allow|deny>', 'deny: requests without User-Agent get 403 (default allow)')
+    .option('--backend-networks <cidrs>', 'comma-separated CIDRs backends may be in (default 127.0.0.0/8,::1/128)')
     .action(async (opts: ProxyCliOptions) => {
       const { options, redisWaitMs } = resolveProxySettings(opts, io.env, io.cwd);
       const proxy = new ProxyServer({ ...options, log: (line) => io.err(`toolhost proxy: ${line}\n`) });

@@ -3,7 +3,16 @@
 import type { ServerResponse } from 'node:http';
 import { escapeHtml, PageTemplate } from './html.js';
 
-export type ProxyErrorKind = 'unknown-tool' | 'no-backend' | 'bad-gateway' | 'gateway-timeout' | 'bad-request' | 'internal';
+export type ProxyErrorKind =
+  | 'unknown-tool'
+  | 'no-backend'
+  | 'bad-gateway'
+  | 'gateway-timeout'
+  | 'bad-request'
+  | 'internal'
+  | 'too-many-requests'
+  | 'payload-too-large'
+  | 'no-user-agent';
 
 interface ErrorText {
   readonly status: number;
@@ -44,6 +53,24 @@ const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
     title: 'Bad request',
     message: () => 'The request could not be understood.',
     advice: () => 'Check the address.',
+  },
+  'too-many-requests': {
+    status: 429,
+    title: 'Too many requests',
+    message: () => 'You are trying to access this service too fast.',
+    advice: () => 'Slow down and try again in a few seconds. Bots: keep to a few requests per second and identify yourself in User-Agent.',
+  },
+  'payload-too-large': {
+    status: 413,
+    title: 'Request too large',
+    message: () => 'The request body is larger than this platform accepts.',
+    advice: () => 'Send less data in one request.',
+  },
+  'no-user-agent': {
+    status: 403,
+    title: 'User agent required',
+    message: () => 'Requests must have a user agent.',
+    advice: () => 'Set a User-Agent header that says who you are and how to reach you.',
   },
   internal: {
     status: 500,

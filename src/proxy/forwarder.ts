@@ -38,11 +38,13 @@ export class Forwarder {
   readonly #pool: BackendPool;
   readonly #pages: ErrorPages;
   readonly #onRetry: () => void;
+  readonly #maxBodyBytes: number;
 
-  constructor(pool: BackendPool, pages: ErrorPages, onRetry: () => void) {
+  constructor(pool: BackendPool, pages: ErrorPages, onRetry: () => void, maxBodyBytes: number) {
     this.#pool = pool;
     this.#pages = pages;
     this.#onRetry = onRetry;
+    this.#maxBodyBytes = maxBodyBytes;
   }
 
   forward(
@@ -55,11 +57,16 @@ export class Forwarder {
   ): void {
     const first = this.#pool.pick(compiled, Date.now());
     if (!first) {
-      this.#pages.send(res, 'no-backend', tool);
-      done({ status: 503, bytes: 0, error: 'no-backend' });
+      // only unusable entries (garbage URLs, addresses outside the backend networks): 502
+      const kind = compiled.route.rejected > 0 ? 'bad-gateway' : 'no-backend';
+      this.#pages.send(res, kind, tool);
+      done({ status: this.#pages.status(kind), bytes: 0, error: kind });
       return;
     }
-    new ForwardedRequest(this.#pool, this.#pages, this.#onRetry, req, res, tool, compiled, facts, done).start(first);
+    const forwarded = new ForwardedRequest(this.#pool, this.#pages, this.#onRetry, req, res, tool, compiled, facts, done);
+    // a body of unknown length is counted on its way (only then: no listener on the hot path)
+    if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined) forwarded.capBody(this.#maxBodyBytes);
+    forwarded.start(first);
   }
 }
 
@@ -95,6 +102,19 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
         this.#finish(null);
       }
     });
+  }
+
+  capBody(max: number): void {
+    let seen = 0;
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= max) return;
+      this.req.off('data', onData);
+      this.#controller?.abort(new Error('request body too large'));
+      this.#fail('payload-too-large');
+      this.res.once('finish', () => this.req.destroy());
+    };
+    this.req.on('data', onData);
   }
 
   start(backend: LiveBackend): void {

@@ -19,6 +19,34 @@ import { PageTemplate } from './html.js';
 import { ProxyMetrics } from './metrics.js';
 import { decide, hostName, type RouterOptions } from './router.js';
 import { refuseUpgrade, UpgradeForwarder } from './websocket.js';
+import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
+import { ClientLimits } from './client-limits.js';
+
+/** what one client may do (Toolforge: 128 MB bodies, 100 requests/s with a burst of 100) */
+export interface ProxyLimits {
+  readonly maxBodyBytes: number;
+  readonly maxHeaderBytes: number;
+  readonly maxConnectionsPerIp: number;
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  /** 'deny': a request without User-Agent gets 403 (Toolforge's rule) */
+  readonly emptyUserAgent: 'allow' | 'deny';
+  /** a client has this long to send its request head */
+  readonly headersTimeoutMs: number;
+  /** and this long for the whole request */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: ProxyLimits = {
+  maxBodyBytes: 128 * 1024 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxConnectionsPerIp: 256,
+  ratePerSecond: 100,
+  burst: 100,
+  emptyUserAgent: 'allow',
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+};
 
 export interface ListenAddress {
   readonly host: string;
@@ -41,6 +69,9 @@ export interface ProxyOptions {
   readonly homeTitle: string;
   readonly templatesDir: string;
   readonly proxyName?: string;
+  readonly limits?: Partial<ProxyLimits>;
+  /** CIDRs backends may be in (default: loopback) */
+  readonly backendNetworks?: readonly string[];
   /** called with each route entry skipped as invalid */
   readonly onRouteProblem?: (p: RouteProblem) => void;
   readonly log?: (line: string) => void;
@@ -62,13 +93,22 @@ export class ProxyServer {
   readonly #servers: { server: http.Server; proto: 'http' | 'https' }[] = [];
   #admin: http.Server | null = null;
   readonly #clientSockets = new Set<Socket>();
+  readonly #limits: ProxyLimits;
+  readonly #clients: ClientLimits;
   #closing = false;
 
   constructor(options: ProxyOptions) {
     this.#options = options;
     this.#router = { domain: options.domain, pathRouting: options.pathRouting };
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#boundAddresses.push(...this.#forbiddenTargets());
+    this.#clients = new ClientLimits(this.#limits);
     this.#pool = new BackendPool({ responseTimeoutMs: options.responseTimeoutMs });
-    this.#table = new RouteTable({ redisUrl: options.redisUrl, resyncIntervalMs: options.resyncIntervalMs });
+    this.#table = new RouteTable({
+      redisUrl: options.redisUrl,
+      resyncIntervalMs: options.resyncIntervalMs,
+      backendPolicy: backendPolicy(options.backendNetworks ?? DEFAULT_BACKEND_NETWORKS, this.#boundAddresses),
+    });
     this.#pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
     this.#home = new HomePage({
       template: PageTemplate.load(`${options.templatesDir}/home-page.html`),
@@ -82,7 +122,7 @@ export class ProxyServer {
       routes: () => this.#table.size,
       redisUp: () => this.#table.state === 'ready',
     });
-    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc());
+    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc(), { ...DEFAULT_LIMITS, ...options.limits }.maxBodyBytes);
     this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
     this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
     this.#table.on('change', (tool: string, route: Route | null) => {
@@ -101,6 +141,22 @@ export class ProxyServer {
       // state changes are logged; the last known table keeps serving
     });
   }
+
+  /** the proxy's own listeners and its Redis: never backends */
+  #forbiddenTargets(): { host: string; port: number }[] {
+    const o = this.#options;
+    const out = [o.listen, ...(o.adminListen ? [o.adminListen] : []), ...(o.tls ? [o.tls.listen] : [])].filter((a) => a.port !== 0);
+    try {
+      const r = new URL(o.redisUrl);
+      out.push({ host: r.hostname.replace(/^\[|\]$/g, ''), port: Number(r.port || 6379) });
+    } catch {
+      // a bad Redis URL fails elsewhere
+    }
+    return out;
+  }
+
+  /** configured and bound addresses of the proxy and its Redis; the backend policy reads it live */
+  readonly #boundAddresses: { host: string; port: number }[] = [];
 
   get routeTable(): RouteTable {
     return this.#table;
@@ -137,19 +193,31 @@ export class ProxyServer {
       {
         // a keep-alive client may stay idle this long between requests
         keepAliveTimeout: 65_000,
-        headersTimeout: 20_000,
-        requestTimeout: 300_000,
-        maxHeaderSize: 16 * 1024,
+        headersTimeout: this.#limits.headersTimeoutMs,
+        requestTimeout: this.#limits.requestTimeoutMs,
+        maxHeaderSize: this.#limits.maxHeaderBytes,
+        // how often slow clients are looked for (Node's default, 30 s, outlives short timeouts)
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, this.#limits.headersTimeoutMs / 4)),
       },
       (req, res) => this.#handleRequest(req, res, proto),
     );
     server.on('connection', (socket: Socket) => {
+      const ip = socket.remoteAddress ?? '';
+      if (!this.#clients.connect(ip)) {
+        socket.destroy();
+        return;
+      }
       this.#clientSockets.add(socket);
-      socket.once('close', () => this.#clientSockets.delete(socket));
+      socket.once('close', () => {
+        this.#clientSockets.delete(socket);
+        this.#clients.disconnect(ip);
+      });
     });
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
-    server.on('clientError', (_err, socket: Duplex) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     });
     this.#servers.push({ server, proto });
@@ -162,6 +230,8 @@ export class ProxyServer {
       // a deep accept queue: 512 clients connecting at once must not wait for SYN retries
       server.listen({ host: at.host, port: at.port, backlog: 4096 }, () => {
         server.off('error', reject);
+        const a = server.address() as AddressInfo;
+        this.#boundAddresses.push({ host: a.address, port: a.port });
         resolve();
       });
     });
@@ -214,6 +284,24 @@ export class ProxyServer {
       return;
     }
     if (proto === 'https') res.setHeader('strict-transport-security', HSTS);
+    if (decision.kind !== 'health') {
+      if (!this.#clients.request(req.socket.remoteAddress ?? '', Date.now())) {
+        this.#pages.send(res, 'too-many-requests', '', { 'retry-after': '1' });
+        record(429, 0);
+        return;
+      }
+      if (this.#limits.emptyUserAgent === 'deny' && !req.headers['user-agent']) {
+        this.#pages.send(res, 'no-user-agent', '');
+        record(403, 0);
+        return;
+      }
+      const len = req.headers['content-length'];
+      if (len !== undefined && Number(len) > this.#limits.maxBodyBytes) {
+        this.#pages.send(res, 'payload-too-large', '', { connection: 'close' });
+        record(413, 0);
+        return;
+      }
+    }
     switch (decision.kind) {
       case 'health':
         this.#sendText(res, 200, 'text/plain; charset=utf-8', 'ok\n');
@@ -327,6 +415,7 @@ export class ProxyServer {
   async #shutdownParts(): Promise<void> {
     if (this.#partsDown) return;
     this.#partsDown = true;
+    this.#clients.close();
     await this.#pool.destroy();
     await this.#table.close();
     await this.#accessLog?.close();

@@ -10,6 +10,6 @@ export {
   LEASE_FIELD_PREFIX,
   DESCRIPTION_FIELD,
 } from './route-keys.js';
-export { parseRoute, parseBackendUrl, type Backend, type Route, type RouteProblem } from './route-model.js';
+export { parseRoute, parseBackendUrl, type Backend, type BackendPolicy, type Route, type RouteProblem } from './route-model.js';
 export { RouteStore, type RegisterOptions } from './route-store.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';

@@ -20,7 +20,12 @@ export interface Route {
   readonly description: string | null;
   /** the earliest lease expiry among the live backends, to rebuild the route then */
   readonly nextExpiry: number | null;
+  /** backend entries skipped as invalid or refused by the reader's policy */
+  readonly rejected: number;
 }
+
+/** a reader's say on where backends may be: null to accept, else the reason to refuse */
+export type BackendPolicy = (host: string, port: number) => string | null;
 
 export interface RouteProblem {
   readonly tool: string;
@@ -45,21 +50,30 @@ export function parseBackendUrl(value: string): { host: string; port: number } |
   return { host, port };
 }
 
-export function parseRoute(tool: string, hash: Readonly<Record<string, string>>, now: number, problems: RouteProblem[] = []): Route | null {
+export function parseRoute(
+  tool: string,
+  hash: Readonly<Record<string, string>>,
+  now: number,
+  problems: RouteProblem[] = [],
+  policy: BackendPolicy | null = null,
+): Route | null {
   if (!isToolName(tool)) {
     problems.push({ tool, field: '', value: '', reason: 'the key does not name a valid tool' });
     return null;
   }
   const backends: Backend[] = [];
   let nextExpiry: number | null = null;
+  let rejected = 0;
   for (const [field, value] of Object.entries(hash)) {
     let id: string;
     if (field === DEFAULT_ROUTE_FIELD) id = 'default';
     else if (field.startsWith(BACKEND_FIELD_PREFIX)) id = field.slice(BACKEND_FIELD_PREFIX.length);
     else continue;
     const parsed = parseBackendUrl(value);
-    if (typeof parsed === 'string') {
-      problems.push({ tool, field, value, reason: parsed });
+    const refused = typeof parsed === 'string' ? parsed : policy?.(parsed.host, parsed.port) ?? null;
+    if (typeof parsed === 'string' || refused !== null) {
+      problems.push({ tool, field, value, reason: refused ?? 'invalid' });
+      rejected++;
       continue;
     }
     let leaseUntil: number | null = null;
@@ -76,5 +90,5 @@ export function parseRoute(tool: string, hash: Readonly<Record<string, string>>,
     backends.push({ id, url: `http://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`, host: parsed.host, port: parsed.port, leaseUntil });
   }
   backends.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { tool, backends, description: hash[DESCRIPTION_FIELD] ?? null, nextExpiry };
+  return { tool, backends, description: hash[DESCRIPTION_FIELD] ?? null, nextExpiry, rejected };
 }

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ROUTE_CHANNEL_PATTERN, toolOfKey } from './route-keys.js';
-import { parseRoute, type Route, type RouteProblem } from './route-model.js';
+import { parseRoute, type BackendPolicy, type Route, type RouteProblem } from './route-model.js';
 import { RouteStore } from './route-store.js';
 
 export type RedisState = 'connecting' | 'ready' | 'down' | 'closed';
@@ -15,6 +15,8 @@ export interface RouteTableOptions {
   /** full resync period; changes normally arrive within milliseconds by pub/sub */
   readonly resyncIntervalMs?: number;
   readonly redisOptions?: RedisOptions;
+  /** where backends may be; others are skipped and reported */
+  readonly backendPolicy?: BackendPolicy;
 }
 
 export interface RouteTableEvents {
@@ -220,7 +222,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
 
   #applyHash(tool: string, hash: Record<string, string>): void {
     const problems: RouteProblem[] = [];
-    const route = Object.keys(hash).length ? parseRoute(tool, hash, Date.now(), problems) : null;
+    const route = Object.keys(hash).length ? parseRoute(tool, hash, Date.now(), problems, this.#options.backendPolicy ?? null) : null;
     for (const p of problems) this.emit('problem', p);
     this.#apply(tool, route);
   }

@@ -187,6 +187,8 @@ export async function startProxy(
     homeTitle: 'Tools',
     templatesDir: path.join(ROOT, 'templates'),
     ...overrides,
+    // tests send many requests from one address; the limit tests set their own
+    limits: { ratePerSecond: 0, maxConnectionsPerIp: 0, ...overrides.limits },
   });
   t.teardown(() => proxy.close(2000));
   await proxy.start(5000);

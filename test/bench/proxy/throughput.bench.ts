@@ -99,7 +99,7 @@ async function startToolhostProxy(redisUrl: string): Promise<{ port: number; chi
   const port = await getPort({ host: '127.0.0.1' });
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const child = pinned(0, path.join(ROOT, 'bin', 'toolhost'), ['proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', 'none', '--redis', redisUrl, '--redis-wait', '30'], env);
+  const child = pinned(0, path.join(ROOT, 'bin', 'toolhost'), ['proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', 'none', '--redis', redisUrl, '--redis-wait', '30', '--rate-limit', '0', '--max-connections-per-ip', '0'], env);
   await waitPort(port);
   return { port, child };
 }

@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const port = await getPort({ host: '127.0.0.1' });
   const proxy = new ProxyServer({
     listen: { host: '127.0.0.1', port }, adminListen: null, redisUrl: redis.url, domain: null, pathRouting: true, tls: null, accessLog: null,
-    responseTimeoutMs: 10_000, websocketIdleTimeoutMs: 60_000, resyncIntervalMs: 30_000, homeTitle: 'bench', templatesDir: path.join(ROOT, 'templates'),
+    responseTimeoutMs: 10_000, websocketIdleTimeoutMs: 60_000, resyncIntervalMs: 30_000, homeTitle: 'bench', templatesDir: path.join(ROOT, 'templates'), limits: { ratePerSecond: 0 },
   });
   await proxy.start(5000);
   const home = path.join(work, 'home');
