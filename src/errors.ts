@@ -34,6 +34,18 @@ export const ERRORS = {
     'webservice was run outside a tool account without --tool/--home (or TOOLHOST_TOOL/TOOLHOST_HOME).',
     2,
   ),
+  TH_ERR_TOOL_UNKNOWN: def(
+    'there is no tool "%s" on this host; create it with: toolhost tool create NAME',
+    'A command names a tool that has no account here.',
+    1,
+    404,
+  ),
+  TH_ERR_ROUTE_NOPERM: def(
+    'Redis refused to let %s write the routes of "%s" (NOPERM): a tool may only register its own routes',
+    'A process registered a route with credentials that do not belong to that tool.',
+    1,
+    403,
+  ),
   TH_ERR_TOOL_HOME_MISSING: def(
     'tool home %s does not exist; create the tool (toolhost tool create NAME) or pass the right --home',
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',

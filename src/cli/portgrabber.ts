@@ -5,10 +5,11 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import getPort from 'get-port';
-import { ToolhostError } from '../errors.js';
+import { redactRedisUrl } from '../routes/index.js';
 import { tcpProbe } from '../supervisor/index.js';
-import { validateToolName } from '../tool-name.js';
-import { RouteLease } from '../webservice/index.js';
+import { isToolhostError, ToolhostError } from '../errors.js';
+import { toolAccountName, validateToolName } from '../tool-name.js';
+import { lookupAccount, RouteLease, toolRedisUrl } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
 
@@ -26,7 +27,9 @@ async function run(tool: string, command: string[], opts: Options, io: CliIo): P
   if (!cmd) throw new ToolhostError('TH_ERR_USAGE', 'missing COMMAND; usage: portgrabber TOOL COMMAND [ARGS...]');
   const host = opts.host ?? '127.0.0.1';
   const port = await getPort({ host });
-  const redisUrl = opts.redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const account = lookupAccount(toolAccountName(tool));
+  const fallback = io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = opts.redis ?? (account ? toolRedisUrl(account.home, fallback) : fallback);
   const child = spawn(cmd, [...args, String(port)], {
     cwd: io.cwd,
     env: { ...io.env, PORT: String(port) } as NodeJS.ProcessEnv,
@@ -47,6 +50,7 @@ async function run(tool: string, command: string[], opts: Options, io: CliIo): P
   for (const sig of FORWARDED) process.on(sig, forward);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let running = true;
+  let refused: ToolhostError | null = null;
   void exited.then(() => (running = false));
 
   const lease = new RouteLease({
@@ -65,7 +69,14 @@ async function run(tool: string, command: string[], opts: Options, io: CliIo): P
         io.err(`portgrabber: ${tool} is served on ${host}:${port}\n`);
         return;
       } catch (err) {
-        io.err(`portgrabber: cannot register the route in ${redisUrl} (${(err as Error).message}); retrying\n`);
+        if (isToolhostError(err)) {
+          // a permanent refusal: stop the server rather than run it unrouted
+          io.err(`portgrabber: ${err.message} [${err.code}]\n`);
+          refused = err;
+          child.kill('SIGTERM');
+          return;
+        }
+        io.err(`portgrabber: cannot register the route in ${redactRedisUrl(redisUrl)} (${(err as Error).message}); retrying\n`);
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
@@ -74,6 +85,7 @@ async function run(tool: string, command: string[], opts: Options, io: CliIo): P
   const { code, signal } = await exited;
   for (const sig of FORWARDED) process.off(sig, forward);
   await lease.close();
+  if (refused) return (refused as ToolhostError).exitCode;
   return code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
 }
 

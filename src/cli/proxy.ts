@@ -3,6 +3,7 @@
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { ProxyServer } from '../proxy/index.js';
+import { redactRedisUrl } from '../routes/index.js';
 import type { CliIo } from './io.js';
 import { resolveProxySettings, type ProxyCliOptions } from './proxy-settings.js';
 
@@ -48,7 +49,7 @@ export function registerProxyCommand(program: Commander, io: CliIo, setExit: (co
         `toolhost proxy: listening on http://${a.http.address}:${a.http.port}` +
           (a.https ? `, https://${a.https.address}:${a.https.port}` : '') +
           (a.admin ? `; admin http://${a.admin.address}:${a.admin.port}/metrics` : '') +
-          `; routes from ${options.redisUrl} (${proxy.routeTable.size} tools)\n`,
+          `; routes from ${redactRedisUrl(options.redisUrl)} (${proxy.routeTable.size} tools)\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -2,7 +2,7 @@
 import type { Command as Commander } from 'commander';
 import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
-import { parseBackendUrl, parseRoute, RouteStore, type RouteProblem } from '../routes/index.js';
+import { parseBackendUrl, parseRoute, redactRedisUrl, RouteStore, type RouteProblem } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
 
@@ -13,7 +13,7 @@ async function withStore<T>(url: string, fn: (store: RouteStore) => Promise<T>):
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new ToolhostError('TH_ERR_REDIS_UNREACHABLE', url, (err as Error).message);
+    throw new ToolhostError('TH_ERR_REDIS_UNREACHABLE', redactRedisUrl(url), (err as Error).message);
   }
   try {
     return await fn(new RouteStore(redis));

@@ -8,6 +8,7 @@ import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
 import { registerProxyCommand } from './proxy.js';
 import { registerRoutesCommand } from './routes.js';
+import { registerToolCommands } from './tool.js';
 
 export async function toolhost(argv: readonly string[], io: CliIo): Promise<number> {
   let exit = 0;
@@ -21,6 +22,7 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerDemoCommand(program, io, setExit);
   registerErrorsCommand(program, io, setExit);
   registerMonitorCommand(program, io, setExit);
+  registerToolCommands(program, io, setExit);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;
 }

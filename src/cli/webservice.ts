@@ -13,6 +13,7 @@ import {
   startWebservice,
   statusOf,
   stopWebservice,
+  toolRedisUrl,
   WEBSERVICE_TYPES,
   type ControlContext,
   type Manifest,
@@ -56,7 +57,8 @@ function controlContext(tool: Tool, io: CliIo): ControlContext {
   return {
     tool,
     runtimeDir: runtimeDirectory(tool, io.env),
-    redisUrl: io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // the tool's own Redis user when it has one: it may write only this tool's routes
+    redisUrl: toolRedisUrl(tool.home, io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379'),
     env: io.env,
     asAccount: process.getuid?.() === 0 && tool.account !== null,
     bind: io.env.TOOLHOST_BIND ?? '127.0.0.1',

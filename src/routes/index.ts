@@ -13,3 +13,4 @@ export {
 export { parseRoute, parseBackendUrl, type Backend, type BackendPolicy, type Route, type RouteProblem } from './route-model.js';
 export { RouteStore, type RegisterOptions } from './route-store.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
+export { redactRedisUrl } from './redis-url.js';

@@ -15,3 +15,17 @@ export { startWebservice, stopWebservice, restartWebservice, statusOf, launchSup
 export { readState, supervisorPid, SERVICE_LOG, type ServiceState, type ServiceStateName } from './service-state.js';
 export { ERROR_LOG } from './server-instance.js';
 export { HostMonitor, type MonitorOptions, type MonitorVerdict } from './monitor.js';
+export {
+  addMaintainer,
+  createProxyUser,
+  createTool,
+  deleteTool,
+  listTools,
+  toolRecord,
+  toolRedisUrl,
+  redisUserOf,
+  CREDENTIALS_FILE,
+  PROXY_REDIS_USER,
+  type AdminContext,
+  type ToolRecord,
+} from './tool-admin.js';

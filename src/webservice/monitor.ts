@@ -8,6 +8,7 @@ import { relaunchSupervisor } from './control.js';
 import { manifestPath, readManifest } from './manifest.js';
 import { supervisorPid } from './service-state.js';
 import { lookupAccount, runtimeDirectory, type Tool } from './tool-account.js';
+import { toolRedisUrl } from './tool-admin.js';
 
 export interface MonitorOptions {
   readonly homeRoot: string;
@@ -72,7 +73,7 @@ export class HostMonitor {
     const pid = relaunchSupervisor({
       tool,
       runtimeDir,
-      redisUrl: this.#o.redisUrl,
+      redisUrl: toolRedisUrl(home, this.#o.redisUrl),
       env: this.#o.env,
       asAccount: process.getuid?.() === 0 && account !== null,
       bind: this.#o.bind,

@@ -2,6 +2,7 @@
 // renewed every LEASE_MS / 3 while it runs, removed first thing on stop. If the holder is
 // killed outright (SIGKILL, OOM, power), the route stops counting within LEASE_MS by itself.
 import { Redis } from 'ioredis';
+import { ToolhostError } from '../errors.js';
 import { RouteStore } from '../routes/index.js';
 
 /** how long a route outlives a holder that can no longer renew it */
@@ -42,7 +43,18 @@ export class RouteLease {
 
   async register(): Promise<void> {
     if (this.#redis.status === 'wait') await this.#redis.connect();
-    await this.#store.register(this.#o.tool, this.#o.id, this.#o.url, { leaseMs: this.leaseMs, description: this.#o.description ?? null });
+    try {
+      await this.#store.register(this.#o.tool, this.#o.id, this.#o.url, { leaseMs: this.leaseMs, description: this.#o.description ?? null });
+    } catch (err) {
+      // a refused command inside MULTI surfaces as EXECABORT, with the NOPERM among previousErrors
+      const previous = (err as { previousErrors?: Error[] }).previousErrors ?? [];
+      const text = [(err as Error).message, ...previous.map((e) => e.message)].join(' ');
+      if (/NOPERM/.test(text)) {
+        const user = decodeURIComponent(new URL(this.#o.redisUrl).username || 'default');
+        throw new ToolhostError('TH_ERR_ROUTE_NOPERM', user, this.#o.tool);
+      }
+      throw err;
+    }
     this.#held = true;
     this.#timer ??= setInterval(() => {
       this.#store.renew(this.#o.tool, this.#o.id, this.leaseMs).catch((err: Error) => this.#o.onError?.(err));

@@ -1,0 +1,100 @@
+// `toolhost tool create|delete|list|show|add-maintainer|proxy-user`: tool accounts, run by an
+// administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL or --redis).
+import { existsSync } from 'node:fs';
+import type { Command as Commander } from 'commander';
+import { ToolhostError } from '../errors.js';
+import { validateToolName } from '../tool-name.js';
+import { addMaintainer, createProxyUser, createTool, deleteTool, listTools, lookupAccount, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import type { CliIo } from './io.js';
+
+interface AdminOptions {
+  redis?: string;
+  publicRedisUrl?: string;
+  homeRoot?: string;
+}
+
+function printRecord(r: ToolRecord, json: boolean, io: CliIo): void {
+  if (json) {
+    io.out(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  io.out(`tool         ${r.name}\nhome         ${r.home}\nuid          ${r.uid ?? '(no unix account)'}\nredis user   ${r.redisUser}\ncredentials  ${r.credentialsFile}\nmaintainers  ${r.maintainers.join(', ') || '(none)'}\n`);
+}
+
+export function registerToolCommands(program: Commander, io: CliIo, setExit: (code: number) => void): void {
+  const tool = program
+    .command('tool')
+    .description('tool accounts: unix user, home, and a Redis user that may write only its own routes')
+    .option('--redis <url>', 'the administrator\'s Redis (or TOOLHOST_REDIS_URL)')
+    .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
+    .option('--home-root <dir>', 'where tool homes are', '/data/project');
+  const ctx = (): AdminContext => {
+    const o = tool.opts() as AdminOptions;
+    return {
+      redisUrl: o.redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
+      homeRoot: o.homeRoot ?? '/data/project',
+    };
+  };
+
+  tool
+    .command('create')
+    .argument('<name>')
+    .option('--json', 'print the record as JSON')
+    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user, credentials file')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      printRecord(await createTool(ctx(), name), opts.json === true, io);
+      setExit(0);
+    });
+
+  tool
+    .command('delete')
+    .argument('<name>')
+    .option('--remove-home', 'also remove the home directory')
+    .description('remove the tool\'s Redis user and routes, stop its processes and remove its unix user')
+    .action(async (name: string, opts: { removeHome?: boolean }) => {
+      await deleteTool(ctx(), name, { removeHome: opts.removeHome === true });
+      io.out(`tool ${name} deleted\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('list')
+    .description('every tool with a Redis user')
+    .action(async () => {
+      for (const name of await listTools(ctx())) io.out(`${name}\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('show')
+    .argument('<name>')
+    .option('--json', 'as JSON: name, home, uid, gid, redisUser, credentialsFile, maintainers')
+    .action((name: string, opts: { json?: boolean }) => {
+      validateToolName(name);
+      const r = toolRecord(name, ctx().homeRoot);
+      // a development tool has no unix account: it exists if its home does
+      if (r.uid === null && !lookupAccount(`tools.${name}`) && !existsSync(r.home)) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
+      printRecord(r, opts.json === true, io);
+      setExit(0);
+    });
+
+  tool
+    .command('add-maintainer')
+    .argument('<name>')
+    .argument('<user>')
+    .description('let a unix user maintain the tool (membership of group tools.NAME)')
+    .action((name: string, user: string) => {
+      addMaintainer(name, user);
+      io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('proxy-user')
+    .description('create (or reset) the proxy\'s read-only Redis user; prints its URL for toolhost proxy --redis')
+    .action(async () => {
+      io.out(`${await createProxyUser(ctx())}\n`);
+      setExit(0);
+    });
+}
