@@ -329,3 +329,20 @@ t.test('started by root for a tool with a unix account, supervisor and server ru
   const stop = await runBin(t, 'webservice', ['--tool', name, 'stop'], { env });
   t.equal(stop.code, 0, stop.stderr);
 });
+
+t.test('webservice logs -f follows ~/error.log until interrupted', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { appendFileSync } = await import('node:fs');
+  const { BIN, userEnv } = await import('../helpers/index.js');
+  const tool = makeToolHome(t, 'follower', { 'error.log': 'old line\n' });
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, 'webservice'), '--tool', 'follower', '--home', tool.home, 'logs', '-f', '-l', '1'], { env: userEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await waitFor(() => out === 'old line\n', 10_000, 'the last line');
+  appendFileSync(path.join(tool.home, 'error.log'), 'new line\n');
+  await waitFor(() => out.endsWith('new line\n'), 5000, 'the new line');
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  child.kill('SIGINT');
+  t.equal(await exited, 0);
+});
