@@ -1,25 +1,12 @@
 // `toolhost routes list|show|set|rm`: the route table as an administrator sees it.
 import type { Command as Commander } from 'commander';
-import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
-import { parseBackendUrl, parseRoute, redactRedisUrl, RouteStore, type RouteProblem } from '../routes/index.js';
+import { parseBackendUrl, parseRoute, RouteStore, withRedis, type RouteProblem } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
 
-async function withStore<T>(url: string, fn: (store: RouteStore) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new ToolhostError('TH_ERR_REDIS_UNREACHABLE', redactRedisUrl(url), (err as Error).message);
-  }
-  try {
-    return await fn(new RouteStore(redis));
-  } finally {
-    redis.disconnect();
-  }
+function withStore<T>(url: string, fn: (store: RouteStore) => Promise<T>): Promise<T> {
+  return withRedis(url, (redis) => fn(new RouteStore(redis)));
 }
 
 function describeHash(tool: string, hash: Record<string, string>, now: number): { line: string; problems: RouteProblem[] } {

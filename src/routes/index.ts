@@ -14,3 +14,4 @@ export { parseRoute, parseBackendUrl, type Backend, type BackendPolicy, type Rou
 export { RouteStore, type RegisterOptions } from './route-store.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
 export { redactRedisUrl } from './redis-url.js';
+export { withRedis } from './with-redis.js';

@@ -6,9 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
-import { redactRedisUrl, routeChannel, routeKey } from '../routes/index.js';
+import { routeChannel, routeKey, withRedis } from '../routes/index.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
 import { lookupAccount, type UnixAccount } from './tool-account.js';
 
@@ -44,22 +43,6 @@ export interface AdminContext {
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
-}
-
-async function withAdminRedis<T>(url: string, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-  } catch (err) {
-    redis.disconnect();
-    throw new ToolhostError('TH_ERR_REDIS_UNREACHABLE', redactRedisUrl(url), (err as Error).message);
-  }
-  try {
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** redis://USER:PASSWORD@HOST:PORT for a user, at the address tools reach */
@@ -108,7 +91,7 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
   mkdirSync(path.join(toolHome, 'public_html'), { recursive: true });
   mkdirSync(path.join(toolHome, '.toolhost'), { recursive: true, mode: 0o700 });
   const password = randomBytes(24).toString('hex');
-  await withAdminRedis(ctx.redisUrl, async (r) => {
+  await withRedis(ctx.redisUrl, async (r) => {
     await r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, `~${routeKey(name)}`, `&${routeChannel(name)}`, '-@all', ...TOOL_COMMANDS.map((c) => `+${c}`));
   });
   const file = path.join(toolHome, CREDENTIALS_FILE);
@@ -126,7 +109,7 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
 export async function deleteTool(ctx: AdminContext, name: string, options: { removeHome?: boolean } = {}): Promise<void> {
   validateToolName(name);
   const record = toolRecord(name, ctx.homeRoot);
-  await withAdminRedis(ctx.redisUrl, async (r) => {
+  await withRedis(ctx.redisUrl, async (r) => {
     await r.call('ACL', 'DELUSER', redisUserOf(name));
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
   });
@@ -142,7 +125,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
 }
 
 export async function listTools(ctx: AdminContext): Promise<string[]> {
-  return withAdminRedis(ctx.redisUrl, async (r) => {
+  return withRedis(ctx.redisUrl, async (r) => {
     const users = (await r.call('ACL', 'USERS')) as string[];
     return users.filter((u) => u.startsWith('tool-')).map((u) => u.slice('tool-'.length)).sort();
   });
@@ -157,7 +140,7 @@ export function addMaintainer(name: string, user: string): void {
 /** the proxy's read-only Redis user; returns its URL */
 export async function createProxyUser(ctx: AdminContext): Promise<string> {
   const password = randomBytes(24).toString('hex');
-  await withAdminRedis(ctx.redisUrl, async (r) => {
+  await withRedis(ctx.redisUrl, async (r) => {
     await r.call('ACL', 'SETUSER', PROXY_REDIS_USER, 'reset', 'on', `>${password}`, '~prefix:*', '&prefix:*', '&__keyspace@*__:prefix:*', '-@all', ...PROXY_COMMANDS.map((c) => `+${c}`));
   });
   return credentialsUrl(ctx, PROXY_REDIS_USER, password);
