@@ -40,6 +40,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   #state: RedisState = 'connecting';
   /** bumped by every single-tool update, so a slower full resync does not undo a newer one */
   readonly #versions = new Map<string, number>();
+  /** the hash each route was built from, to skip unchanged ones on a resync */
+  readonly #raw = new Map<string, Record<string, string>>();
   #version = 0;
   #closed = false;
   #started = false;
@@ -221,6 +223,10 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   }
 
   #applyHash(tool: string, hash: Record<string, string>): void {
+    // a periodic resync mostly finds nothing new: keep the route (and its pools) as it is
+    const previous = this.#raw.get(tool);
+    if (previous && sameHash(previous, hash) && this.#routes.has(tool) && this.#routes.get(tool)?.nextExpiry === null) return;
+    this.#raw.set(tool, hash);
     const problems: RouteProblem[] = [];
     const route = Object.keys(hash).length ? parseRoute(tool, hash, Date.now(), problems, this.#options.backendPolicy ?? null) : null;
     for (const p of problems) this.emit('problem', p);
@@ -245,6 +251,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       this.#expiryTimers.delete(tool);
     }
     if (route === null) {
+      this.#raw.delete(tool);
       if (this.#routes.delete(tool)) this.emit('change', tool, null);
       return;
     }
@@ -257,4 +264,14 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     }
     this.emit('change', tool, route);
   }
+}
+
+function sameHash(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
 }
