@@ -1,6 +1,6 @@
 // `webservice logs [-f] [-l N]` shows ~/error.log; `webservice logs --access [--since W] [--json]`
 // reviews the anonymized ~/access.log.
-import { createReadStream, existsSync, openSync, readSync, closeSync, statSync, watchFile, unwatchFile } from 'node:fs';
+import { createReadStream, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseAccessLine, renderReview, review, type AccessEntry } from '../accesslog/index.js';
@@ -93,9 +93,11 @@ export async function showLogs(tool: Tool, opts: LogOptions, io: CliIo): Promise
       offset = size;
       io.out(buf.toString('utf8'));
     };
-    watchFile(file, { interval: 200 }, onChange);
+    // a plain poll of the size: fs.watchFile's first stat is asynchronous, so a line written
+    // right after the tail was printed could be taken as the baseline and never shown
+    const timer = setInterval(onChange, 200);
     const stop = (): void => {
-      unwatchFile(file, onChange);
+      clearInterval(timer);
       resolve();
     };
     process.once('SIGINT', stop);
