@@ -22,7 +22,6 @@ import { parse } from './parser.js';
 import { makeSource, positionOf, type SourceFile } from './source.js';
 import {
   arr,
-  findEntry,
   foldKey,
   int,
   scalarEquals,
@@ -558,4 +557,3 @@ function shortValue(v: ConfigValue): string {
   return 'an array';
 }
 
-export { findEntry };

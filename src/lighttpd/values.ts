@@ -55,18 +55,6 @@ export function scalarEquals(a: ConfigValue, b: ConfigValue): boolean {
   );
 }
 
-export function valueEquals(a: ConfigValue, b: ConfigValue): boolean {
-  if (a.type !== b.type) return false;
-  if (a.type === 'array' && b.type === 'array') {
-    if (a.entries.length !== b.entries.length) return false;
-    return a.entries.every((e, i) => {
-      const f = b.entries[i] as ArrayEntry;
-      return e.key === f.key && valueEquals(e.value, f.value);
-    });
-  }
-  return scalarEquals(a, b);
-}
-
 export function typeName(v: ConfigValue): string {
   return v.type === 'array' ? 'an array' : v.type === 'string' ? 'a string' : 'an integer';
 }

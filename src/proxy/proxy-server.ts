@@ -122,7 +122,7 @@ export class ProxyServer {
       routes: () => this.#table.size,
       redisUp: () => this.#table.state === 'ready',
     });
-    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc(), { ...DEFAULT_LIMITS, ...options.limits }.maxBodyBytes);
+    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc(), this.#limits.maxBodyBytes);
     this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
     this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
     this.#table.on('change', (tool: string, route: Route | null) => {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
-import { httpProbe, RestartPolicy, StartError } from '../supervisor/index.js';
+import { httpProbe, RestartPolicy } from '../supervisor/index.js';
 import { USER_CONFIG_NAME } from './lighttpd-config.js';
 import { RouteLease } from './route-lease.js';
 import { ConfigProblem, ERROR_LOG, startInstance, type ServerContext, type ServerInstance } from './server-instance.js';
@@ -47,12 +47,10 @@ export class ToolSupervisor {
   #o: SupervisorOptions;
   readonly #policy: RestartPolicy;
   #current: Running | null = null;
-  #state: ServiceStateName = 'starting';
   #restarts = 0;
   #lastExit: string | null = null;
   #configError: readonly string[] | null = null;
   #generation = 0;
-  #message = 'starting';
   #stopping = false;
   #queue: Promise<void> = Promise.resolve();
   #restartTimer: NodeJS.Timeout | null = null;
@@ -79,8 +77,6 @@ export class ToolSupervisor {
   }
 
   #publish(state: ServiceStateName, message: string): void {
-    this.#state = state;
-    this.#message = message;
     const c = this.#current;
     const s: ServiceState = {
       tool: this.#tool,
@@ -219,7 +215,7 @@ export class ToolSupervisor {
       this.#publish(keptOld ? 'running' : 'config-error', `configuration error: ${err.lines[0] ?? ''}`);
       return;
     }
-    const why = err instanceof StartError || err instanceof Error ? err.message : String(err);
+    const why = err instanceof Error ? err.message : String(err);
     this.#lastExit = why;
     this.#log(`the server did not start: ${why}`);
     if (keptOld) {
@@ -297,11 +293,4 @@ export class ToolSupervisor {
     this.#watcher.on('error', (err) => this.#log(`watching ${file}: ${(err as Error).message}`));
   }
 
-  get state(): ServiceStateName {
-    return this.#state;
-  }
-
-  get message(): string {
-    return this.#message;
-  }
 }
