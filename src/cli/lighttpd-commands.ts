@@ -16,6 +16,8 @@ import {
   printConfig,
   runLighttpdCheck,
   type Diagnostic,
+  type LighttpdCheck,
+  type LighttpdMessage,
   type SourceFile,
 } from '../lighttpd/index.js';
 import { runCompat } from './lighttpd-compat.js';
@@ -37,6 +39,17 @@ export function printDiagnostics(list: readonly Diagnostic[], io: CliIo): number
     if (d.severity === 'error') errors++;
   }
   return errors;
+}
+
+/**
+ * lighttpd -tt's messages, each prefixed with where it points (`place`), then
+ * TH_ERR_LIGHTTPD_REJECTED naming the first fatal one if lighttpd refused the file.
+ */
+export function reportLighttpdCheck(result: LighttpdCheck, io: CliIo, place: (m: LighttpdMessage) => string): void {
+  for (const m of result.messages) io.err(`${place(m)}${m.text}\n`);
+  if (result.ok) return;
+  const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
+  throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? `${place(first)}${first.text}` : `exit status ${result.status}`);
 }
 
 function evaluateFile(source: SourceFile, io: CliIo) {
@@ -104,11 +117,7 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
         const binary = findLighttpd(io.env);
         if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
         const result = runLighttpdCheck(binary, source.path as string, { env: io.env as NodeJS.ProcessEnv, cwd: io.cwd });
-        for (const m of result.messages) io.err(`${m.line !== null ? `${file}:${m.line}: ` : ''}${m.text}\n`);
-        if (!result.ok) {
-          const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
-          throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? first.text : `exit status ${result.status}`);
-        }
+        reportLighttpdCheck(result, io, (m) => (m.line !== null ? `${file}:${m.line}: ` : ''));
       }
       io.out('Syntax OK\n');
       setExit(0);

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd, formatDiagnostic, runLighttpdCheck } from '../lighttpd/index.js';
+import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
+import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import {
   buildLighttpdConfig,
   readManifest,
@@ -104,11 +105,7 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
   const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount, env: io.env });
-  let errors = 0;
-  for (const d of built.diagnostics) {
-    io.err(`${formatDiagnostic(d)}\n`);
-    if (d.severity === 'error') errors++;
-  }
+  const errors = printDiagnostics(built.diagnostics, io);
   if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
   for (const o of built.overrides) {
     const what = o.arrayKey === null ? o.key : `${o.key} entry "${o.arrayKey}"`;
@@ -124,15 +121,7 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
     const result = runLighttpdCheck(binary, file, { env: built.env as NodeJS.ProcessEnv, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
-    for (const m of result.messages) {
-      const at = m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : '';
-      io.err(`${at}lighttpd: ${m.text}\n`);
-    }
-    if (!result.ok) {
-      const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
-      const at = first?.origin ? `${first.origin.file}:${first.origin.line}: ` : '';
-      throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', `${at}${first?.text ?? `exit status ${result.status}`}`);
-    }
+    reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;
   } finally {

@@ -70,7 +70,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
   return out;
 }
 
-/** the same for a header object (names lower-cased, repeats as arrays), as undici gives them */
+/** response headers for the client (names lower-cased, repeats as arrays, as undici and node:http give them) */
 export function downstreamHeaderObject(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const named = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
@@ -78,21 +78,6 @@ export function downstreamHeaderObject(headers: Record<string, string | string[]
     const v = headers[name];
     if (v === undefined || HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
     out[name] = v;
-  }
-  return out;
-}
-
-/** response headers for the client, from the backend's raw headers (case and repeats kept) */
-export function downstreamResponseHeaders(raw: readonly string[]): string[] {
-  let named: Set<string> | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'connection') named = connectionTokens(raw[i + 1]);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const lower = (raw[i] as string).toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
-    out.push(raw[i] as string, raw[i + 1] as string);
   }
   return out;
 }

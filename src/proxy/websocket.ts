@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BackendPool, CompiledRoute } from './backend-pool.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
+import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
@@ -74,14 +74,14 @@ export class UpgradeForwarder {
     // the backend declined to switch protocols: relay its answer, then close both sides
     up.on('response', (ures) => {
       clearTimeout(timer);
-      const headers = downstreamResponseHeaders(ures.rawHeaders);
+      const { 'content-length': _length, ...headers } = downstreamHeaderObject(ures.headers);
       const chunks: Buffer[] = [];
       ures.on('data', (c: Buffer) => chunks.push(c));
       ures.on('error', () => client.destroy());
       ures.on('end', () => {
         const body = Buffer.concat(chunks);
         const filtered: string[] = [];
-        for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() !== 'content-length') filtered.push(headers[i] as string, headers[i + 1] as string);
+        for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) filtered.push(name, v);
         filtered.push('Content-Length', String(body.length), 'Connection', 'close');
         if (client.writable) client.end(Buffer.concat([Buffer.from(rawResponse(ures.statusCode ?? 502, ures.statusMessage ?? '', filtered)), body]));
         client.destroy();

@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
 import { redactRedisUrl } from './redis-url.js';
 
-export async function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+export async function withRedis<T>(url: string, fn: (redis: Redis) => Promise<T>, options: { connectTimeoutMs?: number } = {}): Promise<T> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: options.connectTimeoutMs ?? 10_000 });
   redis.on('error', () => {});
   try {
     await redis.connect();

@@ -4,10 +4,9 @@ import { spawn } from 'node:child_process';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { parseRoute, RouteStore } from '../routes/index.js';
+import { parseRoute, RouteStore, withRedis } from '../routes/index.js';
 import { removeManifest, writeManifest, type Manifest } from './manifest.js';
 import { prepareLighttpd, ConfigProblem, type ServerContext } from './server-instance.js';
 import { readState, SERVICE_LOG, supervisorPid, type ServiceState } from './service-state.js';
@@ -170,17 +169,11 @@ export interface Status {
 export async function statusOf(ctx: ControlContext): Promise<Status> {
   const pid = supervisorPid(ctx.runtimeDir);
   const state = readState(ctx.runtimeDir);
-  let routes: string[] | null = null;
-  const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 2000 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    const hash = await new RouteStore(redis).get(ctx.tool.name);
-    routes = parseRoute(ctx.tool.name, hash, Date.now())?.backends.map((b) => b.url) ?? [];
-  } catch {
-    routes = null;
-  } finally {
-    redis.disconnect();
-  }
+  // status must answer even when Redis does not: then whether the route is registered is unknown
+  const routes = await withRedis(
+    ctx.redisUrl,
+    async (redis) => parseRoute(ctx.tool.name, await new RouteStore(redis).get(ctx.tool.name), Date.now())?.backends.map((b) => b.url) ?? [],
+    { connectTimeoutMs: 2000 },
+  ).catch(() => null);
   return { running: pid !== null, state: pid === null && state ? { ...state, state: 'stopped' } : state, routes };
 }
