@@ -4,8 +4,8 @@
 // refused connections recently (skipped for a while).
 //
 // Pools are undici's: measured side by side (npm run bench -- baselines), a bare undici Pool
-// forwarder served 1.8x the requests of a bare node:http Agent one for 1 KB responses, and
-// 0.8x for 100 KB; small responses are most of what tools serve.
+// forwarder served 1.8-2.0x the requests of a bare node:http Agent one for 1 KB responses in
+// every run; for 100 KB neither won consistently. Small responses are most of what tools serve.
 import { Pool } from 'undici';
 import type { Backend, Route } from '../routes/index.js';
 

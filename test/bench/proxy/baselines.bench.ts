@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     ['bare node:http hello-world', await nodeServer('hello-http', HELLO_HTTP)],
     ['raw node:net, fixed bytes', await nodeServer('hello-net', HELLO_NET)],
   ];
-  lines.push('', '### 512 connections without any proxying (the tail is Node\'s, not toolhost\'s)', '', '| server | req/s | p99 | wrk errors |', '| --- | --- | --- | --- |');
+  lines.push('', '### 512 connections without any proxying', '', '| server | req/s | p99 | wrk errors |', '| --- | --- | --- | --- |');
   for (const [name, port] of servers) {
     wrk(`http://127.0.0.1:${port}/`, 512, 1);
     const r = wrk(`http://127.0.0.1:${port}/`, 512);
