@@ -4,6 +4,7 @@
 // refusal or reset (504 vs 502), and bodiless idempotent requests retried on the next backend
 // when one refuses (or on a reused connection the backend had just closed).
 import type http from 'node:http';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BackendPool, CompiledRoute, LiveBackend } from './backend-pool.js';
 import type { ErrorPages, ProxyErrorKind } from './error-pages.js';
@@ -78,6 +79,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
   #finished = false;
   #started = false;
   #bytes = 0;
+  #bodyCap = -1;
   readonly #headers: http.OutgoingHttpHeaders;
   readonly #retryable: boolean;
 
@@ -104,17 +106,28 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     });
   }
 
+  /**
+   * A body of unknown length is counted on its way to the backend. It is read through an
+   * iterator, never a 'data' listener: a listener switched the body to flowing before undici
+   * read it, and chunked uploads reached backends empty.
+   */
   capBody(max: number): void {
+    this.#bodyCap = max;
+  }
+
+  async *#cappedBody(max: number): AsyncGenerator<Buffer> {
     let seen = 0;
-    const onData = (chunk: Buffer): void => {
+    for await (const chunk of this.req as AsyncIterable<Buffer>) {
       seen += chunk.length;
-      if (seen <= max) return;
-      this.req.off('data', onData);
-      this.#controller?.abort(new Error('request body too large'));
-      this.#fail('payload-too-large');
-      this.res.once('finish', () => this.req.destroy());
-    };
-    this.req.on('data', onData);
+      if (seen > max) {
+        // the 413 first: the abort reports an upstream error, which must not answer 502
+        this.#fail('payload-too-large');
+        this.#controller?.abort(new Error('request body too large'));
+        this.res.once('finish', () => this.req.destroy());
+        return;
+      }
+      yield chunk;
+    }
   }
 
   start(backend: LiveBackend): void {
@@ -125,7 +138,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
         path: this.req.url ?? '/',
         method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: this.#headers as Record<string, string | string[]>,
-        body: this.#retryable ? null : this.req,
+        body: this.#retryable ? null : this.#bodyCap >= 0 ? Readable.from(this.#cappedBody(this.#bodyCap), { objectMode: false }) : this.req,
       },
       this,
     );

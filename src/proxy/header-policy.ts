@@ -5,7 +5,7 @@
 // the proxy's own server, so it is not sent on.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -18,7 +18,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** headers that carry (or claim to carry) the client's address, or forwarding facts */
-const CLIENT_IDENTITY = new Set([
+export const CLIENT_IDENTITY: ReadonlySet<string> = new Set([
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',

@@ -2,11 +2,14 @@
 // listener for metrics, the in-memory route table, and the request lifecycle:
 //   health? -> HTTPS redirect? -> route decision (memory only) -> home page | error page |
 //   forward (HTTP or Upgrade) -> access log + metrics.
-// Nothing on the path from request to forwarding awaits anything.
+// Each connection starts in the fast lane (http1/fast-lane.ts), which relays plain requests for
+// live tools over raw sockets; any other request moves the connection to Node's HTTP server
+// (never listening itself) and the undici forwarder below. Nothing on the path from request to
+// forwarding awaits anything.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { RouteTable, type Route, type RouteProblem } from '../routes/index.js';
 import { AccessLog } from './access-log.js';
@@ -21,6 +24,9 @@ import { decide, hostName, type RouterOptions } from './router.js';
 import { refuseUpgrade, UpgradeForwarder } from './websocket.js';
 import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
 import { ClientLimits } from './client-limits.js';
+import { FastLane, type FastExchangeRecord, type FastLaneHost, type FastRoute, type Proto } from './http1/fast-lane.js';
+import type { RequestHead } from './http1/request-head.js';
+import type { Duplex as DuplexStream } from 'node:stream';
 
 /** what one client may do (Toolforge: 128 MB bodies, 100 requests/s with a burst of 100) */
 export interface ProxyLimits {
@@ -78,6 +84,10 @@ export interface ProxyOptions {
 }
 
 const HSTS = 'max-age=31622400';
+/** a keep-alive client may stay idle this long between requests */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** below lighttpd's and Node's default server idle timeouts (5 s): the proxy closes first */
+const UPSTREAM_KEEP_ALIVE_MS = 3_000;
 
 export class ProxyServer {
   readonly #options: ProxyOptions;
@@ -90,7 +100,11 @@ export class ProxyServer {
   readonly #upgrades: UpgradeForwarder;
   readonly #accessLog: AccessLog | null;
   readonly #router: RouterOptions;
-  readonly #servers: { server: http.Server; proto: 'http' | 'https' }[] = [];
+  /** the listeners: plain TCP, or TLS */
+  readonly #servers: { server: net.Server; proto: Proto }[] = [];
+  /** Node's HTTP server per protocol, for connections the fast lane hands over */
+  readonly #inner = new Map<Proto, http.Server>();
+  readonly #fastLane: FastLane;
   #admin: http.Server | null = null;
   readonly #clientSockets = new Set<Socket>();
   readonly #limits: ProxyLimits;
@@ -118,13 +132,22 @@ export class ProxyServer {
     });
     this.#metrics = new ProxyMetrics({
       openClientSockets: () => this.#clientSockets.size,
-      openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets,
+      openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets + this.#fastLane.upstream.open,
       routes: () => this.#table.size,
       redisUp: () => this.#table.state === 'ready',
     });
     this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc(), this.#limits.maxBodyBytes);
     this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
     this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
+    this.#fastLane = new FastLane(this.#fastLaneHost(), this.#pages, {
+      maxHeadBytes: this.#limits.maxHeaderBytes,
+      responseTimeoutMs: options.responseTimeoutMs,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: this.#limits.headersTimeoutMs,
+      requestTimeoutMs: this.#limits.requestTimeoutMs,
+      upstreamKeepAliveMs: UPSTREAM_KEEP_ALIVE_MS,
+      hsts: HSTS,
+    });
     this.#table.on('change', (tool: string, route: Route | null) => {
       this.#pool.update(tool, route);
       this.#home.invalidate();
@@ -173,14 +196,8 @@ export class ProxyServer {
   async start(redisWaitMs = 10_000): Promise<boolean> {
     const loaded = await this.#table.start(redisWaitMs);
     if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
-    await this.#listen(this.#createServer(http.createServer.bind(http), 'http'), this.#options.listen);
-    if (this.#options.tls) {
-      const t = this.#options.tls;
-      const cert = readFileSync(t.certFile);
-      const key = readFileSync(t.keyFile);
-      const create = (opts: http.ServerOptions, fn: http.RequestListener): http.Server => https.createServer({ ...opts, cert, key }, fn) as unknown as http.Server;
-      await this.#listen(this.#createServer(create, 'https'), t.listen);
-    }
+    await this.#listen(this.#createListener('http'), this.#options.listen);
+    if (this.#options.tls) await this.#listen(this.#createListener('https'), this.#options.tls.listen);
     if (this.#options.adminListen) {
       this.#admin = http.createServer((req, res) => void this.#handleAdmin(req, res));
       await this.#listen(this.#admin, this.#options.adminListen);
@@ -188,11 +205,11 @@ export class ProxyServer {
     return loaded;
   }
 
-  #createServer(create: (opts: http.ServerOptions, fn: http.RequestListener) => http.Server, proto: 'http' | 'https'): http.Server {
-    const server = create(
+  /** Node's HTTP server for handed-over connections of one protocol; it never listens itself */
+  #innerServer(proto: Proto): http.Server {
+    const server = http.createServer(
       {
-        // a keep-alive client may stay idle this long between requests
-        keepAliveTimeout: 65_000,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
         headersTimeout: this.#limits.headersTimeoutMs,
         requestTimeout: this.#limits.requestTimeoutMs,
         maxHeaderSize: this.#limits.maxHeaderBytes,
@@ -201,30 +218,101 @@ export class ProxyServer {
       },
       (req, res) => this.#handleRequest(req, res, proto),
     );
-    server.on('connection', (socket: Socket) => {
+    server.on('upgrade', (req: http.IncomingMessage, socket: DuplexStream, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: DuplexStream) => {
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.destroy();
+    });
+    // 'listening' starts Node's header and request timers for the connections it is given
+    server.emit('listening');
+    return server;
+  }
+
+  #createListener(proto: Proto): net.Server {
+    this.#inner.set(proto, this.#innerServer(proto));
+    const track = (socket: Socket): boolean => {
       const ip = socket.remoteAddress ?? '';
       if (!this.#clients.connect(ip)) {
         socket.destroy();
-        return;
+        return false;
       }
       this.#clientSockets.add(socket);
       socket.once('close', () => {
         this.#clientSockets.delete(socket);
         this.#clients.disconnect(ip);
       });
-    });
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      socket.destroy();
-    });
+      return true;
+    };
+    let server: net.Server;
+    if (proto === 'https') {
+      const t = this.#options.tls as NonNullable<ProxyOptions['tls']>;
+      server = tls.createServer({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile), allowHalfOpen: true });
+      server.on('connection', (socket: Socket) => {
+        if (track(socket)) socket.on('error', () => socket.destroy());
+      });
+      server.on('secureConnection', (socket: tls.TLSSocket) => this.#fastLane.accept(socket, 'https'));
+      server.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    } else {
+      server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+        if (track(socket)) this.#fastLane.accept(socket, 'http');
+      });
+    }
     this.#servers.push({ server, proto });
     return server;
   }
 
-  #listen(server: http.Server, at: ListenAddress): Promise<void> {
+  #fastLaneHost(): FastLaneHost {
+    return {
+      fastRoute: (head, proto, ip) => this.#fastRoute(head, proto, ip),
+      pick: (compiled, now, exclude) => this.#pool.pick(compiled, now, exclude),
+      markDown: (backend, now) => this.#pool.markDown(backend, now),
+      delegate: (socket, proto) => (this.#inner.get(proto) as http.Server).emit('connection', socket),
+      record: (entry) => this.#recordFast(entry),
+      onRetry: () => this.#metrics.retries.inc(),
+    };
+  }
+
+  /**
+   * The same checks as #handleRequest, in the same order; any request they would not simply
+   * forward goes to the slow path, which gives the answer (so each answer has one author).
+   * The rate is charged last, and only for requests the fast lane takes.
+   */
+  #fastRoute(head: RequestHead, proto: Proto, ip: string): FastRoute | null {
+    if (this.#options.tls && proto === 'http') return null;
+    const decision = decide(head.target, head.host, this.#router);
+    if (decision.kind !== 'tool') return null;
+    if (this.#limits.emptyUserAgent === 'deny' && !head.userAgent) return null;
+    if (head.contentLength > this.#limits.maxBodyBytes) return null;
+    const compiled = this.#pool.get(decision.tool);
+    if (!compiled) return null;
+    const backend = this.#pool.pick(compiled, Date.now());
+    if (!backend) return null;
+    if (!this.#clients.request(ip, Date.now())) {
+      // the slow path answers 429; give back nothing, the bucket is empty anyway
+      return null;
+    }
+    return { tool: decision.tool, compiled, backend };
+  }
+
+  #recordFast(e: FastExchangeRecord): void {
+    this.#metrics.observe(e.tool, e.status, e.durationMs / 1000);
+    this.#accessLog?.write({
+      time: new Date(),
+      method: e.head.method,
+      url: e.head.target,
+      httpVersion: '1.1',
+      status: e.status,
+      bytes: e.bytes,
+      referer: e.head.referer,
+      userAgent: e.head.userAgent,
+      tool: e.tool,
+      durationMs: e.durationMs,
+    });
+  }
+
+  #listen(server: net.Server, at: ListenAddress): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       // a deep accept queue: 512 clients connecting at once must not wait for SYN retries
@@ -392,9 +480,11 @@ export class ProxyServer {
   async close(deadlineMs = 10_000): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const all = [...this.#servers.map((s) => s.server), ...(this.#admin ? [this.#admin] : [])];
+    const all: net.Server[] = [...this.#servers.map((s) => s.server), ...(this.#admin ? [this.#admin] : [])];
     const closed = Promise.all(all.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    for (const s of all) s.closeIdleConnections();
+    this.#fastLane.close();
+    for (const inner of this.#inner.values()) inner.closeIdleConnections();
+    this.#admin?.closeIdleConnections();
     const timer = setTimeout(() => this.destroy(), deadlineMs);
     timer.unref();
     await closed;
@@ -405,8 +495,9 @@ export class ProxyServer {
   /** stop now: every connection closed */
   destroy(): void {
     this.#closing = true;
-    for (const { server } of this.#servers) server.closeAllConnections();
+    for (const inner of this.#inner.values()) inner.closeAllConnections();
     this.#admin?.closeAllConnections();
+    this.#fastLane.destroy();
     for (const s of this.#clientSockets) s.destroy();
     void this.#shutdownParts();
   }
@@ -416,6 +507,9 @@ export class ProxyServer {
     if (this.#partsDown) return;
     this.#partsDown = true;
     this.#clients.close();
+    this.#fastLane.destroy();
+    // stops the header-timeout timers of the never-listening servers
+    for (const inner of this.#inner.values()) inner.close();
     await this.#pool.destroy();
     await this.#table.close();
     await this.#accessLog?.close();

@@ -1,0 +1,114 @@
+// Keep-alive TCP connections to backends for the fast lane, idle ones kept per HOST:PORT. One
+// set of listeners per socket for its whole life; each event goes to whichever exchange holds
+// the socket now, so reuse costs no listener churn.
+import net from 'node:net';
+
+export interface UpstreamUser {
+  onUpstreamData(chunk: Buffer): void;
+  /** the backend closed its side, or the connection failed: err says which */
+  onUpstreamGone(err: NodeJS.ErrnoException | null): void;
+  onUpstreamDrain(): void;
+}
+
+export class UpstreamConnection {
+  user: UpstreamUser | null = null;
+  /** this connection carried a request before (a reset on it may just be the idle-close race) */
+  reused = false;
+  idleSince = 0;
+  #gone = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly key: string,
+    onGone: (c: UpstreamConnection) => void,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      if (this.user) this.user.onUpstreamData(chunk);
+      else socket.destroy(); // bytes from a backend nobody asked: the connection is not trustworthy
+    });
+    socket.on('drain', () => this.user?.onUpstreamDrain());
+    const gone = (err: NodeJS.ErrnoException | null): void => {
+      if (this.#gone) return;
+      this.#gone = true;
+      onGone(this);
+      const user = this.user;
+      this.user = null;
+      user?.onUpstreamGone(err);
+    };
+    socket.on('error', (err: NodeJS.ErrnoException) => gone(err));
+    socket.on('end', () => gone(null));
+    socket.on('close', () => gone(null));
+  }
+
+  get gone(): boolean {
+    return this.#gone;
+  }
+}
+
+export class UpstreamSockets {
+  readonly #idle = new Map<string, UpstreamConnection[]>();
+  readonly #keepAliveMs: number;
+  #open = 0;
+
+  /** keepAliveMs: an idle connection is closed after this long (below the backends' own idle limit) */
+  constructor(keepAliveMs: number) {
+    this.#keepAliveMs = keepAliveMs;
+  }
+
+  get open(): number {
+    return this.#open;
+  }
+
+  acquire(host: string, port: number, user: UpstreamUser): UpstreamConnection {
+    const key = `${host}:${port}`;
+    const idle = this.#idle.get(key);
+    let conn = idle?.pop();
+    while (conn?.gone) conn = idle?.pop();
+    if (!conn) {
+      const socket = net.connect({ host, port, noDelay: true });
+      this.#open++;
+      conn = new UpstreamConnection(socket, key, (c) => this.#forget(c));
+    } else conn.reused = true;
+    conn.user = user;
+    return conn;
+  }
+
+  /** the exchange is over and the connection is clean: keep it for the next request */
+  release(conn: UpstreamConnection, now: number): void {
+    conn.user = null;
+    if (conn.gone) return;
+    if (conn.socket.isPaused()) conn.socket.resume();
+    conn.idleSince = now;
+    let list = this.#idle.get(conn.key);
+    if (!list) {
+      list = [];
+      this.#idle.set(conn.key, list);
+    }
+    list.push(conn);
+  }
+
+  discard(conn: UpstreamConnection): void {
+    conn.user = null;
+    conn.socket.destroy();
+  }
+
+  #forget(conn: UpstreamConnection): void {
+    this.#open--;
+    const list = this.#idle.get(conn.key);
+    if (!list) return;
+    const i = list.indexOf(conn);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.#idle.delete(conn.key);
+  }
+
+  /** close connections idle for too long; called from the fast lane's sweep */
+  sweep(now: number): void {
+    for (const list of [...this.#idle.values()]) {
+      for (const conn of [...list]) if (now - conn.idleSince >= this.#keepAliveMs) conn.socket.destroy();
+    }
+  }
+
+  destroyAll(): void {
+    for (const list of [...this.#idle.values()]) for (const conn of [...list]) conn.socket.destroy();
+  }
+}

@@ -1,0 +1,270 @@
+// The fast lane end to end: raw client sockets against the real proxy, and backends that send
+// exactly the bytes a test scripts (chunked bodies, interim answers, bodies until close,
+// garbage), so every framing case is seen on the wire. Plus the hand-over to Node's server.
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import t from 'tap';
+import { routeKey } from '../../src/routes/index.js';
+import { redisClient, startEchoBackend, startProxy, startRedis, waitFor } from '../helpers/index.js';
+
+type TapTest = Parameters<Parameters<typeof t.test>[1]>[0];
+
+async function setup(t: TapTest, overrides = {}) {
+  const redis = await startRedis(t);
+  const r = await redisClient(t, redis.url);
+  const proxy = await startProxy(t, redis.url, overrides);
+  const route = async (tool: string, url: string) => {
+    await r.hset(routeKey(tool), '.*', url);
+    await waitFor(() => proxy.proxy.routeTable.get(tool)?.backends[0]?.url === url, 3000, `route ${tool}`);
+  };
+  return { proxy, route };
+}
+
+interface ScriptedBackend {
+  readonly url: string;
+  /** request heads received, in order */
+  readonly heads: string[];
+  connections: number;
+}
+
+/** a backend that answers each request head with answer(head) (raw bytes), on keep-alive connections */
+async function scriptedBackend(t: TapTest, answer: (head: string, socket: net.Socket) => string | Buffer | null): Promise<ScriptedBackend> {
+  const state: ScriptedBackend = { url: '', heads: [], connections: 0 };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    state.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.toString('latin1', 0, end);
+        const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + len) return;
+        buf = buf.subarray(end + 4 + len);
+        state.heads.push(head);
+        const out = answer(head, socket);
+        if (out !== null) socket.write(out);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  Object.assign(state, { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+  return state;
+}
+
+/** send raw bytes to the proxy and collect everything until the proxy closes (or `until` matches) */
+function exchange(port: number, chunks: (string | Buffer)[], until?: (got: string) => boolean, gapMs = 0): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete answer; got ${JSON.stringify(got.slice(0, 400))}`));
+    }, 5000);
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(got);
+    };
+    socket.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (until?.(got)) finish();
+    });
+    socket.on('close', finish);
+    socket.on('error', () => {});
+    socket.on('connect', async () => {
+      for (const c of chunks) {
+        socket.write(c);
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+t.test('pipelined requests in one packet are answered in order, each forwarded with the proxy\'s own headers', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, (head) => {
+    const path = head.split(' ')[1] as string;
+    return `HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`;
+  });
+  await route('pipe', backend.url);
+  const req = (p: string, extra = '') => `GET /pipe/${p} HTTP/1.1\r\nHost: h.example\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6${extra}\r\n\r\n`;
+  const got = await exchange(proxy.port, [req('one') + req('two') + req('three', '\r\nConnection: close')]);
+  const bodies = got.split('\r\n\r\n').slice(1).map((b) => b.split('HTTP/1.1')[0]);
+  t.same(bodies, ['/pipe/one', '/pipe/two', '/pipe/three']);
+  t.match(got, /connection: close\r\n\r\n\/pipe\/three$/, 'the last answer says the connection closes');
+  t.equal(backend.heads.length, 3);
+  for (const head of backend.heads) {
+    t.notMatch(head, /6\.6\.6\.6/, 'no client address reaches the tool');
+    t.match(head, /\r\nx-forwarded-proto: http\r\nx-forwarded-host: h\.example\r\nx-forwarded-port: \d+$/);
+  }
+  t.equal(backend.connections, 1, 'one keep-alive connection to the backend carried all three');
+});
+
+t.test('a head that arrives a few bytes at a time is still one request', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  await route('drip', backend.url);
+  const text = 'GET /drip/ HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\nConnection: close\r\n\r\n';
+  const pieces = text.match(/.{1,3}/gs) as string[];
+  const got = await exchange(proxy.port, pieces, undefined, 2);
+  t.match(got, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+});
+
+t.test('chunked bodies (extensions, trailers) pass through byte for byte; the connection stays usable', async (t) => {
+  const { proxy, route } = await setup(t);
+  const body = '5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n';
+  const backend = await scriptedBackend(t, (head, socket) => {
+    if (head.startsWith('GET /chunky/split')) {
+      // the head and body in pieces, across packets
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Enc');
+      setTimeout(() => socket.write('oding: chunked\r\n\r\n5\r\nhel'), 20);
+      setTimeout(() => socket.write('lo\r\n0\r\n\r\n'), 40);
+      return null;
+    }
+    return `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Trailer\r\n\r\n${body}`;
+  });
+  await route('chunky', backend.url);
+  const got = await exchange(proxy.port, ['GET /chunky/ HTTP/1.1\r\nHost: x\r\n\r\nGET /chunky/split HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+  const [first, second] = got.split(/(?=HTTP\/1\.1 200)/);
+  t.ok(first?.endsWith(`\r\n\r\n${body}`), 'body unchanged, trailers included');
+  t.notMatch(first ?? '', /\r\ntrailer:/i, 'the hop-by-hop Trailer header stays behind');
+  t.match(second, /transfer-encoding: chunked\r\n[\s\S]*\r\n\r\n5\r\nhello\r\n0\r\n\r\n$/i);
+});
+
+t.test('a body that runs until the backend closes reaches the client, who is told the connection closes', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, (_head, socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome');
+    setTimeout(() => socket.end(' more'), 30);
+    return null;
+  });
+  await route('closer', backend.url);
+  const got = await exchange(proxy.port, ['GET /closer/ HTTP/1.1\r\nHost: x\r\n\r\n']);
+  t.match(got, /connection: close\r\n\r\nsome more$/);
+});
+
+t.test('HEAD, 204 and 304 have no body; interim 1xx answers are not relayed', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, (head) => {
+    if (head.startsWith('HEAD')) return 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n';
+    if (head.includes('/204')) return 'HTTP/1.1 204 No Content\r\n\r\n';
+    if (head.includes('/304')) return 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n';
+    return 'HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal';
+  });
+  await route('bodiless', backend.url);
+  const got = await exchange(proxy.port, [
+    'HEAD /bodiless/ HTTP/1.1\r\nHost: x\r\n\r\nGET /bodiless/204 HTTP/1.1\r\nHost: x\r\n\r\nGET /bodiless/304 HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'GET /bodiless/hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ]);
+  t.equal(count(got, 'HTTP/1.1 '), 4, 'four answers, the 103 not among them');
+  t.match(got, /^HTTP\/1\.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP\/1\.1 204 No Content\r\n\r\nHTTP\/1\.1 304 Not Modified\r\n/);
+  t.ok(got.endsWith('\r\n\r\nfinal'));
+  t.notMatch(got, /103/);
+});
+
+t.test('request bodies are streamed to the backend and large responses back, intact', async (t) => {
+  const { proxy, route } = await setup(t);
+  const big = Buffer.alloc(8 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;
+  const backend = await startEchoBackend(t, 'bulk', (req, res) => {
+    const hash = createHash('sha256');
+    let n = 0;
+    req.on('data', (c: Buffer) => {
+      hash.update(c);
+      n += c.length;
+    });
+    req.on('end', () => {
+      if (req.url?.endsWith('/download')) {
+        res.writeHead(200, { 'content-length': big.length });
+        res.end(big);
+        return;
+      }
+      res.end(JSON.stringify({ n, sha: hash.digest('hex') }));
+    });
+    return true;
+  });
+  await route('bulk', backend.url);
+  const upload = await fetch(`${proxy.url}/bulk/upload`, { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } });
+  t.same(await upload.json(), { n: big.length, sha: createHash('sha256').update(big).digest('hex') });
+  const down = Buffer.from(await (await fetch(`${proxy.url}/bulk/download`)).arrayBuffer());
+  t.equal(down.length, big.length);
+  t.ok(down.equals(big), '8 MiB back unchanged');
+});
+
+t.test('a backend that closes idle keep-alive connections costs the client nothing', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await startEchoBackend(t, 'brief');
+  backend.server.keepAliveTimeout = 50;
+  await route('brief', backend.url);
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${proxy.url}/brief/${i}`);
+    t.equal(res.status, 200);
+    await res.text();
+    await new Promise((r) => setTimeout(r, 80));
+  }
+});
+
+t.test('a backend that answers garbage or conflicting lengths: 502 page, and the client connection goes on', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, (head) =>
+    head.includes('/garbage') ? 'SPDY/3 whatever\r\n\r\n' : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc',
+  );
+  await route('broken', backend.url);
+  const got = await exchange(proxy.port, ['GET /broken/garbage HTTP/1.1\r\nHost: x\r\n\r\nGET /broken/lengths HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+  t.equal(count(got, 'HTTP/1.1 502 Bad Gateway'), 2);
+  t.equal(count(got, 'x-toolhost-error: bad-gateway'), 2);
+});
+
+t.test('what the fast lane does not take is answered by Node\'s server on the same connection', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await startEchoBackend(t, 'slowlane');
+  await route('slowlane', backend.url);
+  // a fast request first, then a chunked upload (handed over), then another fast-lane-able one
+  const got = await exchange(
+    proxy.port,
+    [
+      'GET /slowlane/a HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'POST /slowlane/b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+        'GET /slowlane/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ],
+  );
+  t.equal(count(got, 'HTTP/1.1 200 OK'), 3);
+  // Node's server may pass pipelined requests on before the one ahead is answered; the answers stay in order
+  t.same(backend.seen.map((s) => s.url).sort(), ['/slowlane/a', '/slowlane/b', '/slowlane/c']);
+  t.match(got, /"url":"\/slowlane\/a"[\s\S]*"url":"\/slowlane\/b"[\s\S]*"url":"\/slowlane\/c"/);
+  t.match(got, /"url":"\/slowlane\/b","headers":\{[^}]*\},"bodyBytes":3\}/, 'the chunked body arrived whole (it once arrived empty)');
+  const http10 = await exchange(proxy.port, ['GET /slowlane/d HTTP/1.0\r\nHost: x\r\n\r\n']);
+  t.match(http10, /^HTTP\/1\.1 200 OK/);
+  const expect = await exchange(proxy.port, ['PUT /slowlane/e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n'], (g) => g.includes('100 Continue'));
+  t.match(expect, /^HTTP\/1\.1 100 Continue/);
+});
+
+t.test('the client going away mid-response frees the backend connection; the access log says 499 if nothing was sent', async (t) => {
+  const { proxy, route } = await setup(t);
+  let held: net.Socket | null = null;
+  const backend = await scriptedBackend(t, (_head, socket) => {
+    held = socket;
+    return null; // never answers
+  });
+  await route('hang', backend.url);
+  const client = net.connect(proxy.port, '127.0.0.1');
+  client.on('error', () => {});
+  client.write('GET /hang/ HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => held !== null, 3000, 'the request to reach the backend');
+  const closed = new Promise<void>((resolve) => (held as unknown as net.Socket).on('close', () => resolve()));
+  client.destroy();
+  await closed;
+  t.pass('the backend connection was closed when the client left');
+});
