@@ -399,7 +399,8 @@ class Exchange implements UpstreamUser {
     for (;;) {
       const r = parseResponseHead(buf, this.head.method === 'HEAD', MAX_RESPONSE_HEAD);
       if (r === 'incomplete') {
-        this.#responseBuffer = buf;
+        // the chunk lives in the connection's read buffer, which the next read overwrites
+        this.#responseBuffer = buf === chunk ? Buffer.from(chunk) : buf;
         return;
       }
       if (r === 'invalid' || r.status === 101) {
@@ -429,6 +430,8 @@ class Exchange implements UpstreamUser {
     const socket = this.conn.socket;
     socket.cork();
     socket.write(headText, 'latin1');
+    // corked writes wait, holding whatever body bytes follow the head
+    this.#upstream?.retainLastChunk();
     switch (r.framing.kind) {
       case 'length':
         this.#lengthLeft = r.framing.length;
@@ -481,6 +484,8 @@ class Exchange implements UpstreamUser {
     this.#bytes += part.length;
     const socket = this.conn.socket;
     socket.write(part);
+    // not all written at once: the write holds on to the read buffer
+    if (socket.writableLength > 0) this.#upstream?.retainLastChunk();
     if (ended) this.#complete(clean);
     else if (socket.writableLength > IN_FLIGHT_LIMIT) this.#upstream?.socket.pause();
   }
