@@ -268,3 +268,40 @@ t.test('the client going away mid-response frees the backend connection; the acc
   await closed;
   t.pass('the backend connection was closed when the client left');
 });
+
+t.test('closing the proxy lets a request in flight finish, closes idle connections, takes no new ones', async (t) => {
+  const { proxy, route } = await setup(t);
+  const backend = await scriptedBackend(t, (head, socket) => {
+    if (head.includes('/slow')) setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone'), 300);
+    else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    return null;
+  });
+  await route('closing', backend.url);
+  // an idle keep-alive client, after one answer
+  const idle = net.connect(proxy.port, '127.0.0.1');
+  idle.on('error', () => {});
+  const idleClosed = new Promise<void>((resolve) => idle.on('close', () => resolve()));
+  await new Promise<void>((resolve) => {
+    idle.once('data', () => resolve());
+    idle.write('GET /closing/quick HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  const inFlight = exchange(proxy.port, ['GET /closing/slow HTTP/1.1\r\nHost: x\r\n\r\n']);
+  await waitFor(() => backend.heads.some((h) => h.includes('/slow')), 3000, 'the slow request to reach the backend');
+  const closing = proxy.proxy.close(5000);
+  await idleClosed;
+  t.pass('the idle keep-alive connection was closed at once');
+  const answer = await inFlight;
+  t.match(answer, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n\r\ndone$/, 'the request in flight got its answer, with Connection: close');
+  await closing;
+  await t.rejects(
+    new Promise<void>((resolve, reject) => {
+      const s = net.connect(proxy.port, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    }),
+    'no new connections after close',
+  );
+});
