@@ -24,6 +24,7 @@ import { decide, hostName, type RouterOptions } from './router.js';
 import { refuseUpgrade, UpgradeForwarder } from './websocket.js';
 import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
 import { ClientLimits } from './client-limits.js';
+import { duplicateListenHandles } from './listen-handles.js';
 import { FastLane, type FastExchangeRecord, type FastLaneHost, type FastRoute, type Proto } from './http1/fast-lane.js';
 import type { RequestHead } from './http1/request-head.js';
 import type { Duplex as DuplexStream } from 'node:stream';
@@ -78,12 +79,15 @@ export interface ProxyOptions {
   readonly limits?: Partial<ProxyLimits>;
   /** CIDRs backends may be in (default: loopback) */
   readonly backendNetworks?: readonly string[];
+  /** handles accepting on each public socket: libuv takes one connection per handle and loop turn (default 32: a burst of 512 clients measured 3.8 s p99 with 1, 0.1-0.25 s with 32) */
+  readonly acceptHandles?: number;
   /** called with each route entry skipped as invalid */
   readonly onRouteProblem?: (p: RouteProblem) => void;
   readonly log?: (line: string) => void;
 }
 
 const HSTS = 'max-age=31622400';
+const DEFAULT_ACCEPT_HANDLES = 32;
 /** a keep-alive client may stay idle this long between requests */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** below lighttpd's and Node's default server idle timeouts (5 s): the proxy closes first */
@@ -196,8 +200,8 @@ export class ProxyServer {
   async start(redisWaitMs = 10_000): Promise<boolean> {
     const loaded = await this.#table.start(redisWaitMs);
     if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
-    await this.#listen(this.#createListener('http'), this.#options.listen);
-    if (this.#options.tls) await this.#listen(this.#createListener('https'), this.#options.tls.listen);
+    await this.#listenPublic(this.#createListener('http'), this.#options.listen);
+    if (this.#options.tls) await this.#listenPublic(this.#createListener('https'), this.#options.tls.listen);
     if (this.#options.adminListen) {
       this.#admin = http.createServer((req, res) => void this.#handleAdmin(req, res));
       await this.#listen(this.#admin, this.#options.adminListen);
@@ -310,6 +314,19 @@ export class ProxyServer {
       tool: e.tool,
       durationMs: e.durationMs,
     });
+  }
+
+  /** extra handles on each public listening socket (see listen-handles.ts) */
+  readonly #handleCopies: net.Server[] = [];
+
+  async #listenPublic(server: net.Server, at: ListenAddress): Promise<void> {
+    await this.#listen(server, at);
+    const copies = await duplicateListenHandles(server, (this.#options.acceptHandles ?? DEFAULT_ACCEPT_HANDLES) - 1, (socket) => server.emit('connection', socket));
+    for (const copy of copies) {
+      copy.on('connection', (socket: Socket) => server.emit('connection', socket));
+      copy.on('error', () => {});
+      this.#handleCopies.push(copy);
+    }
   }
 
   #listen(server: net.Server, at: ListenAddress): Promise<void> {
@@ -480,7 +497,7 @@ export class ProxyServer {
   async close(deadlineMs = 10_000): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    const all: net.Server[] = [...this.#servers.map((s) => s.server), ...(this.#admin ? [this.#admin] : [])];
+    const all: net.Server[] = [...this.#servers.map((s) => s.server), ...this.#handleCopies, ...(this.#admin ? [this.#admin] : [])];
     const closed = Promise.all(all.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.#fastLane.close();
     for (const inner of this.#inner.values()) inner.closeIdleConnections();
@@ -498,6 +515,7 @@ export class ProxyServer {
     for (const inner of this.#inner.values()) inner.closeAllConnections();
     this.#admin?.closeAllConnections();
     this.#fastLane.destroy();
+    for (const copy of this.#handleCopies) copy.close();
     for (const s of this.#clientSockets) s.destroy();
     void this.#shutdownParts();
   }

@@ -186,6 +186,9 @@ export async function startProxy(
     resyncIntervalMs: 30_000,
     homeTitle: 'Tools',
     templatesDir: path.join(ROOT, 'templates'),
+    // one accepting handle: forking the helper for more costs each test a Node start; the
+    // listen-handles test sets its own
+    acceptHandles: 1,
     ...overrides,
     // tests send many requests from one address; the limit tests set their own
     limits: { ratePerSecond: 0, maxConnectionsPerIp: 0, ...overrides.limits },

@@ -305,3 +305,34 @@ t.test('closing the proxy lets a request in flight finish, closes idle connectio
     'no new connections after close',
   );
 });
+
+t.test('extra accepting handles on the listening socket: a burst of clients is served through all of them', async (t) => {
+  const { proxy, route } = await setup(t, { acceptHandles: 16 });
+  const backend = await scriptedBackend(t, () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  await route('burst', backend.url);
+  const answers = await Promise.all(
+    Array.from({ length: 300 }, () => exchange(proxy.port, ['GET /burst/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'])),
+  );
+  t.equal(answers.filter((a) => /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/.test(a)).length, 300, 'every client answered');
+  const { execFileSync } = await import('node:child_process');
+  const helpers = (() => {
+    try {
+      return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'listen-handles-helper'], { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  })();
+  t.equal(helpers, '', 'the helper that made the handles is gone');
+  await proxy.proxy.close(2000);
+  await t.rejects(
+    new Promise<void>((resolve, reject) => {
+      const s = net.connect(proxy.port, '127.0.0.1');
+      s.on('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', reject);
+    }),
+    'no handle keeps listening after close',
+  );
+});
