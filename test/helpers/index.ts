@@ -2,6 +2,7 @@
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
@@ -197,6 +198,31 @@ export async function startProxy(
   await proxy.start(5000);
   const a = proxy.addresses();
   return { proxy, url: `http://127.0.0.1:${a.http.port}`, port: a.http.port, adminUrl: `http://127.0.0.1:${a.admin?.port}` };
+}
+
+/** Redis, a client on it, and the proxy; route(tool, url) writes a route and waits until it is live */
+export async function startProxyWithRoutes(t: Test, overrides: Partial<import('../../src/proxy/index.js').ProxyOptions> = {}) {
+  const { routeKey } = await import('../../src/routes/index.js');
+  const redis = await startRedis(t);
+  const r = await redisClient(t, redis.url);
+  const proxy = await startProxy(t, redis.url, overrides);
+  const route = async (tool: string, url: string): Promise<void> => {
+    await r.hset(routeKey(tool), '.*', url);
+    await waitFor(() => proxy.proxy.routeTable.get(tool)?.backends[0]?.url === url, 3000, `route ${tool}`);
+  };
+  return { redis, r, proxy, route };
+}
+
+/** resolves when nothing accepts connections on the port any more */
+export function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', () => resolve(true));
+  });
 }
 
 /** poll until check() is true (no fixed sleeps); fails the test after timeoutMs */

@@ -3,23 +3,14 @@ import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
 import { routeKey } from '../../src/routes/index.js';
-import { redisClient, startEchoBackend, startProxy, startRedis, waitFor } from '../helpers/index.js';
+import { startEchoBackend, startProxyWithRoutes, waitFor } from '../helpers/index.js';
 
 async function get(url: string, init: RequestInit = {}) {
   const res = await fetch(url, { redirect: 'manual', ...init });
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], overrides = {}) {
-  const redis = await startRedis(t);
-  const r = await redisClient(t, redis.url);
-  const proxy = await startProxy(t, redis.url, overrides);
-  const route = async (tool: string, url: string) => {
-    await r.hset(routeKey(tool), '.*', url);
-    await waitFor(() => proxy.proxy.routeTable.get(tool)?.backends[0]?.url === url, 3000, `route ${tool}`);
-  };
-  return { redis, r, proxy, route };
-}
+const setup = startProxyWithRoutes;
 
 t.test('a hand-written HSET prefix:<tool> .* URL routes /<tool>/ there, path unchanged', async (t) => {
   const { proxy, route } = await setup(t);
