@@ -172,13 +172,19 @@ class ClientConnection {
     this.address = socket.remoteAddress ?? '';
   }
 
+  /** the lane's listeners, attached at the start and all removed at a hand-over */
+  #listeners(): [string, ((chunk: Buffer) => void) | (() => void)][] {
+    return [
+      ['data', this.#onData],
+      ['end', this.#onEnd],
+      ['drain', this.#onDrain],
+      ['close', this.#onClose],
+      ['error', this.#onError],
+    ];
+  }
+
   begin(): void {
-    const s = this.socket;
-    s.on('data', this.#onData);
-    s.on('end', this.#onEnd);
-    s.on('drain', this.#onDrain);
-    s.on('close', this.#onClose);
-    s.on('error', this.#onError);
+    for (const [event, listener] of this.#listeners()) this.socket.on(event, listener);
   }
 
   get localPort(): number {
@@ -243,11 +249,7 @@ class ClientConnection {
 
   #handOver(): void {
     const s = this.socket;
-    s.off('data', this.#onData);
-    s.off('end', this.#onEnd);
-    s.off('drain', this.#onDrain);
-    s.off('close', this.#onClose);
-    s.off('error', this.#onError);
+    for (const [event, listener] of this.#listeners()) s.off(event, listener);
     this.lane.forget(this);
     s.pause();
     if (this.#buffer.length > 0) s.unshift(this.#buffer);
