@@ -84,6 +84,15 @@ t.test('slow clients are cut off after the header timeout (408)', async (t) => {
   t.ok(Date.now() - started < 3000, `cut off after ${Date.now() - started} ms`);
 });
 
+t.test('a client whose body stops coming gets 408 after the request timeout, and the backend connection is dropped', async (t) => {
+  const { proxy } = await setup(t, { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+  const started = Date.now();
+  const answer = await raw(proxy.port, 'POST /victim/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a part', 5000);
+  t.match(answer, /^HTTP\/1\.1 408 /);
+  const took = Date.now() - started;
+  t.ok(took >= 550 && took < 3000, `cut off after ${took} ms`);
+});
+
 t.test('too many connections from one address are refused', async (t) => {
   const { proxy } = await setup(t, { maxConnectionsPerIp: 3 });
   const sockets: net.Socket[] = [];

@@ -83,7 +83,8 @@ export class FastLane {
     this.upstream = new UpstreamSockets(options.upstreamKeepAliveMs);
     // one coarse timer for every connection's head and idle limits, like Node's own
     // connectionsCheckingInterval: a timer per request would cost more than the check
-    this.#sweeper = setInterval(() => this.#sweep(), Math.max(50, Math.min(1000, options.headersTimeoutMs / 4)));
+    const shortest = Math.min(options.headersTimeoutMs, options.responseTimeoutMs, options.requestTimeoutMs);
+    this.#sweeper = setInterval(() => this.#sweep(), Math.max(50, Math.min(1000, shortest / 4)));
     this.#sweeper.unref();
   }
 
@@ -552,6 +553,15 @@ class Exchange implements UpstreamUser {
     this.conn.exchangeDone(close);
   }
 
+  #requestTimedOut(): void {
+    this.#phase = Phase.Done;
+    this.#discardUpstream();
+    this.#status = 408;
+    this.conn.socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.#record(null);
+    this.conn.exchangeDone(true);
+  }
+
   /** the response broke after its head went out: the client sees the connection cut */
   #abort(): void {
     if (this.#phase === Phase.Done) return;
@@ -587,7 +597,8 @@ class Exchange implements UpstreamUser {
   checkTimers(now: number): void {
     const o = this.conn.lane.o;
     if (this.#bodyLeft > 0 && now - this.#requestStarted >= o.requestTimeoutMs) {
-      if (this.#phase === Phase.WaitingHead) this.#fail('gateway-timeout');
+      // the client's body is late, not the backend: 408, as Node's server answers
+      if (this.#phase === Phase.WaitingHead) this.#requestTimedOut();
       else this.#abort();
       return;
     }
