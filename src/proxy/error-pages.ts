@@ -105,19 +105,23 @@ export class ErrorPages {
     });
   }
 
+  /** the headers of an error page, in either lane */
+  headers(kind: ProxyErrorKind, body: string): Record<string, string> {
+    return {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      'x-toolhost-error': kind,
+    };
+  }
+
   send(res: ServerResponse, kind: ProxyErrorKind, tool: string, extraHeaders: Record<string, string> = {}): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
     const body = this.render(kind, tool);
-    res.writeHead(TEXTS[kind].status, {
-      'content-type': 'text/html; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-      'x-toolhost-error': kind,
-      ...extraHeaders,
-    });
+    res.writeHead(TEXTS[kind].status, { ...this.headers(kind, body), ...extraHeaders });
     res.end(body);
   }
 }

@@ -21,7 +21,8 @@ import { HomePage } from './home-page.js';
 import { PageTemplate } from './html.js';
 import { ProxyMetrics } from './metrics.js';
 import { decide, hostName, type RouterOptions } from './router.js';
-import { refuseUpgrade, UpgradeForwarder } from './websocket.js';
+import { UpgradeForwarder } from './websocket.js';
+import { refuse } from './http1/answers.js';
 import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
 import { ClientLimits } from './client-limits.js';
 import { duplicateListenHandles } from './listen-handles.js';
@@ -224,10 +225,7 @@ export class ProxyServer {
     );
     server.on('upgrade', (req: http.IncomingMessage, socket: DuplexStream, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: DuplexStream) => {
-      const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      socket.destroy();
+      refuse(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     });
     // 'listening' starts Node's header and request timers for the connections it is given
     server.emit('listening');
@@ -291,9 +289,10 @@ export class ProxyServer {
     if (head.contentLength > this.#limits.maxBodyBytes) return null;
     const compiled = this.#pool.get(decision.tool);
     if (!compiled) return null;
-    const backend = this.#pool.pick(compiled, Date.now());
+    const now = Date.now();
+    const backend = this.#pool.pick(compiled, now);
     if (!backend) return null;
-    if (!this.#clients.request(ip, Date.now())) {
+    if (!this.#clients.request(ip, now)) {
       // the slow path answers 429; give back nothing, the bucket is empty anyway
       return null;
     }
@@ -450,12 +449,12 @@ export class ProxyServer {
     socket.on('error', () => socket.destroy());
     const decision = decide(req.url ?? '/', req.headers.host, this.#router);
     if (decision.kind !== 'tool') {
-      refuseUpgrade(socket, 404, 'Not Found');
+      refuse(socket, 404);
       return;
     }
     const compiled = this.#pool.get(decision.tool);
     if (!compiled) {
-      refuseUpgrade(socket, 404, 'Not Found');
+      refuse(socket, 404);
       return;
     }
     const started = performance.now();

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BackendPool, CompiledRoute } from './backend-pool.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
+import { refuse } from './http1/answers.js';
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
@@ -16,11 +17,6 @@ function rawResponse(status: number, statusText: string, headers: readonly strin
   let head = `HTTP/1.1 ${status} ${statusText}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return `${head}\r\n`;
-}
-
-export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-  socket.destroy();
 }
 
 export class UpgradeForwarder {
@@ -42,7 +38,7 @@ export class UpgradeForwarder {
     // upgrades get their own connection (node:http): it leaves the pool for good once upgraded
     const backend = this.#pool.pick(compiled, Date.now());
     if (!backend) {
-      refuseUpgrade(client, 503, 'Service Unavailable');
+      refuse(client, 503);
       done(503);
       return;
     }
@@ -56,7 +52,7 @@ export class UpgradeForwarder {
     });
     const timer = setTimeout(() => {
       up.destroy();
-      refuseUpgrade(client, 504, 'Gateway Timeout');
+      refuse(client, 504);
       done(504);
     }, this.#options.responseTimeoutMs);
     client.once('close', () => {
@@ -67,7 +63,7 @@ export class UpgradeForwarder {
     up.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (err.code === 'ECONNREFUSED') this.#pool.markDown(backend, Date.now());
-      refuseUpgrade(client, 502, 'Bad Gateway');
+      refuse(client, 502);
       done(502);
     });
 

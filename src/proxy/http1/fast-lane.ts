@@ -10,7 +10,8 @@ import type { CompiledRoute, LiveBackend } from '../backend-pool.js';
 import type { ErrorPages, ProxyErrorKind } from '../error-pages.js';
 import { ChunkedScanner } from './chunked-scanner.js';
 import { parseRequestHead, type RequestHead } from './request-head.js';
-import { parseResponseHead, REASONS, type ResponseHead } from './response-head.js';
+import { closingAnswer, refuse, statusLine } from './answers.js';
+import { parseResponseHead, type ResponseHead } from './response-head.js';
 import { UpstreamSockets, type UpstreamConnection, type UpstreamUser } from './upstream-sockets.js';
 
 export type Proto = 'http' | 'https';
@@ -115,8 +116,8 @@ export class FastLane {
     const status = this.#pages.status(kind);
     const body = this.#pages.render(kind, tool);
     const head =
-      `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `cache-control: no-store\r\nx-toolhost-error: ${kind}\r\n${this.hstsLine(proto)}` +
+      `${statusLine(status)}\r\n${Object.entries(this.#pages.headers(kind, body)).map(([name, value]) => `${name}: ${value}\r\n`).join('')}` +
+      `${this.hstsLine(proto)}` +
       `${close ? 'connection: close\r\n' : ''}\r\n`;
     return { status, bytes: Buffer.from(head + body, 'utf8') };
   }
@@ -303,15 +304,10 @@ class ClientConnection {
     }
     const o = this.lane.o;
     if (this.#headStarted && this.#buffer.length > 0) {
-      if (now - this.#waitingSince >= o.headersTimeoutMs) this.#refuse('408 Request Timeout');
+      if (now - this.#waitingSince >= o.headersTimeoutMs) refuse(this.socket, 408);
     } else if (this.#served === 0 ? now - this.#waitingSince >= o.headersTimeoutMs : now - this.#waitingSince >= o.keepAliveTimeoutMs) {
       this.socket.destroy();
     }
-  }
-
-  #refuse(status: string): void {
-    if (this.socket.writable) this.socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    this.socket.destroy();
   }
 }
 
@@ -557,7 +553,7 @@ class Exchange implements UpstreamUser {
     this.#phase = Phase.Done;
     this.#discardUpstream();
     this.#status = 408;
-    this.conn.socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.conn.socket.write(closingAnswer(408));
     this.#record(null);
     this.conn.exchangeDone(true);
   }

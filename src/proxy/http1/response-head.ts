@@ -38,20 +38,6 @@ const VALID_LINES = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*
 /** a header that needs more than passing the line on (looked for in the lower-cased head) */
 const SPECIAL = new RegExp(`\\r\\n(?:${[...SHARED_HOP_BY_HOP].join('|')}):`);
 
-export const REASONS: Readonly<Record<number, string>> = {
-  200: 'OK',
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  413: 'Payload Too Large',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /**
  * headRequest: the request was HEAD, so no body follows whatever the headers say.
  * Transfer-Encoding is passed on (the body is relayed as framed); when it is present any
