@@ -4,51 +4,19 @@
 // wrk and the backend to core 1. Also: 10 vs 100 000 routes, resident memory with 10 000 idle
 // keep-alive clients, and the route-change delay.
 // Knobs: BENCH_SECONDS (default 5), BENCH_IDLE_CLIENTS (default 10000), BENCH_ROUTE_ROUNDS (default 5).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
 import { RouteStore, routeKey } from '../../../src/routes/index.js';
-import { startRedisServer, tcpProbe } from '../../../src/supervisor/index.js';
+import { startRedisServer } from '../../../src/supervisor/index.js';
+import { Bench, fmt, nodeEnv, pct, ROOT, wrk, type WrkResult } from './harness.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const IDLE_CLIENTS = Number(process.env.BENCH_IDLE_CLIENTS ?? 10_000);
 const ROUTE_ROUNDS = Number(process.env.BENCH_ROUTE_ROUNDS ?? 5);
-const children: ChildProcess[] = [];
-const work = mkdtempSync(path.join(os.tmpdir(), 'toolhost-bench-proxy-'));
-
-function pinned(core: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn('taskset', ['-c', String(core), cmd, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d) => (err += d));
-  child.on('exit', (code) => {
-    if (code && code !== 0 && !stopping) process.stderr.write(`${cmd} exited ${code}: ${err}\n`);
-  });
-  children.push(child);
-  return child;
-}
-
-let stopping = false;
-async function stopAll(): Promise<void> {
-  stopping = true;
-  for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 300));
-  for (const c of children) c.kill('SIGKILL');
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await tcpProbe('127.0.0.1', port, 200)) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
+const bench = new Bench('proxy');
 
 async function waitHttp(url: string, want = 200): Promise<void> {
   for (let i = 0; i < 400; i++) {
@@ -64,89 +32,32 @@ async function waitHttp(url: string, want = 200): Promise<void> {
   throw new Error(`${url} does not answer ${want}`);
 }
 
-interface WrkResult {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly errors: number;
-}
-
-function toMs(v: string): number {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n;
-}
-
-function wrk(url: string, connections: number, seconds = SECONDS): WrkResult {
-  const r = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '10s', url], { encoding: 'utf8' });
-  const out = r.stdout;
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
-  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + non2xx;
-  return { rps, p50, p99, errors };
-}
-
 async function rssKb(pid: number): Promise<number> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
 }
 
-/** the proxy's node process (taskset execs it, so the pid is the same) */
-async function startToolhostProxy(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await getPort({ host: '127.0.0.1' });
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  const child = pinned(0, path.join(ROOT, 'bin', 'toolhost'), ['proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', 'none', '--redis', redisUrl, '--redis-wait', '30', '--rate-limit', '0', '--max-connections-per-ip', '0'], env);
-  await waitPort(port);
-  return { port, child };
-}
-
-const fmt = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const pct = (a: number, b: number): string => (Number.isFinite(a / b) ? `${((a / b) * 100).toFixed(0)} %` : 'n/a');
-
-async function main(): Promise<void> {
+async function main(): Promise<string[]> {
   // the backend: lighttpd serving two static files, keep-alive
-  const docroot = path.join(work, 'www');
-  mkdirSync(path.join(docroot, 'bench'), { recursive: true });
-  writeFileSync(path.join(docroot, 'bench', '1k.bin'), Buffer.alloc(1024, 97));
-  writeFileSync(path.join(docroot, 'bench', '100k.bin'), Buffer.alloc(100 * 1024, 98));
-  const lport = await getPort({ host: '127.0.0.1' });
-  writeFileSync(
-    path.join(work, 'lighttpd.conf'),
-    `server.document-root = "${docroot}"\nserver.port = ${lport}\nserver.bind = "127.0.0.1"\nserver.max-keep-alive-requests = 1000000\nserver.max-keep-alive-idle = 60\nserver.max-connections = 8192\nserver.max-fds = 16384\nserver.errorlog = "${work}/lighttpd-error.log"\n`,
-  );
-  pinned(1, '/usr/sbin/lighttpd', ['-D', '-f', path.join(work, 'lighttpd.conf')]);
+  const lport = await bench.lighttpd();
   await waitHttp(`http://127.0.0.1:${lport}/bench/1k.bin`);
 
   // nginx: 1 worker, keep-alive upstream
-  const nport = await getPort({ host: '127.0.0.1' });
-  const nginxDir = path.join(work, 'nginx');
-  mkdirSync(nginxDir);
-  writeFileSync(
-    path.join(nginxDir, 'nginx.conf'),
-    `worker_processes 1;\nworker_rlimit_nofile 20000;\ndaemon off;\npid ${nginxDir}/nginx.pid;\nerror_log ${nginxDir}/error.log warn;\nevents { worker_connections 16000; }\nhttp {\n  access_log off;\n  client_body_temp_path ${nginxDir}/body; proxy_temp_path ${nginxDir}/proxy; fastcgi_temp_path ${nginxDir}/fcgi; uwsgi_temp_path ${nginxDir}/uwsgi; scgi_temp_path ${nginxDir}/scgi;\n  upstream backend { server 127.0.0.1:${lport}; keepalive 128; }\n  server {\n    listen 127.0.0.1:${nport} backlog=4096;\n    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
-  );
-  pinned(0, '/usr/sbin/nginx', ['-p', nginxDir, '-c', path.join(nginxDir, 'nginx.conf')]);
+  const nport = await bench.nginx('proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";', `  upstream backend { server 127.0.0.1:${lport}; keepalive 128; }\n`);
   await waitHttp(`http://127.0.0.1:${nport}/bench/1k.bin`);
 
   // toolhost proxy with its route in Redis
-  const redisServer = await startRedisServer(path.join(work, 'redis'));
-  children.push({ kill: () => void redisServer.stop() } as unknown as ChildProcess);
+  const redisServer = await startRedisServer(path.join(bench.work, 'redis'));
+  bench.onStop(() => void redisServer.stop());
   const redis = new Redis(redisServer.url);
   await new RouteStore(redis).setDefault('bench', `http://127.0.0.1:${lport}`);
-  const tool = await startToolhostProxy(redisServer.url);
+  const tool = await bench.toolhostProxy(redisServer.url);
   await waitHttp(`http://127.0.0.1:${tool.port}/bench/1k.bin`);
 
   // configurable-http-proxy, the Node peer, with the same route
   const cport = await getPort({ host: '127.0.0.1' });
   const capi = await getPort({ host: '127.0.0.1' });
-  const chpEnv = { ...process.env };
-  delete chpEnv.NODE_OPTIONS;
-  pinned(0, process.execPath, [path.join(ROOT, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy'), '--ip', '127.0.0.1', '--port', String(cport), '--api-ip', '127.0.0.1', '--api-port', String(capi), '--default-target', `http://127.0.0.1:${lport}`, '--log-level', 'error'], chpEnv);
+  bench.pinned(0, process.execPath, [path.join(ROOT, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy'), '--ip', '127.0.0.1', '--port', String(cport), '--api-ip', '127.0.0.1', '--api-port', String(capi), '--default-target', `http://127.0.0.1:${lport}`, '--log-level', 'error'], nodeEnv());
   await waitHttp(`http://127.0.0.1:${cport}/bench/1k.bin`);
 
   const targets: [string, number][] = [
@@ -196,8 +107,8 @@ async function main(): Promise<void> {
   // The 100 010-route proxy reads its own Redis, so the 10-route one keeps running beside it and
   // the two are measured in turns: on this noisy machine, back-to-back single runs differed by
   // more than the 5 % being looked for.
-  const bigRedisServer = await startRedisServer(path.join(work, 'redis-big'));
-  children.push({ kill: () => void bigRedisServer.stop() } as unknown as ChildProcess);
+  const bigRedisServer = await startRedisServer(path.join(bench.work, 'redis-big'));
+  bench.onStop(() => void bigRedisServer.stop());
   const bigRedis = new Redis(bigRedisServer.url);
   await new RouteStore(bigRedis).setDefault('bench', `http://127.0.0.1:${lport}`);
   for (let i = 0; i < 9; i++) await bigRedis.hset(routeKey(`other${i}`), '.*', `http://127.0.0.1:${lport}`);
@@ -207,7 +118,7 @@ async function main(): Promise<void> {
     await p.exec();
   }
   const loadStart = Date.now();
-  const big = await startToolhostProxy(bigRedisServer.url);
+  const big = await bench.toolhostProxy(bigRedisServer.url);
   await waitHttp(`http://127.0.0.1:${big.port}/bench/1k.bin`);
   const loadMs = Date.now() - loadStart;
   // the first seconds collect the garbage of the initial load
@@ -285,16 +196,7 @@ async function main(): Promise<void> {
   agent.destroy();
   redis.disconnect();
   bigRedis.disconnect();
-  process.stdout.write(`${lines.join('\n')}\n`);
+  return lines;
 }
 
-main()
-  .catch((err) => {
-    process.stderr.write(`${(err as Error).stack}\n`);
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await stopAll();
-    rmSync(work, { recursive: true, force: true });
-    process.exit();
-  });
+bench.run(main);
