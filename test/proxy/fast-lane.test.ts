@@ -2,9 +2,11 @@
 // exactly the bytes a test scripts (chunked bodies, interim answers, bodies until close,
 // garbage), so every framing case is seen on the wire. Plus the hand-over to Node's server.
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import t, { type Test } from 'tap';
-import { refusesConnections, startEchoBackend, startProxyWithRoutes, waitFor } from '../helpers/index.js';
+import { refusesConnections, startEchoBackend, startProxyWithRoutes, waitFor, workDir } from '../helpers/index.js';
 
 type TapTest = Test;
 
@@ -242,7 +244,8 @@ t.test('what the fast lane does not take is answered by Node\'s server on the sa
 });
 
 t.test('the client going away mid-response frees the backend connection; the access log says 499 if nothing was sent', async (t) => {
-  const { proxy, route } = await setup(t);
+  const accessLog = path.join(workDir(t), 'access.log');
+  const { proxy, route } = await setup(t, { accessLog: { file: accessLog } });
   let held: net.Socket | null = null;
   const backend = await scriptedBackend(t, (_head, socket) => {
     held = socket;
@@ -257,6 +260,8 @@ t.test('the client going away mid-response frees the backend connection; the acc
   client.destroy();
   await closed;
   t.pass('the backend connection was closed when the client left');
+  await waitFor(() => existsSync(accessLog) && readFileSync(accessLog, 'utf8').includes('"GET /hang/ HTTP/1.1" 499 0'), 3000, 'the 499 line');
+  t.match(await (await fetch(`${proxy.adminUrl}/metrics`)).text(), /toolhost_proxy_requests_total\{tool="hang",status_class="4xx"\} 1/, 'counted as a 4xx');
 });
 
 t.test('closing the proxy lets a request in flight finish, closes idle connections, takes no new ones', async (t) => {

@@ -285,10 +285,16 @@ class ClientConnection {
   }
 
   #end(): void {
-    // the client will send nothing more: answer what is in progress, then close
+    // A client that closes its side while waiting has gone away, as Node's server and nginx
+    // (its 499) take it: the backend request is dropped, not finished for nobody.
     this.#closeAfter = true;
-    if (this.#exchange) this.#exchange.onClientEnd();
-    else this.socket.end();
+    if (!this.#exchange) {
+      this.socket.end();
+      return;
+    }
+    this.#exchange.onClientGone();
+    this.#exchange = null;
+    this.socket.destroy();
   }
 
   #closed(): void {
@@ -571,14 +577,6 @@ class Exchange implements UpstreamUser {
     const up = this.#upstream;
     this.#upstream = null;
     if (up) this.conn.lane.upstream.discard(up);
-  }
-
-  onClientEnd(): void {
-    // half-closed client: the answer still goes out, unless the body was cut short
-    if (this.#bodyLeft > 0) {
-      this.onClientGone();
-      this.conn.socket.destroy();
-    }
   }
 
   onClientGone(): void {
