@@ -80,7 +80,7 @@ export interface ProxyOptions {
   readonly limits?: Partial<ProxyLimits>;
   /** CIDRs backends may be in (default: loopback) */
   readonly backendNetworks?: readonly string[];
-  /** handles accepting on each public socket: libuv takes one connection per handle and loop turn (default 32: a burst of 512 clients measured 3.8 s p99 with 1, 0.1-0.25 s with 32) */
+  /** handles accepting on each public socket: libuv takes one connection per handle and loop turn (default 32; npm run bench, 512 connections: p99 2.3-3.8 s in two of five runs with 1, 0.10-0.21 s in three runs with 32) */
   readonly acceptHandles?: number;
   /** called with each route entry skipped as invalid */
   readonly onRouteProblem?: (p: RouteProblem) => void;
