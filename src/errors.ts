@@ -40,15 +40,61 @@ export const ERRORS = {
     1,
     404,
   ),
-  TH_ERR_ROUTE_NOPERM: def(
-    'Redis refused to let %s write the routes of "%s" (NOPERM): a tool may only register its own routes',
-    'A process registered a route with credentials that do not belong to that tool.',
-    1,
-    403,
-  ),
   TH_ERR_TOOL_HOME_MISSING: def(
     'tool home %s does not exist; create the tool (toolhost tool create NAME) or pass the right --home',
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',
+    2,
+  ),
+  TH_ERR_RUNTIME_DIR_MISSING: def(
+    'the runtime directory %s is missing and you may not create it; the host\'s toolhost monitor (root) creates it: ask an administrator, or set TOOLHOST_RUNTIME_DIR',
+    'A tool\'s runtime directory under /run/toolhost does not exist yet (a fresh boot before the monitor\'s first pass).',
+  ),
+  TH_ERR_UNSAFE_DIRECTORY: def(
+    '%s is not safe for root to create files in (%s): it must be a directory owned by root that nobody else may write; fix its owner and mode',
+    'A directory where root creates things for tools (runtime directories, registrar sockets) could be changed by someone else.',
+  ),
+  TH_ERR_COMMAND_FAILED: def(
+    'failed while %s: %s',
+    'A system command toolhost runs (as root or as a tool) failed; the message says which and why.',
+  ),
+  TH_ERR_PEER_FAILED: def(
+    'another toolhost process reported an error: %s; upgrade toolhost on this host to the same version',
+    'A registrar answered with an error code this version does not know.',
+  ),
+  // the node registrar
+  TH_ERR_REGISTRAR_UNREACHABLE: def(
+    'cannot reach the node registrar at %s (%s); ask an administrator to start it (toolhost registrar, as root) or set TOOLHOST_REGISTRAR_DIR',
+    'webservice, portgrabber or a supervisor could not connect to the registrar socket of its tool.',
+    1,
+    503,
+  ),
+  TH_ERR_REGISTRAR_DENIED: def(
+    'you may not use %s: it is the registrar socket of tool "%s" and only that tool (or root) may; run the command as that tool (become NAME)',
+    'A process tried to register routes for a tool that is not its own (the socket belongs to the other tool).',
+    1,
+    403,
+  ),
+  TH_ERR_REGISTRAR_NOT_OWNER: def(
+    'no process of this tool listens on %s port %s (the kernel says: %s); start your server on that address first: a tool can only route to its own ports',
+    'A registration named a port that no process of the tool listens on at the node\'s address (another tool\'s, or nothing).',
+    1,
+    403,
+  ),
+  TH_ERR_REGISTRAR_TOO_MANY: def(
+    'tool %s already has %s backends registered on this node; stop one (webservice stop, or end a portgrabber) first',
+    'A tool asked for more backends on one node than the registrar allows.',
+    1,
+    429,
+  ),
+  TH_ERR_REGISTRAR_PROTOCOL: def(
+    'the registrar did not understand the request: %s',
+    'A malformed message reached the registrar (a bug, or a hand-written client).',
+    1,
+    400,
+  ),
+  TH_ERR_REDIS_OPEN: def(
+    'Redis at %s lets anyone in as administrator (its default user is on, without a password, with every command); close it first (conf/redis/users.acl: "user default off") and run again',
+    'An administrator command was pointed at a Redis whose default user is open: tool and service users there would protect nothing.',
     2,
   ),
   TH_ERR_TEMPLATE_VALUE: def(
@@ -184,6 +230,14 @@ export class ToolhostError extends Error {
     this.code = code;
     this.exitCode = ERRORS[code].exitCode;
     this.status = ERRORS[code].status;
+  }
+
+  /** an error another toolhost process formatted (a registrar's refusal); unknown codes become TH_ERR_PEER_FAILED */
+  static withMessage(code: string, message: string): ToolhostError {
+    const known = Object.hasOwn(ERRORS, code) ? (code as ErrorCode) : 'TH_ERR_PEER_FAILED';
+    const err = new ToolhostError(known, message);
+    err.message = known === code ? message : formatMessage(known, [message]);
+    return err;
   }
 }
 

@@ -1,5 +1,6 @@
-// Imports point down only (STYLE rules 2 and 3): cli -> webservice -> supervisor | routes |
-// lighttpd, proxy -> routes, everything -> the root modules (errors, tool-name, package-files);
+// Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
+// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, everything ->
+// the root modules (errors, tool-name, ip-address, package-files);
 // another folder is reached only through its index.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -15,9 +16,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   routes: ['.'],
   supervisor: ['.'],
   accesslog: ['.'],
+  accounts: ['.'],
+  registrar: ['.', 'accounts', 'routes'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'webservice', 'proxy'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'webservice', 'proxy'],
 };
 
 function sources(dir: string): string[] {

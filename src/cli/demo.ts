@@ -11,15 +11,10 @@ import { ToolhostError } from '../errors.js';
 import { findLighttpd } from '../lighttpd/index.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import { ProxyServer } from '../proxy/index.js';
+import type { Tool } from '../accounts/index.js';
+import { Registrar } from '../registrar/index.js';
 import { startRedisServer, type RedisServer } from '../supervisor/index.js';
-import {
-  HostMonitor,
-  startWebservice,
-  stopWebservice,
-  type ControlContext,
-  type Manifest,
-  type Tool,
-} from '../webservice/index.js';
+import { HostMonitor, startWebservice, stopWebservice, type ControlContext, type Manifest } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface SampleTool {
@@ -77,7 +72,7 @@ const SAMPLES: readonly SampleTool[] = [
 export function registerDemoCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('demo')
-    .description('start Redis, the front proxy, sample tools under webservice supervisors and the host monitor; print the URLs')
+    .description('start Redis, the front proxy, the node registrar, sample tools under webservice supervisors and the host monitor; print the URLs')
     .option('--dir <dir>', 'where the demo keeps its files (default: a new temporary directory, removed at exit)')
     .option('--check', 'start everything, fetch every URL once through the proxy, stop, and exit 0 if all answered')
     .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
@@ -88,17 +83,23 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
       const contexts: ControlContext[] = [];
       let redisServer: RedisServer | null = null;
       let proxy: ProxyServer | null = null;
+      let registrar: Registrar | null = null;
       let monitorTimer: NodeJS.Timeout | null = null;
       const cleanup = async (): Promise<void> => {
         if (monitorTimer) clearInterval(monitorTimer);
         await Promise.all(contexts.map((c) => stopWebservice(c).catch(() => false)));
+        await registrar?.close();
         await proxy?.close(2000);
         await redisServer?.stop();
         if (!opts.dir) rmSync(root, { recursive: true, force: true });
       };
       try {
         redisServer = await startRedisServer(path.join(root, 'redis'));
-        const env = { ...io.env, TOOLHOST_REDIS_URL: redisServer.url, TOOLHOST_RUNTIME_DIR: path.join(root, 'run') };
+        const registrarDir = path.join(root, 'registrar');
+        const env = { ...io.env, TOOLHOST_RUNTIME_DIR: path.join(root, 'run'), TOOLHOST_REGISTRAR_DIR: registrarDir };
+        mkdirSync(homes, { recursive: true });
+        registrar = new Registrar({ redisUrl: redisServer.url, socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
+        await registrar.start();
         const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
         const adminPort = await getPort({ host: '127.0.0.1' });
         proxy = new ProxyServer({
@@ -122,23 +123,23 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
           for (const [file, text] of Object.entries(sample.files)) writeFileSync(path.join(home, file), text);
           writeFileSync(path.join(home, '.description'), `${sample.description}\n`);
           const tool: Tool = { name: sample.name, home, account: null };
-          const ctx: ControlContext = { tool, runtimeDir: path.join(root, 'run', sample.name), redisUrl: redisServer.url, env, asAccount: false, bind: '127.0.0.1' };
+          const ctx: ControlContext = { tool, runtimeDir: path.join(root, 'run', sample.name), registrarDir, env };
           contexts.push(ctx);
           const started = await startWebservice(ctx, sample.manifest(home));
           if (started.state.state !== 'running') throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', sample.name, 'start', 60);
         }
-        const monitor = new HostMonitor({ homeRoot: homes, redisUrl: redisServer.url, env, bind: '127.0.0.1', log: (l) => io.err(`toolhost monitor: ${l}\n`) });
+        const monitor = new HostMonitor({ homeRoot: homes, registrarDir, env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
         monitorTimer = setInterval(() => monitor.scan(), 5000);
         monitorTimer.unref();
 
         const base = `http://127.0.0.1:${proxyPort}`;
-        io.out(`toolhost demo: the front proxy, ${contexts.length} tools under webservice supervisors, the host monitor, routes in Redis\n`);
+        io.out(`toolhost demo: the front proxy, the node registrar, ${contexts.length} tools under webservice supervisors, the host monitor, routes in Redis\n`);
         io.out(`  home page  ${base}/          (JSON: ${base}/?format=json)\n`);
         for (const c of contexts) io.out(`  ${c.tool.name.padEnd(10)} ${base}/${c.tool.name}/   (home ${c.tool.home})\n`);
         io.out(`  metrics    http://127.0.0.1:${adminPort}/metrics\n`);
         io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL prefix:hello)\n`);
         io.out(`  files      ${root}   (proxy access log: proxy-access.log)\n`);
-        io.out(`  try        TOOLHOST_REDIS_URL=${redisServer.url} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
+        io.out(`  try        TOOLHOST_REGISTRAR_DIR=${registrarDir} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
         if (opts.check) {
           let failed = 0;
           const home = await fetch(`${base}/?format=json`);

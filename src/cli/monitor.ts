@@ -1,6 +1,7 @@
 // `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
-// should run (see HostMonitor).
+// should run (see HostMonitor). Run by root, as a system service.
 import type { Command as Commander } from 'commander';
+import { registrarDir } from '../registrar/index.js';
 import { HostMonitor } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
@@ -14,9 +15,8 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
     .action(async (opts: { homeRoot: string; interval: string; once?: boolean }) => {
       const monitor = new HostMonitor({
         homeRoot: opts.homeRoot,
-        redisUrl: io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        registrarDir: registrarDir(io.env),
         env: io.env,
-        bind: io.env.TOOLHOST_BIND ?? '127.0.0.1',
         log: (line) => io.err(`toolhost monitor: ${line}\n`),
       });
       const scan = (): void => {

@@ -1,7 +1,7 @@
 // `toolhost routes list|show|set|rm`: the route table as an administrator sees it.
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
-import { parseBackendUrl, parseRoute, RouteStore, withRedis, type RouteProblem } from '../routes/index.js';
+import { OversizedRoute, parseBackendUrl, parseRoute, ROUTE_LIMITS, RouteStore, withRedis, writtenLeases, type LeaseView, type RouteProblem, type StoredRoute } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
 
@@ -9,10 +9,12 @@ function withStore<T>(url: string, fn: (store: RouteStore) => Promise<T>): Promi
   return withRedis(url, (redis) => fn(new RouteStore(redis)));
 }
 
-function describeHash(tool: string, hash: Record<string, string>, now: number): { line: string; problems: RouteProblem[] } {
+function describeHash(tool: string, stored: StoredRoute, now: number, leases: LeaseView): { line: string; problems: RouteProblem[] } {
+  if (stored instanceof OversizedRoute) return { line: `${tool.padEnd(24)} refused by the proxies: ${stored.reason}`, problems: [] };
   const problems: RouteProblem[] = [];
-  const route = parseRoute(tool, hash, now, problems);
-  const live = route?.backends.map((b) => b.url + (b.leaseUntil ? ` (lease ${Math.round((b.leaseUntil - now) / 1000)}s)` : '')) ?? [];
+  const route = parseRoute(tool, stored, now, problems, null, leases);
+  const leaseOf = (until: number | null): string => (until ? ` (lease ${Math.round((until - now) / 1000)}s)` : '');
+  const live = route?.backends.map((b) => b.url + (b.node ? ` (node ${b.node}${leaseOf(leases.nodeUntil(b.node))})` : leaseOf(b.leaseUntil))) ?? [];
   const state = live.length ? live.join(', ') : 'no live backend';
   return { line: `${tool.padEnd(24)} ${state}`, problems };
 }
@@ -29,12 +31,13 @@ export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (c
     .action(async (opts: { json?: boolean }) => {
       await withStore(redisUrl(), async (store) => {
         const all = await store.loadAll();
+        const leases = writtenLeases(await store.nodes());
         if (opts.json) {
-          io.out(`${JSON.stringify(Object.fromEntries(all), null, 2)}\n`);
+          io.out(`${JSON.stringify(Object.fromEntries([...all].map(([t, h]) => [t, h instanceof OversizedRoute ? { refused: h.reason } : h])), null, 2)}\n`);
           return;
         }
         const now = Date.now();
-        for (const [tool, hash] of all) io.out(`${describeHash(tool, hash, now).line}\n`);
+        for (const [tool, hash] of all) io.out(`${describeHash(tool, hash, now, leases).line}\n`);
         io.err(`${all.size} tool(s)\n`);
       });
       setExit(0);
@@ -48,9 +51,13 @@ export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (c
       validateToolName(tool);
       await withStore(redisUrl(), async (store) => {
         const hash = await store.get(tool);
+        if (hash instanceof OversizedRoute) {
+          io.out(`${describeHash(tool, hash, Date.now(), writtenLeases()).line}\n`);
+          return;
+        }
         if (!Object.keys(hash).length) throw new ToolhostError('TH_ERR_ROUTE_NOT_FOUND', tool);
         for (const [field, value] of Object.entries(hash).sort()) io.out(`${field}\t${value}\n`);
-        for (const p of describeHash(tool, hash, Date.now()).problems) io.err(`ignored by the proxy: ${p.field} = ${p.value}: ${p.reason}\n`);
+        for (const p of describeHash(tool, hash, Date.now(), writtenLeases(await store.nodes())).problems) io.err(`ignored by the proxy: ${p.field} = ${p.value}: ${p.reason}\n`);
       });
       setExit(0);
     });
@@ -62,8 +69,8 @@ export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (c
     .description('route the tool to URL (Toolforge\'s ".*" field; no lease)')
     .action(async (tool: string, url: string) => {
       validateToolName(tool);
-      const parsed = parseBackendUrl(url);
-      if (typeof parsed === 'string') throw new ToolhostError('TH_ERR_BACKEND_URL_INVALID', url, parsed);
+      const parsed = Buffer.byteLength(url) > ROUTE_LIMITS.maxValueBytes ? `longer than ${ROUTE_LIMITS.maxValueBytes} bytes` : parseBackendUrl(url);
+      if (typeof parsed === 'string') throw new ToolhostError('TH_ERR_BACKEND_URL_INVALID', url.slice(0, 100), parsed);
       await withStore(redisUrl(), (store) => store.setDefault(tool, url));
       setExit(0);
     });

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
-import { addMaintainer, createProxyUser, createTool, deleteTool, listTools, lookupAccount, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import { lookupAccount } from '../accounts/index.js';
+import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface AdminOptions {
@@ -24,7 +25,7 @@ function printRecord(r: ToolRecord, json: boolean, io: CliIo): void {
 export function registerToolCommands(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const tool = program
     .command('tool')
-    .description('tool accounts: unix user, home, and a Redis user that may write only its own routes')
+    .description('tool accounts: unix user, home, and a Redis user with a private keyspace; the Redis users of proxies and registrars')
     .option('--redis <url>', 'the administrator\'s Redis (or TOOLHOST_REDIS_URL)')
     .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
@@ -34,6 +35,7 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
       redisUrl: o.redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
       homeRoot: o.homeRoot ?? '/data/project',
+      env: io.env,
     };
   };
 
@@ -41,7 +43,7 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('create')
     .argument('<name>')
     .option('--json', 'print the record as JSON')
-    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user, credentials file')
+    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
     .action(async (name: string, opts: { json?: boolean }) => {
       printRecord(await createTool(ctx(), name), opts.json === true, io);
       setExit(0);
@@ -87,6 +89,14 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .action((name: string, user: string) => {
       addMaintainer(name, user);
       io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('registrar-user')
+    .description('create (or reset) the node registrars\' Redis user, the only one that writes tools\' routes; prints its URL for toolhost registrar --redis')
+    .action(async () => {
+      io.out(`${await createRegistrarUser(ctx())}\n`);
       setExit(0);
     });
 

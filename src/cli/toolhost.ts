@@ -1,5 +1,5 @@
-// `toolhost`: the operator's command (lighttpd engine, demo; proxy, routes, tools and monitor
-// join it as they are built).
+// `toolhost`: the operator's command: the proxy, the node registrar and monitor, routes, tool
+// accounts, the lighttpd engine, the demo.
 import { registerDemoCommand } from './demo.js';
 import { registerMonitorCommand } from './monitor.js';
 import { registerErrorsCommand } from './errors-command.js';
@@ -7,6 +7,7 @@ import type { CliIo } from './io.js';
 import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
 import { registerProxyCommand } from './proxy.js';
+import { registerRegistrarCommand } from './registrar.js';
 import { registerRoutesCommand } from './routes.js';
 import { registerToolCommands } from './tool.js';
 
@@ -23,6 +24,7 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerErrorsCommand(program, io, setExit);
   registerMonitorCommand(program, io, setExit);
   registerToolCommands(program, io, setExit);
+  registerRegistrarCommand(program, io, setExit);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;
 }

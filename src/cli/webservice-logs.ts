@@ -5,7 +5,8 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseAccessLine, renderReview, review, type AccessEntry } from '../accesslog/index.js';
 import { ToolhostError } from '../errors.js';
-import { ERROR_LOG, type Tool } from '../webservice/index.js';
+import type { Tool } from '../accounts/index.js';
+import { ERROR_LOG } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface LogOptions {

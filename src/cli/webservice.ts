@@ -5,23 +5,22 @@ import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
 import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
+import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
+import { registrarDir } from '../registrar/index.js';
 import {
   buildLighttpdConfig,
   readManifest,
-  resolveTool,
   restartWebservice,
-  runtimeDirectory,
   startWebservice,
   statusOf,
   stopWebservice,
-  toolRedisUrl,
   WEBSERVICE_TYPES,
   type ControlContext,
   type Manifest,
   type ServiceState,
-  type Tool,
   type WebserviceType,
 } from '../webservice/index.js';
+import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
 import { showLogs } from './webservice-logs.js';
@@ -58,11 +57,8 @@ function controlContext(tool: Tool, io: CliIo): ControlContext {
   return {
     tool,
     runtimeDir: runtimeDirectory(tool, io.env),
-    // the tool's own Redis user when it has one: it may write only this tool's routes
-    redisUrl: toolRedisUrl(tool.home, io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379'),
+    registrarDir: registrarDir(io.env),
     env: io.env,
-    asAccount: process.getuid?.() === 0 && tool.account !== null,
-    bind: io.env.TOOLHOST_BIND ?? '127.0.0.1',
     ...(Number(io.env.TOOLHOST_START_TIMEOUT) > 0 ? { timeoutMs: Number(io.env.TOOLHOST_START_TIMEOUT) * 1000 } : {}),
   };
 }
@@ -101,10 +97,9 @@ function reportState(s: ServiceState, io: CliIo): number {
 
 async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
   const runtimeDir = runtimeDirectory(tool, io.env);
-  const asAccount = process.getuid?.() === 0 && tool.account !== null;
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
-  const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount, env: io.env });
+  const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
   const errors = printDiagnostics(built.diagnostics, io);
   if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
   for (const o of built.overrides) {
@@ -133,7 +128,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
   const s = await statusOf(controlContext(tool, io));
   const st = s.state;
   const now = Date.now();
-  const registered = s.routes === null ? null : st?.url ? s.routes.includes(st.url) : false;
+  const registered = s.registrar === null ? null : st?.port ? s.registrar.backends.some((b) => b.port === st.port && b.stored) : false;
   if (opts.json) {
     io.out(
       `${JSON.stringify({
@@ -158,7 +153,8 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
   }
   io.out(`Your webservice is ${st.state} (${st.type}).\n`);
   if (st.serverPid) io.out(`  server      pid ${st.serverPid}, port ${st.port}, up ${duration(now - (st.serverStartedAt ?? now))}, ${st.restarts} restart(s)\n`);
-  io.out(`  route       ${registered === null ? 'unknown (Redis unreachable)' : registered ? `registered (${st.url})` : 'not registered'}\n`);
+  const route = registered === null ? 'unknown (the node registrar does not answer)' : registered ? `registered (${st.url})` : s.registrar?.redis === 'down' ? 'held by the registrar, waiting for Redis' : 'not registered';
+  io.out(`  route       ${route}\n`);
   io.out(`  supervisor  pid ${st.supervisorPid}, up ${duration(now - st.supervisorStartedAt)}\n`);
   if (st.lastExit) io.out(`  last exit   ${st.lastExit}\n`);
   io.out(`  message     ${st.message}\n`);
@@ -188,6 +184,11 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .action(async (words: string[], opts: Options) => {
       const { type, action } = parsePositionals(words);
       const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
+      const asTool = await runAsToolIfRoot(tool, argv, io);
+      if (asTool !== null) {
+        exit = asTool;
+        return;
+      }
       switch (action) {
         case 'config':
           exit = await config(type, tool, opts, io);

@@ -8,10 +8,15 @@ export {
   DEFAULT_ROUTE_FIELD,
   BACKEND_FIELD_PREFIX,
   LEASE_FIELD_PREFIX,
+  NODE_FIELD_PREFIX,
   DESCRIPTION_FIELD,
+  NODES_KEY,
+  NODES_CHANNEL,
 } from './route-keys.js';
-export { parseRoute, parseBackendUrl, type Backend, type BackendPolicy, type Route, type RouteProblem } from './route-model.js';
-export { RouteStore, type RegisterOptions } from './route-store.js';
+export { parseRoute, parseBackendUrl, writtenLeases, sameRouting, type Backend, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
+export { RouteStore, OversizedRoute, type RegisterOptions, type StoredRoute } from './route-store.js';
+export { ROUTE_LIMITS, routeHashProblem, normalizeDescription } from './route-limits.js';
+export { NodeRegistrations, type HeldBackend, type HeldTool } from './node-registrations.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
 export { redactRedisUrl } from './redis-url.js';
 export { withRedis } from './with-redis.js';

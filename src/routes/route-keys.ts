@@ -7,13 +7,20 @@
 //     toolhost's additive fields live in the same hash:
 //       backend:<id>   a backend URL (several backends per tool: round robin)
 //       lease:<id>     epoch milliseconds until which backend:<id> is valid (no field: no expiry)
+//       node:<id>      the node whose registrar vouches for backend:<id> (its lease is the node's)
 //       description    the tool's one-line description (its ~/.description)
 //   - channel `prefix:<tool>`: a message that the hash changed; proxies PSUBSCRIBE `prefix:*`.
+//   - key `toolhost:nodes`: a HASH node -> epoch ms until which that node's registrar vouches
+//     for every backend it registered; renewed by the registrar, announced on the channel of
+//     the same name ("<node> <until>"), so a renewal is one write per node, not one per tool.
 export const ROUTE_KEY_PREFIX = 'prefix:';
 export const DEFAULT_ROUTE_FIELD = '.*';
 export const BACKEND_FIELD_PREFIX = 'backend:';
 export const LEASE_FIELD_PREFIX = 'lease:';
+export const NODE_FIELD_PREFIX = 'node:';
 export const DESCRIPTION_FIELD = 'description';
+export const NODES_KEY = 'toolhost:nodes';
+export const NODES_CHANNEL = NODES_KEY;
 
 export function routeKey(tool: string): string {
   return `${ROUTE_KEY_PREFIX}${tool}`;

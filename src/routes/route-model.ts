@@ -1,7 +1,7 @@
 // A tool's route as the proxy uses it, built once when the hash changes (never per request):
 // parsed backend URLs, leases, description. Garbage in a hash is skipped and reported.
 import { isToolName } from '../tool-name.js';
-import { BACKEND_FIELD_PREFIX, DEFAULT_ROUTE_FIELD, DESCRIPTION_FIELD, LEASE_FIELD_PREFIX } from './route-keys.js';
+import { BACKEND_FIELD_PREFIX, DEFAULT_ROUTE_FIELD, DESCRIPTION_FIELD, LEASE_FIELD_PREFIX, NODE_FIELD_PREFIX } from './route-keys.js';
 
 export interface Backend {
   /** the field id: "default" for Toolforge's `.*`, else the part after backend: */
@@ -9,8 +9,10 @@ export interface Backend {
   readonly url: string;
   readonly host: string;
   readonly port: number;
-  /** epoch ms, or null for a backend without a lease */
+  /** epoch ms of its own lease (lease:<id>) as the reader counts it, or null without one */
   readonly leaseUntil: number | null;
+  /** the node whose registrar holds it (node:<id>); it lives as long as that node's lease */
+  readonly node: string | null;
 }
 
 export interface Route {
@@ -18,7 +20,7 @@ export interface Route {
   /** live backends only (expired leases left out) */
   readonly backends: readonly Backend[];
   readonly description: string | null;
-  /** the earliest lease expiry among the live backends, to rebuild the route then */
+  /** the earliest own-lease expiry among the live backends, to re-read the route then */
   readonly nextExpiry: number | null;
   /** backend entries skipped as invalid or refused by the reader's policy */
   readonly rejected: number;
@@ -26,6 +28,25 @@ export interface Route {
 
 /** a reader's say on where backends may be: null to accept, else the reason to refuse */
 export type BackendPolicy = (host: string, port: number) => string | null;
+
+/** how a reader counts leases: what it knows of nodes, and any grace it gives */
+export interface LeaseView {
+  /** when a backend whose lease:<id> says `written` stops counting */
+  backendUntil(written: number): number;
+  /** until when the node vouches for its backends; null: a node the reader has not heard of */
+  nodeUntil(node: string): number | null;
+}
+
+/** leases exactly as written, nodes from a `toolhost:nodes` hash */
+export function writtenLeases(nodes: Readonly<Record<string, string>> = {}): LeaseView {
+  return {
+    backendUntil: (written) => written,
+    nodeUntil: (node) => {
+      const v = Number(nodes[node]);
+      return nodes[node] !== undefined && Number.isFinite(v) ? v : null;
+    },
+  };
+}
 
 export interface RouteProblem {
   readonly tool: string;
@@ -56,6 +77,7 @@ export function parseRoute(
   now: number,
   problems: RouteProblem[] = [],
   policy: BackendPolicy | null = null,
+  leases: LeaseView = writtenLeases(),
 ): Route | null {
   if (!isToolName(tool)) {
     problems.push({ tool, field: '', value: '', reason: 'the key does not name a valid tool' });
@@ -70,7 +92,7 @@ export function parseRoute(
     else if (field.startsWith(BACKEND_FIELD_PREFIX)) id = field.slice(BACKEND_FIELD_PREFIX.length);
     else continue;
     const parsed = parseBackendUrl(value);
-    const refused = typeof parsed === 'string' ? parsed : policy?.(parsed.host, parsed.port) ?? null;
+    const refused = typeof parsed === 'string' ? parsed : (policy?.(parsed.host, parsed.port) ?? null);
     if (typeof parsed === 'string' || refused !== null) {
       problems.push({ tool, field, value, reason: refused ?? 'invalid' });
       rejected++;
@@ -79,16 +101,37 @@ export function parseRoute(
     let leaseUntil: number | null = null;
     const lease = hash[`${LEASE_FIELD_PREFIX}${id}`];
     if (lease !== undefined) {
-      leaseUntil = Number(lease);
-      if (!Number.isFinite(leaseUntil)) {
+      const written = Number(lease);
+      if (!Number.isFinite(written)) {
         problems.push({ tool, field: `${LEASE_FIELD_PREFIX}${id}`, value: lease, reason: 'a lease is epoch milliseconds' });
         continue;
       }
+      leaseUntil = leases.backendUntil(written);
       if (leaseUntil <= now) continue;
-      if (nextExpiry === null || leaseUntil < nextExpiry) nextExpiry = leaseUntil;
     }
-    backends.push({ id, url: `http://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`, host: parsed.host, port: parsed.port, leaseUntil });
+    const node = hash[`${NODE_FIELD_PREFIX}${id}`] ?? null;
+    if (node !== null) {
+      const until = leases.nodeUntil(node);
+      if (until === null || until <= now) continue;
+    }
+    if (leaseUntil !== null && (nextExpiry === null || leaseUntil < nextExpiry)) nextExpiry = leaseUntil;
+    backends.push({ id, url: `http://${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`, host: parsed.host, port: parsed.port, leaseUntil, node });
   }
   backends.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { tool, backends, description: hash[DESCRIPTION_FIELD] ?? null, nextExpiry, rejected };
+  const description = hash[DESCRIPTION_FIELD];
+  return { tool, backends, description: description ? description : null, nextExpiry, rejected };
+}
+
+/** the nodes a hash's backends depend on (live or not) */
+export function nodesOf(hash: Readonly<Record<string, string>>): string[] {
+  const out: string[] = [];
+  for (const [field, value] of Object.entries(hash)) if (field.startsWith(NODE_FIELD_PREFIX) && !out.includes(value)) out.push(value);
+  return out;
+}
+
+/** whether two routes send the same requests to the same places with the same description */
+export function sameRouting(a: Route, b: Route): boolean {
+  if (a.description !== b.description || a.rejected !== b.rejected || a.backends.length !== b.backends.length) return false;
+  for (let i = 0; i < a.backends.length; i++) if ((a.backends[i] as Backend).url !== (b.backends[i] as Backend).url || (a.backends[i] as Backend).id !== (b.backends[i] as Backend).id) return false;
+  return true;
 }

@@ -1,12 +1,20 @@
 // The route table in memory, the one thing the proxy consults per request (a Map lookup).
-// Kept current by pub/sub (a writer's announcement, or Redis keyspace events for changes made
-// by hand), a full resync on every (re)connection and periodically, and a re-read of a route
-// when one of its leases runs out. While Redis is unreachable the last known table is served.
+// Kept current by pub/sub (a writer's announcement, Redis keyspace events for changes made by
+// hand, node lease announcements), a full resync on every (re)connection and periodically,
+// and a re-read of a route when one of its own leases runs out.
+//
+// Leases and what a proxy could not hear: while the proxy is cut off from Redis it expires
+// nothing (the holders may well be renewing where it cannot see). From the first resync after a
+// reconnection every lease counts again, with a grace of one lease period for holders that were
+// cut off too; a lease that runs out while the proxy hears Redis ends its backends as usual.
+// When Redis itself restarted (its run_id changed) that first resync only adds and updates, so a
+// Redis that came back empty does not empty the table before the registrars have written it
+// again; the resync at the end of the grace removes what is really gone.
 import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
-import { ROUTE_CHANNEL_PATTERN, toolOfKey } from './route-keys.js';
-import { parseRoute, type BackendPolicy, type Route, type RouteProblem } from './route-model.js';
-import { RouteStore } from './route-store.js';
+import { NODES_CHANNEL, ROUTE_CHANNEL_PATTERN, toolOfKey } from './route-keys.js';
+import { nodesOf, parseRoute, sameRouting, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
+import { OversizedRoute, RouteStore, type StoredRoute } from './route-store.js';
 
 export type RedisState = 'connecting' | 'ready' | 'down' | 'closed';
 
@@ -14,6 +22,8 @@ export interface RouteTableOptions {
   readonly redisUrl: string;
   /** full resync period; changes normally arrive within milliseconds by pub/sub */
   readonly resyncIntervalMs?: number;
+  /** after a reconnection, leases that ran out meanwhile count this much longer (default 15 s) */
+  readonly leaseGraceMs?: number;
   readonly redisOptions?: RedisOptions;
   /** where backends may be; others are skipped and reported */
   readonly backendPolicy?: BackendPolicy;
@@ -28,6 +38,7 @@ export interface RouteTableEvents {
 }
 
 const KEYSPACE_PATTERN = '__keyspace@*__:prefix:*';
+const DEFAULT_GRACE_MS = 15_000;
 
 export class RouteTable extends EventEmitter<RouteTableEvents> {
   readonly #routes = new Map<string, Route>();
@@ -40,8 +51,21 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   #state: RedisState = 'connecting';
   /** bumped by every single-tool update, so a slower full resync does not undo a newer one */
   readonly #versions = new Map<string, number>();
-  /** the hash each route was built from, to skip unchanged ones on a resync */
+  /** the hash each route was built from, to rebuild it without Redis and skip unchanged ones */
   readonly #raw = new Map<string, Record<string, string>>();
+  /** node -> its lease as written; the tools whose hashes name it */
+  readonly #nodes = new Map<string, number>();
+  readonly #nodeTools = new Map<string, Set<string>>();
+  readonly #nodeTimers = new Map<string, NodeJS.Timeout>();
+  /** leases count as at least this: +Infinity while nothing can be heard, then a grace */
+  #leaseFloor = Number.POSITIVE_INFINITY;
+  #floorTimer: NodeJS.Timeout | null = null;
+  /** the next resync follows a (re)connection */
+  #reconnected = true;
+  #runId: string | null = null;
+  #redisRestarted = false;
+  #disconnectedSince: number | null = Date.now();
+  #rebuilds = 0;
   #version = 0;
   #closed = false;
   #started = false;
@@ -56,7 +80,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+      // back within half a second of Redis: routes a Redis restart lost come back that fast
+      retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 5), 500),
       ...options.redisOptions,
     };
     this.#commands = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy' });
@@ -66,13 +91,11 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     // a full load runs once both connections are ready, after keyspace events are on and the
     // subscription is active, so that no change made meanwhile is missed
     this.#commands.on('ready', () => {
-      void this.#enableKeyspaceEvents().then(() => {
-        this.#commandsReady = true;
-        return this.#resyncWhenReady();
-      });
+      void this.#onCommandsReady();
     });
     this.#commands.on('close', () => {
       this.#commandsReady = false;
+      this.#lostRedis();
     });
     this.#subscriber.on('error', () => {
       // reported once through #commands; the subscriber reconnects by itself
@@ -82,9 +105,14 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       const tool = toolOfKey(key);
       if (tool !== null) void this.refresh(tool);
     });
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== NODES_CHANNEL) return;
+      const [node, until] = message.split(' ');
+      if (node && Number.isFinite(Number(until))) this.#setNode(node, Number(until));
+    });
     // after any reconnection, changes may have been missed: resync everything
     this.#subscriber.on('ready', () => {
-      this.#subscriber.psubscribe(ROUTE_CHANNEL_PATTERN, KEYSPACE_PATTERN).then(
+      Promise.all([this.#subscriber.psubscribe(ROUTE_CHANNEL_PATTERN, KEYSPACE_PATTERN), this.#subscriber.subscribe(NODES_CHANNEL)]).then(
         () => {
           this.#subscribed = true;
           this.#setState('ready');
@@ -95,6 +123,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     });
     this.#subscriber.on('close', () => {
       this.#subscribed = false;
+      this.#lostRedis();
       if (!this.#closed) this.#setState('down');
     });
   }
@@ -112,6 +141,16 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     return this.#state;
   }
 
+  /** how often a route's routing changed (a lease renewal is not a change) */
+  get rebuilds(): number {
+    return this.#rebuilds;
+  }
+
+  /** ms since the table last heard Redis, or 0 while it does */
+  staleForMs(now = Date.now()): number {
+    return this.#disconnectedSince === null ? 0 : now - this.#disconnectedSince;
+  }
+
   routes(): IterableIterator<Route> {
     return this.#routes.values();
   }
@@ -120,6 +159,29 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     if (this.#state === state) return;
     this.#state = state;
     this.emit('state', state);
+  }
+
+  #lostRedis(): void {
+    if (this.#closed) return;
+    this.#disconnectedSince ??= Date.now();
+    this.#reconnected = true;
+    this.#setFloor(Number.POSITIVE_INFINITY);
+  }
+
+  async #onCommandsReady(): Promise<void> {
+    try {
+      const info = await this.#commands.info('server');
+      const runId = /run_id:(\w+)/.exec(info)?.[1] ?? null;
+      if (runId !== null) {
+        if (this.#runId !== null && runId !== this.#runId) this.#redisRestarted = true;
+        this.#runId = runId;
+      }
+    } catch {
+      // INFO refused: a restart of Redis then looks like any reconnection
+    }
+    await this.#enableKeyspaceEvents();
+    this.#commandsReady = true;
+    await this.#resyncWhenReady();
   }
 
   /**
@@ -181,8 +243,11 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
+    if (this.#floorTimer) clearTimeout(this.#floorTimer);
     for (const t of this.#expiryTimers.values()) clearTimeout(t);
+    for (const t of this.#nodeTimers.values()) clearTimeout(t);
     this.#expiryTimers.clear();
+    this.#nodeTimers.clear();
     this.#setState('closed');
     this.#subscriber.disconnect();
     this.#commands.disconnect();
@@ -192,56 +257,144 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   async refresh(tool: string): Promise<void> {
     const version = ++this.#version;
     this.#versions.set(tool, version);
-    let hash: Record<string, string>;
+    let stored: StoredRoute;
     try {
-      hash = await this.#store.get(tool);
+      stored = await this.#store.get(tool);
     } catch {
-      this.#apply(tool, this.#routes.get(tool) ? this.#recompute(tool) : null);
+      this.#rebuild(tool);
       return;
     }
     if (this.#versions.get(tool) !== version) return;
-    this.#applyHash(tool, hash);
+    this.#applyStored(tool, stored, false);
   }
 
-  /** re-read the whole table (SCAN + HGETALL) */
+  /** re-read the whole table (SCAN + bounded reads) and the node leases */
   async resync(): Promise<void> {
     const started = this.#version;
-    let all: Map<string, Record<string, string>>;
+    const afterReconnect = this.#reconnected;
+    const mergeOnly = afterReconnect && this.#redisRestarted;
+    let all: Map<string, StoredRoute>;
+    let nodes: Record<string, string>;
     try {
+      nodes = await this.#store.nodes();
       all = await this.#store.loadAll();
     } catch (err) {
       this.emit('error', err as Error);
       return;
     }
-    const newer = (tool: string): boolean => (this.#versions.get(tool) ?? 0) > started;
-    for (const tool of [...this.#routes.keys()]) {
-      if (!all.has(tool) && !newer(tool)) this.#apply(tool, null);
+    if (afterReconnect) {
+      this.#reconnected = false;
+      this.#redisRestarted = false;
+      this.#disconnectedSince = null;
+      // holders that were cut off too get one lease period to renew
+      this.#setFloor(Date.now() + (this.#options.leaseGraceMs ?? DEFAULT_GRACE_MS), mergeOnly);
     }
-    for (const [tool, hash] of all) if (!newer(tool)) this.#applyHash(tool, hash);
+    for (const [node, until] of Object.entries(nodes)) {
+      const n = Number(until);
+      if (Number.isFinite(n) && (n >= (this.#nodes.get(node) ?? 0) || !mergeOnly)) this.#nodes.set(node, n);
+    }
+    const newer = (tool: string): boolean => (this.#versions.get(tool) ?? 0) > started;
+    if (!mergeOnly) {
+      for (const tool of [...this.#routes.keys()]) {
+        if (!all.has(tool) && !newer(tool)) this.#applyStored(tool, {}, false);
+      }
+    }
+    for (const [tool, stored] of all) if (!newer(tool)) this.#applyStored(tool, stored, afterReconnect);
+    if (afterReconnect) for (const tool of [...this.#routes.keys()]) if (!all.has(tool)) this.#rebuild(tool);
+    for (const node of this.#nodes.keys()) this.#armNode(node);
     this.#loaded = true;
     this.emit('synced', this.#routes.size);
   }
 
-  #applyHash(tool: string, hash: Record<string, string>): void {
-    // a periodic resync mostly finds nothing new: keep the route (and its pools) as it is
+  #setFloor(floor: number, thenResync = false): void {
+    this.#leaseFloor = floor;
+    if (this.#floorTimer) clearTimeout(this.#floorTimer);
+    this.#floorTimer = null;
+    if (!Number.isFinite(floor) || this.#closed) return;
+    // when the grace ends, what only the grace kept alive goes (and, after a Redis restart,
+    // what the registrars did not write again)
+    this.#floorTimer = setTimeout(() => {
+      this.#floorTimer = null;
+      if (thenResync) void this.resync();
+      for (const tool of [...this.#routes.keys()]) this.#rebuild(tool);
+      for (const node of this.#nodes.keys()) this.#armNode(node);
+    }, Math.max(0, floor - Date.now()) + 5);
+    this.#floorTimer.unref();
+  }
+
+  #leases(): LeaseView {
+    const floor = this.#leaseFloor;
+    return {
+      backendUntil: (written) => Math.max(written, floor),
+      nodeUntil: (node) => {
+        const until = this.#nodes.get(node);
+        return until === undefined ? null : Math.max(until, floor);
+      },
+    };
+  }
+
+  #setNode(node: string, until: number): void {
+    const before = this.#nodes.get(node);
+    this.#nodes.set(node, until);
+    const now = Date.now();
+    const wasLive = before !== undefined && Math.max(before, this.#leaseFloor) > now;
+    if (!wasLive) for (const tool of this.#nodeTools.get(node) ?? []) this.#rebuild(tool);
+    this.#armNode(node);
+  }
+
+  /** a timer at the node's effective expiry: its backends go then, unless it renews first */
+  #armNode(node: string): void {
+    const old = this.#nodeTimers.get(node);
+    if (old) clearTimeout(old);
+    this.#nodeTimers.delete(node);
+    const until = this.#leases().nodeUntil(node);
+    if (until === null || !Number.isFinite(until) || this.#closed) return;
+    const delay = until - Date.now();
+    if (delay <= 0) return;
+    const t = setTimeout(() => {
+      this.#nodeTimers.delete(node);
+      for (const tool of this.#nodeTools.get(node) ?? []) this.#rebuild(tool);
+    }, delay + 5);
+    t.unref();
+    this.#nodeTimers.set(node, t);
+  }
+
+  /** build a tool's route again from its last hash (a lease ran out, a node came or went) */
+  #rebuild(tool: string): void {
+    const raw = this.#raw.get(tool);
+    if (raw) this.#build(tool, raw);
+  }
+
+  #applyStored(tool: string, stored: StoredRoute, force: boolean): void {
+    if (stored instanceof OversizedRoute) {
+      // refused inside Redis: the tool keeps what it had, and the problem is counted
+      this.emit('problem', { tool, field: '', value: '', reason: `the route hash is too big: ${stored.reason}` });
+      return;
+    }
     const previous = this.#raw.get(tool);
-    if (previous && sameHash(previous, hash) && this.#routes.has(tool) && this.#routes.get(tool)?.nextExpiry === null) return;
-    this.#raw.set(tool, hash);
+    // a periodic resync mostly finds nothing new: keep the route (and its pools) as it is
+    if (!force && previous && sameHash(previous, stored) && this.#routes.has(tool)) return;
+    this.#build(tool, stored);
+  }
+
+  #build(tool: string, hash: Record<string, string>): void {
+    this.#index(tool, this.#raw.get(tool), hash);
     const problems: RouteProblem[] = [];
-    const route = Object.keys(hash).length ? parseRoute(tool, hash, Date.now(), problems, this.#options.backendPolicy ?? null) : null;
+    const route = Object.keys(hash).length ? parseRoute(tool, hash, Date.now(), problems, this.#options.backendPolicy ?? null, this.#leases()) : null;
+    if (route) this.#raw.set(tool, hash);
+    else this.#raw.delete(tool);
     for (const p of problems) this.emit('problem', p);
     this.#apply(tool, route);
   }
 
-  /** without Redis: drop the backends whose lease has run out */
-  #recompute(tool: string): Route | null {
-    const old = this.#routes.get(tool);
-    if (!old) return null;
-    const now = Date.now();
-    const backends = old.backends.filter((b) => b.leaseUntil === null || b.leaseUntil > now);
-    let nextExpiry: number | null = null;
-    for (const b of backends) if (b.leaseUntil !== null && (nextExpiry === null || b.leaseUntil < nextExpiry)) nextExpiry = b.leaseUntil;
-    return { ...old, backends, nextExpiry };
+  /** keep node -> tools in step with the hashes */
+  #index(tool: string, before: Record<string, string> | undefined, after: Record<string, string>): void {
+    for (const node of before ? nodesOf(before) : []) this.#nodeTools.get(node)?.delete(tool);
+    for (const node of nodesOf(after)) {
+      let set = this.#nodeTools.get(node);
+      if (!set) this.#nodeTools.set(node, (set = new Set()));
+      set.add(tool);
+    }
   }
 
   #apply(tool: string, route: Route | null): void {
@@ -251,17 +404,23 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       this.#expiryTimers.delete(tool);
     }
     if (route === null) {
-      this.#raw.delete(tool);
-      if (this.#routes.delete(tool)) this.emit('change', tool, null);
+      if (this.#routes.delete(tool)) {
+        this.#rebuilds++;
+        this.emit('change', tool, null);
+      }
       return;
     }
+    const old = this.#routes.get(tool);
     this.#routes.set(tool, route);
-    if (route.nextExpiry !== null && !this.#closed) {
-      // re-read when a lease runs out: it may have been renewed (renewals are not announced)
+    if (route.nextExpiry !== null && Number.isFinite(route.nextExpiry) && !this.#closed) {
+      // re-read when an own lease runs out: it may have been renewed (renewals are not announced)
       const t = setTimeout(() => void this.refresh(tool), Math.max(0, route.nextExpiry - Date.now()) + 5);
       t.unref();
       this.#expiryTimers.set(tool, t);
     }
+    // only a change of where requests go (or of the description) rebuilds pools and pages
+    if (old && sameRouting(old, route)) return;
+    this.#rebuilds++;
     this.emit('change', tool, route);
   }
 }

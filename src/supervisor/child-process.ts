@@ -18,6 +18,8 @@ export interface StartOptions {
   readonly stdio?: SpawnOptions['stdio'];
   /** a new process group, so a stop reaches the child's own children */
   readonly detached?: boolean;
+  /** called once the child exists, before readiness is polled (to read its output) */
+  readonly onStart?: (child: ChildProcess) => void;
 }
 
 export interface ExitInfo {
@@ -94,6 +96,7 @@ export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
     ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
   const proc = new ManagedProcess(child);
+  o.onStart?.(child);
   const spawnError = once(child, 'spawn').then(
     () => null,
     (err: Error) => err,

@@ -3,3 +3,4 @@ export { startProcess, ManagedProcess, StartError, type ExitInfo, type StartOpti
 export { httpProbe, tcpProbe } from './probes.js';
 export { startRedisServer, type RedisServer } from './redis-server.js';
 export { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+export { processInfo, type ProcessInfo } from './process-info.js';

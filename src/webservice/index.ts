@@ -1,5 +1,4 @@
-// Webservices of tools: which tool, its accounts, and the server configurations it runs.
-export { lookupAccount, resolveTool, runtimeDirectory, type Tool, type ToolSelection, type UnixAccount } from './tool-account.js';
+// Webservices of tools: their server configurations, supervisors, control and the host monitor.
 export {
   buildLighttpdConfig,
   toolEnvironment,
@@ -9,8 +8,7 @@ export {
   type LighttpdType,
   type ToolLighttpdConfig,
 } from './lighttpd-config.js';
-export { RouteLease, LEASE_MS, type RouteLeaseOptions } from './route-lease.js';
-export { readManifest, writeManifest, removeManifest, manifestPath, WEBSERVICE_TYPES, MANIFEST_NAME, type Manifest, type WebserviceType } from './manifest.js';
+export { readManifest, readManifestOf, writeManifest, removeManifest, manifestPath, WEBSERVICE_TYPES, MANIFEST_NAME, type Manifest, type WebserviceType } from './manifest.js';
 export { startWebservice, stopWebservice, restartWebservice, statusOf, launchSupervisor, type ControlContext, type Status, type StartResult } from './control.js';
 export { readState, supervisorPid, SERVICE_LOG, type ServiceState, type ServiceStateName } from './service-state.js';
 export { ERROR_LOG } from './server-instance.js';
@@ -18,14 +16,15 @@ export { HostMonitor, type MonitorOptions, type MonitorVerdict } from './monitor
 export {
   addMaintainer,
   createProxyUser,
+  createRegistrarUser,
   createTool,
   deleteTool,
   listTools,
   toolRecord,
-  toolRedisUrl,
   redisUserOf,
   CREDENTIALS_FILE,
   PROXY_REDIS_USER,
+  REGISTRAR_REDIS_USER,
   type AdminContext,
   type ToolRecord,
 } from './tool-admin.js';

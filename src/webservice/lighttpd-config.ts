@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { fillTemplate, makeSource, mergeConfig, nodeHost, type MergeResult } from '../lighttpd/index.js';
 import { templatePath } from '../package-files.js';
-import type { Tool } from './tool-account.js';
+import type { Tool } from '../accounts/index.js';
 
 export type LighttpdType = 'lighttpd' | 'lighttpd-plain';
 

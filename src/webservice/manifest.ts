@@ -1,9 +1,12 @@
 // ~/service.manifest: what `webservice start` last started, so a later start or restart needs
-// no arguments (and the host monitor knows what to bring back). Written atomically
-// (temporary file + rename), never half-written.
-import { chownSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// no arguments (and the host monitor knows what to bring back). Written by the tool itself
+// (root drops to the tool before it writes), atomically: an exclusive temporary file, then a
+// rename. Read as a tool file: a link or a file the tool does not own is not a manifest.
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { readOwnedFile, type Owner } from '../accounts/index.js';
 
 export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';
 export const WEBSERVICE_TYPES: readonly WebserviceType[] = ['lighttpd', 'lighttpd-plain', 'generic'];
@@ -23,30 +26,43 @@ export function manifestPath(home: string): string {
   return path.join(home, MANIFEST_NAME);
 }
 
-export function readManifest(home: string): Manifest | null {
-  let text: string;
+export type ManifestRead = { readonly manifest: Manifest | null; readonly problem: string | null };
+
+/** the manifest, if the file is the tool's own (owner) and says what to run */
+export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): ManifestRead {
+  const read = readOwnedFile(manifestPath(home), owner);
+  if (!read.ok) return { manifest: null, problem: read.missing ? null : read.reason };
+  let data: Record<string, unknown> | null;
   try {
-    text = readFileSync(manifestPath(home), 'utf8');
+    data = parse(read.text) as Record<string, unknown> | null;
   } catch {
-    return null;
+    return { manifest: null, problem: 'it is not YAML' };
   }
-  const data = parse(text) as Record<string, unknown> | null;
   const web = data?.web;
-  if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return null;
+  if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
   const hc = typeof data?.['health-check-script'] === 'string' ? (data['health-check-script'] as string) : undefined;
-  return { type: web as WebserviceType, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) };
+  return { manifest: { type: web as WebserviceType, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) }, problem: null };
 }
 
-export function writeManifest(home: string, m: Manifest, owner?: { uid: number; gid: number }): void {
+/** the caller's own manifest (the tool reading its home) */
+export function readManifest(home: string): Manifest | null {
+  return readManifestOf(home, { uid: process.getuid?.() ?? 0 }).manifest;
+}
+
+export function writeManifest(home: string, m: Manifest): void {
   const file = manifestPath(home);
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const data: Record<string, unknown> = { backend: 'toolhost', web: m.type, version: 1 };
   if (m.command) data.command = [...m.command];
   if (m.healthCheckScript) data['health-check-script'] = m.healthCheckScript;
-  writeFileSync(tmp, HEADER + stringify(data), { mode: 0o644 });
-  // written by root for a tool: the tool owns it (the monitor trusts only such manifests)
-  if (owner && process.getuid?.() === 0) chownSync(tmp, owner.uid, owner.gid);
+  // 'wx': created here and now, never an existing file or a link someone planted
+  const fd = openSync(tmp, 'wx', 0o644);
+  try {
+    writeSync(fd, HEADER + stringify(data));
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
 }
 

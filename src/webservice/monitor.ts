@@ -1,20 +1,20 @@
-// The host monitor (successor of Toolforge's webservicemonitor): every interval, each tool home
-// under the home root with a ~/service.manifest owned by the tool must have a live supervisor;
-// one that died (SIGKILL, OOM, reboot) is started again, at most a few times per window.
-import { readdirSync, statSync } from 'node:fs';
+// The host monitor (successor of Toolforge's webservicemonitor), run by root: every interval,
+// each tool home under the home root with a ~/service.manifest owned by the tool must have a
+// live supervisor; one that died (SIGKILL, OOM, reboot) is started again, as the tool, at most a
+// few times per window. Root reads only two small files of a tool, never through a link and
+// only if the tool owns them, and never writes one.
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { isToolName, toolAccountName } from '../tool-name.js';
-import { relaunchSupervisor } from './control.js';
-import { manifestPath, readManifest } from './manifest.js';
+import { prepareRuntimeDirectory, runtimeDirectory, toolByName, toolOwner } from '../accounts/index.js';
+import { isToolName } from '../tool-name.js';
+import { launchSupervisor } from './control.js';
+import { manifestPath, readManifestOf } from './manifest.js';
 import { supervisorPid } from './service-state.js';
-import { lookupAccount, runtimeDirectory, type Tool } from './tool-account.js';
-import { toolRedisUrl } from './tool-admin.js';
 
 export interface MonitorOptions {
   readonly homeRoot: string;
-  readonly redisUrl: string;
+  readonly registrarDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
-  readonly bind: string;
   readonly maxRestarts?: number;
   readonly windowMs?: number;
   readonly log: (line: string) => void;
@@ -48,19 +48,28 @@ export class HostMonitor {
   }
 
   #check(name: string, now: number): MonitorVerdict {
-    const home = path.join(this.#o.homeRoot, name);
-    const manifest = readManifest(home);
-    if (!manifest) return 'no-manifest';
-    const account = lookupAccount(toolAccountName(name));
-    // only the tool itself may ask for its webservice: a manifest someone else wrote is ignored
-    const expectedUid = account ? account.uid : statSync(home).uid;
-    if (statSync(manifestPath(home)).uid !== expectedUid) {
-      this.#o.log(`${name}: ignoring ${manifestPath(home)}: it is not owned by the tool (uid ${expectedUid})`);
+    const tool = toolByName(name, this.#o.homeRoot);
+    const owner = toolOwner(tool);
+    if (!owner) return 'no-manifest';
+    const { manifest, problem } = readManifestOf(tool.home, owner);
+    if (problem) {
+      // only the tool itself may ask for its webservice: a link or someone else's file is ignored
+      this.#o.log(`${name}: ignoring ${manifestPath(tool.home)}: ${problem}`);
       return 'ignored';
     }
-    const tool: Tool = { name, home, account };
     const runtimeDir = runtimeDirectory(tool, this.#o.env);
-    if (supervisorPid(runtimeDir) !== null) return 'running';
+    // the system runtime directory is root's to make (/run is emptied at boot); one inside a
+    // development tool's home is made by its supervisor, as the tool
+    if (!runtimeDir.startsWith(tool.home + path.sep)) {
+      try {
+        prepareRuntimeDirectory(runtimeDir, owner);
+      } catch (err) {
+        this.#o.log(`${name}: cannot prepare ${runtimeDir}: ${(err as Error).message}`);
+        return 'ignored';
+      }
+    }
+    if (!manifest) return 'no-manifest';
+    if (supervisorPid(runtimeDir, name, owner) !== null) return 'running';
     const window = this.#o.windowMs ?? 10 * 60_000;
     const recent = (this.#restarts.get(name) ?? []).filter((t) => now - t < window);
     if (recent.length >= (this.#o.maxRestarts ?? 3)) {
@@ -70,14 +79,7 @@ export class HostMonitor {
     }
     recent.push(now);
     this.#restarts.set(name, recent);
-    const pid = relaunchSupervisor({
-      tool,
-      runtimeDir,
-      redisUrl: toolRedisUrl(home, this.#o.redisUrl),
-      env: this.#o.env,
-      asAccount: process.getuid?.() === 0 && account !== null,
-      bind: this.#o.bind,
-    });
+    const pid = launchSupervisor({ tool, runtimeDir, registrarDir: this.#o.registrarDir, env: this.#o.env }, process.getuid?.() === 0 ? owner : null);
     this.#o.log(`${name}: supervisor was not running; started a new one (pid ${pid}) for its ${manifest.type} webservice`);
     return 'restarted';
   }

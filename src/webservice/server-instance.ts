@@ -8,7 +8,7 @@ import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } fro
 import { httpProbe, startProcess, StartError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
-import type { Tool } from './tool-account.js';
+import type { Tool } from '../accounts/index.js';
 
 export interface ServerContext {
   readonly tool: Tool;
@@ -17,8 +17,6 @@ export interface ServerContext {
   readonly runtimeDir: string;
   readonly bind: string;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** run the server as the tool's account (set when started as root for a real account) */
-  readonly asAccount: boolean;
   readonly readyTimeoutMs?: number;
 }
 
@@ -42,10 +40,6 @@ export class ConfigProblem extends Error {
 
 export const ERROR_LOG = 'error.log';
 
-function ids(ctx: ServerContext): { uid?: number; gid?: number } {
-  return ctx.asAccount && ctx.tool.account ? { uid: ctx.tool.account.uid, gid: ctx.tool.account.gid } : {};
-}
-
 /** the lighttpd configuration for this port, written and checked; throws ConfigProblem */
 export function prepareLighttpd(ctx: ServerContext, port: number): { file: string; env: NodeJS.ProcessEnv; binary: string } {
   const binary = findLighttpd(ctx.env);
@@ -56,7 +50,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
     port,
     bind: ctx.bind,
     runtimeDir: ctx.runtimeDir,
-    // the process itself is started as the tool, so lighttpd has no privileges to drop
+    // the supervisor already runs as the tool: lighttpd has no privileges to drop
     asAccount: false,
     env: ctx.env,
   });
@@ -77,7 +71,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
 
 export async function startInstance(ctx: ServerContext): Promise<ServerInstance> {
   const port = await getPort({ host: ctx.bind });
-  const url = `http://${ctx.bind}:${port}`;
+  const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   let command: string;
   let args: string[];
   let env: NodeJS.ProcessEnv;
@@ -100,7 +94,6 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
       args,
       cwd: ctx.tool.home,
       env,
-      ...ids(ctx),
       stdio: ['ignore', log, log],
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,

@@ -2,6 +2,8 @@
 // file read by `webservice status`, and ~/service.log, one timestamped line per event.
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { processInfo } from '../supervisor/index.js';
 
 export type ServiceStateName = 'starting' | 'running' | 'crash-looping' | 'config-error' | 'stopping' | 'stopped';
 
@@ -61,20 +63,30 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** the running supervisor's pid, or null (a pid file of a dead process does not count) */
-export function supervisorPid(runtimeDir: string): number | null {
-  let text: string;
-  try {
-    text = readFileSync(pidPath(runtimeDir), 'utf8');
-  } catch {
-    return null;
-  }
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+/** what the supervisor program is called on its command line */
+export const SUPERVISOR_ENTRY = 'supervisor-entry.js';
+
+/** whether pid is a live supervisor of this tool (pid files can be stale or, in a tool's hands, lie) */
+export function isSupervisorOf(pid: number, tool: string, owner: Pick<Owner, 'uid'> | null): boolean {
+  const info = processInfo(pid);
+  if (!info || (owner !== null && info.uid !== owner.uid)) return false;
+  const i = info.argv.indexOf('--tool');
+  return info.argv.some((a) => a.endsWith(SUPERVISOR_ENTRY)) && i >= 0 && info.argv[i + 1] === tool;
+}
+
+/**
+ * The running supervisor's pid, or null. The pid file is read as a tool file (no links, owned
+ * by the tool) and its pid must be a live supervisor process of the tool.
+ */
+export function supervisorPid(runtimeDir: string, tool: string, owner: Pick<Owner, 'uid'> | null): number | null {
+  const read = readOwnedFile(pidPath(runtimeDir), owner ?? { uid: process.getuid?.() ?? 0 }, 64);
+  if (!read.ok) return null;
+  const pid = Number(read.text.trim());
+  return isSupervisorOf(pid, tool, owner) ? pid : null;
 }
 
 /** take the pid file for this process; false if another live supervisor holds it */
-export function claimPidFile(runtimeDir: string): boolean {
+export function claimPidFile(runtimeDir: string, tool: string): boolean {
   mkdirSync(runtimeDir, { recursive: true });
   const file = pidPath(runtimeDir);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -85,7 +97,7 @@ export function claimPidFile(runtimeDir: string): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (supervisorPid(runtimeDir) !== null) return false;
+      if (supervisorPid(runtimeDir, tool, null) !== null) return false;
       rmSync(file, { force: true }); // stale: its process is gone
     }
   }

@@ -1,16 +1,17 @@
-// The body of the detached supervisor process (`toolhost supervise`): one per tool, holding the
-// tool's pid file. SIGTERM/SIGINT stop the webservice (route first); SIGHUP restarts it
+// The body of the detached supervisor process: one per tool, holding the tool's pid file,
+// running as the tool. SIGTERM/SIGINT stop the webservice (route first); SIGHUP restarts it
 // without downtime (re-reading ~/service.manifest).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Tool } from '../accounts/index.js';
+import { isToolhostError } from '../errors.js';
+import { RegistrarClient } from '../registrar/index.js';
+import { normalizeDescription } from '../routes/index.js';
+import { processInfo } from '../supervisor/index.js';
+import { serverContext, type ControlContext } from './control.js';
 import { readManifest } from './manifest.js';
 import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
-import { description, serverContext, type ControlContext } from './control.js';
-import { ToolSupervisor } from './tool-supervisor.js';
-
-/** TOOLHOST_LEASE_MS: a shorter lease than the 15 s default (tests, or a fast-failover site) */
-function leaseMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
-  const v = Number(env.TOOLHOST_LEASE_MS);
-  return Number.isFinite(v) && v >= 300 ? v : undefined;
-}
+import { ToolSupervisor, type Orphan } from './tool-supervisor.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness probe period (default 10 s) */
 function livenessMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
@@ -18,38 +19,55 @@ function livenessMs(env: Readonly<Record<string, string | undefined>>): number |
   return Number.isFinite(v) && v >= 100 ? v : undefined;
 }
 
+/** ~/.description, the tool's one line for the home page */
+export function description(tool: Tool): string | null {
+  try {
+    return normalizeDescription(readFileSync(path.join(tool.home, '.description'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /**
- * A supervisor killed outright leaves its server running without a route: the next supervisor
- * stops it before starting a fresh one, so a tool never has two servers of unknown age.
+ * A supervisor killed outright leaves its server running, still routed. It is this server only
+ * if it is still in the dead supervisor's process group; it keeps serving until the new server
+ * is routed (tool-supervisor.ts retires it then).
  */
-function reapOrphan(ctx: ControlContext): void {
+function orphanOf(ctx: ControlContext): Orphan | null {
   const previous = readState(ctx.runtimeDir);
   const pid = previous?.serverPid;
-  if (!pid || pid === process.pid || !isAlive(pid)) return;
-  serviceLog(ctx.tool.home, `supervisor: stopping the server left by a supervisor that died (pid ${pid})`);
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // gone meanwhile, or not ours to signal
-  }
+  if (!previous || !pid || pid === process.pid || !isAlive(pid)) return null;
+  // while that group has a member the kernel does not reuse its id: a match is the old server
+  const info = processInfo(pid);
+  if (!info || info.pgid !== previous.supervisorPid) return null;
+  return { pid, pgid: info.pgid, port: previous.port };
 }
 
 export async function runSupervisor(ctx: ControlContext): Promise<number> {
   const manifest = readManifest(ctx.tool.home);
   if (!manifest) {
-    serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest; nothing to run');
+    serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest (or not your own file); nothing to run');
     return 1;
   }
-  if (!claimPidFile(ctx.runtimeDir)) {
+  if (!claimPidFile(ctx.runtimeDir, ctx.tool.name)) {
     serviceLog(ctx.tool.home, 'supervisor: another supervisor of this tool is running; exiting');
     return 0;
   }
+  const registrar = new RegistrarClient({ dir: ctx.registrarDir, tool: ctx.tool.name, reconnect: true, log: (l) => serviceLog(ctx.tool.home, l) });
+  let bind: string;
+  try {
+    bind = (await registrar.connect(30_000)).address;
+  } catch (err) {
+    serviceLog(ctx.tool.home, `supervisor: ${isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message}`);
+    releasePidFile(ctx.runtimeDir);
+    return 1;
+  }
   const supervisor = new ToolSupervisor({
-    server: serverContext(ctx, manifest),
-    redisUrl: ctx.redisUrl,
+    server: serverContext(ctx.tool, ctx.runtimeDir, bind, ctx.env, manifest),
+    registrar,
     description: description(ctx.tool),
+    orphan: orphanOf(ctx),
     ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
-    ...(leaseMs(ctx.env) !== undefined ? { leaseMs: leaseMs(ctx.env) } : {}),
     ...(livenessMs(ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(ctx.env) } : {}),
   });
   const stop = (): void => {
@@ -57,7 +75,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   };
   const hup = (): void => {
     const current = readManifest(ctx.tool.home);
-    if (current && current.type === manifest.type) supervisor.setServer(serverContext(ctx, current), current.healthCheckScript);
+    if (current && current.type === manifest.type) supervisor.setServer(serverContext(ctx.tool, ctx.runtimeDir, bind, ctx.env, current), current.healthCheckScript);
     void supervisor.restart('webservice restart');
   };
   process.on('SIGTERM', stop);
@@ -67,7 +85,6 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     serviceLog(ctx.tool.home, `supervisor: internal error: ${err.stack ?? err.message}`);
     process.exit(70);
   });
-  reapOrphan(ctx);
   serviceLog(ctx.tool.home, `supervisor ${process.pid}: starting the ${manifest.type} webservice`);
   await supervisor.start();
   await supervisor.stoppedPromise;

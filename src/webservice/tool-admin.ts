@@ -1,23 +1,41 @@
 // Tool accounts, as an administrator creates them: a unix user and group tools.<name> (when
-// root; a plain directory in development), a home that keeps other tools out, and a Redis ACL
-// user that may write only the tool's own route key and publish only on its own channel. Its
-// password is in a file only the tool can read.
-import { execFileSync } from 'node:child_process';
+// root; a plain directory in development), a home that keeps other tools out, and a Redis user
+// with a private keyspace (tool:<name>:*) that can read its own route but write none: routes are
+// written only by node registrars, after the kernel confirmed the port is the tool's. Root never
+// writes inside a tool's home: what goes there is written by a shell running as the tool.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { groupMembers, lookupAccount, prepareRuntimeDirectory, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { routeChannel, routeKey, withRedis } from '../routes/index.js';
+import { NODES_CHANNEL, NODES_KEY, redactRedisUrl, routeChannel, routeKey, ROUTE_KEY_PREFIX, withRedis } from '../routes/index.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
-import { lookupAccount, type UnixAccount } from './tool-account.js';
 
 export const CREDENTIALS_FILE = path.join('.toolhost', 'redis-credentials');
 export const PROXY_REDIS_USER = 'toolhost-proxy';
+export const REGISTRAR_REDIS_USER = 'toolhost-registrar';
 
-/** the commands a tool's own Redis user needs to register, renew and remove its routes */
-const TOOL_COMMANDS = ['hset', 'hdel', 'hget', 'hgetall', 'hlen', 'publish', 'multi', 'exec', 'discard', 'ping', 'info', 'client|setname', 'hello'];
-/** the proxy's: read the table and follow its changes */
-const PROXY_COMMANDS = ['hgetall', 'hget', 'scan', 'psubscribe', 'punsubscribe', 'ping', 'info', 'client|setname', 'hello', 'config|get'];
+/** a tool's own keys: its private keyspace, and read access to its own route */
+function toolRules(name: string): string[] {
+  return [
+    `~tool:${name}:*`,
+    `%R~${routeKey(name)}`,
+    `&tool:${name}:*`,
+    '-@all',
+    ...['@string', '@hash', '@list', '@set', '@sortedset', '@bitmap', '@hyperloglog', '@geo', '@stream', '@transaction', '@pubsub', '@connection'].map((c) => `+${c}`),
+    // commands that name no key can reach beyond the keyspace (SCAN lists every key name)
+    ...['@dangerous', 'scan', 'randomkey', 'keys', 'client', 'pubsub'].map((c) => `-${c}`),
+    '+client|setname',
+    '+client|getname',
+  ];
+}
+
+/** the proxy's: read the table (through the bounded read script) and follow its changes */
+const PROXY_COMMANDS = ['hgetall', 'hget', 'hlen', 'memory|usage', 'evalsha_ro', 'eval_ro', 'script|load', 'scan', 'psubscribe', 'punsubscribe', 'subscribe', 'unsubscribe', 'ping', 'info', 'client|setname', 'hello', 'config|get'];
+/** a registrar's: write verified backends and the node lease, and read to reconcile */
+const REGISTRAR_COMMANDS = ['hset', 'hdel', 'hget', 'hmget', 'hgetall', 'hlen', 'memory|usage', 'eval', 'evalsha', 'evalsha_ro', 'eval_ro', 'script|load', 'publish', 'scan', 'multi', 'exec', 'discard', 'ping', 'info', 'client|setname', 'hello'];
 
 export function redisUserOf(tool: string): string {
   return `tool-${tool}`;
@@ -39,6 +57,7 @@ export interface AdminContext {
   /** host and port tools and proxies reach Redis at, for the URLs written for them */
   readonly publicRedisUrl?: string;
   readonly homeRoot: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 function isRoot(): boolean {
@@ -51,16 +70,6 @@ export function credentialsUrl(ctx: AdminContext, user: string, password: string
   u.username = encodeURIComponent(user);
   u.password = encodeURIComponent(password);
   return u.toString().replace(/\/$/, '');
-}
-
-function groupMembers(group: string): string[] {
-  try {
-    const line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const members = line.split(':')[3] ?? '';
-    return members ? members.split(',') : [];
-  } catch {
-    return [];
-  }
 }
 
 export function toolRecord(name: string, homeRoot: string): ToolRecord {
@@ -77,31 +86,73 @@ export function toolRecord(name: string, homeRoot: string): ToolRecord {
   };
 }
 
+/**
+ * Refuse to hand out users on a Redis anyone can use as administrator: with an ACL file,
+ * Redis ignores requirepass and the default user stays `on nopass ~* &* +@all`.
+ */
+async function requireClosedRedis(r: Redis, url: string): Promise<void> {
+  const reply = (await r.call('ACL', 'GETUSER', 'default')) as unknown[] | null;
+  if (!reply) return;
+  const get = (k: string): unknown => reply[reply.indexOf(k) + 1];
+  const flags = (get('flags') as string[] | undefined) ?? [];
+  const commands = String(get('commands') ?? '');
+  if (flags.includes('on') && flags.includes('nopass') && (flags.includes('allcommands') || commands.includes('+@all'))) {
+    throw new ToolhostError('TH_ERR_REDIS_OPEN', redactRedisUrl(url));
+  }
+}
+
+/** the tool's home made ready and its credentials written, by a shell running as the tool */
+const POPULATE_HOME = [
+  'set -e',
+  'umask 077',
+  'cd "$HOME"',
+  'mkdir -p public_html .toolhost',
+  'chmod 2770 . public_html',
+  'chmod 700 .toolhost',
+  'tmp=$(mktemp .toolhost/redis-credentials.XXXXXX)',
+  'cat > "$tmp"',
+  'mv -f "$tmp" .toolhost/redis-credentials',
+].join('\n');
+
+function populateHomeAsTool(account: UnixAccount, credentials: string): void {
+  const r = spawnSync('/bin/sh', ['-c', POPULATE_HOME], {
+    uid: account.uid,
+    gid: account.gid,
+    cwd: '/',
+    env: { HOME: account.home, PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    input: credentials,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `preparing ${account.home} as ${account.user}`, (r.stderr || r.error?.message || `exit ${r.status}`).trim());
+}
+
 export async function createTool(ctx: AdminContext, name: string): Promise<ToolRecord> {
   validateToolName(name);
   const user = toolAccountName(name);
   const home = path.join(ctx.homeRoot, name);
+  const password = randomBytes(24).toString('hex');
+  await withRedis(ctx.redisUrl, async (r) => {
+    await requireClosedRedis(r, ctx.redisUrl);
+    await r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name));
+  });
+  const credentials = `${credentialsUrl(ctx, redisUserOf(name), password)}\n`;
   let account: UnixAccount | null = lookupAccount(user);
   if (isRoot() && !account) {
     mkdirSync(ctx.homeRoot, { recursive: true, mode: 0o755 });
     execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/bash', user], { stdio: ['ignore', 'ignore', 'pipe'] });
     account = lookupAccount(user);
   }
-  const toolHome = account?.home ?? home;
-  mkdirSync(path.join(toolHome, 'public_html'), { recursive: true });
-  mkdirSync(path.join(toolHome, '.toolhost'), { recursive: true, mode: 0o700 });
-  const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, async (r) => {
-    await r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, `~${routeKey(name)}`, `&${routeChannel(name)}`, '-@all', ...TOOL_COMMANDS.map((c) => `+${c}`));
-  });
-  const file = path.join(toolHome, CREDENTIALS_FILE);
-  writeFileSync(file, `${credentialsUrl(ctx, redisUserOf(name), password)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  if (account) {
-    for (const p of [toolHome, path.join(toolHome, 'public_html'), path.join(toolHome, '.toolhost'), file]) chownSync(p, account.uid, account.gid);
-    // the tool and its maintainers (its group); nobody else, not even to list it
-    chmodSync(toolHome, 0o2770);
-    chmodSync(path.join(toolHome, 'public_html'), 0o2770);
+  if (account && isRoot()) {
+    populateHomeAsTool(account, credentials);
+    const tool: Tool = { name, home: account.home, account };
+    const runtimeDir = runtimeDirectory(tool, ctx.env);
+    if (!runtimeDir.startsWith(account.home + path.sep)) prepareRuntimeDirectory(runtimeDir, toolOwner(tool));
+  } else {
+    // development: the caller owns the home it makes
+    const toolHome = account?.home ?? home;
+    mkdirSync(path.join(toolHome, 'public_html'), { recursive: true });
+    mkdirSync(path.join(toolHome, '.toolhost'), { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(toolHome, CREDENTIALS_FILE), credentials, { mode: 0o600, flag: 'w' });
   }
   return toolRecord(name, ctx.homeRoot);
 }
@@ -113,7 +164,10 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
     await r.call('ACL', 'DELUSER', redisUserOf(name));
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
   });
+  const tool: Tool = { name, home: record.home, account: lookupAccount(toolAccountName(name)) };
+  const runtimeDir = runtimeDirectory(tool, ctx.env);
   if (isRoot() && record.uid !== null) {
+    // nothing of the tool may run while its files are removed
     try {
       execFileSync('pkill', ['-KILL', '-u', toolAccountName(name)], { stdio: 'ignore' });
     } catch {
@@ -121,6 +175,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
     }
     execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
+  if (!runtimeDir.startsWith(record.home + path.sep)) rmSync(runtimeDir, { recursive: true, force: true });
   if (options.removeHome) rmSync(record.home, { recursive: true, force: true });
 }
 
@@ -137,23 +192,21 @@ export function addMaintainer(name: string, user: string): void {
   execFileSync('usermod', ['--append', '--groups', toolAccountName(name), user], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** the proxy's read-only Redis user; returns its URL */
-export async function createProxyUser(ctx: AdminContext): Promise<string> {
+async function createServiceUser(ctx: AdminContext, user: string, rules: readonly string[]): Promise<string> {
   const password = randomBytes(24).toString('hex');
   await withRedis(ctx.redisUrl, async (r) => {
-    await r.call('ACL', 'SETUSER', PROXY_REDIS_USER, 'reset', 'on', `>${password}`, '~prefix:*', '&prefix:*', '&__keyspace@*__:prefix:*', '-@all', ...PROXY_COMMANDS.map((c) => `+${c}`));
+    await requireClosedRedis(r, ctx.redisUrl);
+    await r.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...rules);
   });
-  return credentialsUrl(ctx, PROXY_REDIS_USER, password);
+  return credentialsUrl(ctx, user, password);
 }
 
-/** the URL a tool's processes use for the route table: its own credentials when it has them */
-export function toolRedisUrl(home: string, fallback: string): string {
-  const file = path.join(home, CREDENTIALS_FILE);
-  if (!existsSync(file)) return fallback;
-  try {
-    const url = readFileSync(file, 'utf8').trim();
-    return url || fallback;
-  } catch {
-    return fallback;
-  }
+/** the proxy's read-only Redis user; returns its URL */
+export function createProxyUser(ctx: AdminContext): Promise<string> {
+  return createServiceUser(ctx, PROXY_REDIS_USER, [`%R~${ROUTE_KEY_PREFIX}*`, `%R~${NODES_KEY}`, `&${ROUTE_KEY_PREFIX}*`, `&${NODES_CHANNEL}`, '&__keyspace@*__:prefix:*', '-@all', ...PROXY_COMMANDS.map((c) => `+${c}`)]);
+}
+
+/** the node registrars' Redis user (one for every node); returns its URL */
+export function createRegistrarUser(ctx: AdminContext): Promise<string> {
+  return createServiceUser(ctx, REGISTRAR_REDIS_USER, [`~${ROUTE_KEY_PREFIX}*`, `~${NODES_KEY}`, `&${ROUTE_KEY_PREFIX}*`, `&${NODES_CHANNEL}`, '-@all', ...REGISTRAR_COMMANDS.map((c) => `+${c}`)]);
 }

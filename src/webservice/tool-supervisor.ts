@@ -1,30 +1,53 @@
-// The per-tool supervisor: keeps one server of the tool running and routed.
+// The per-tool supervisor: keeps one server of the tool running and routed. An explicit state
+// machine: one named state, transitions checked against one table, every timer owned by the
+// state that set it (leaving a state clears its timers), one operation at a time.
 //
-//            start ──► starting ──ready──► running ──exit/liveness fails──► (route removed)
-//                         ▲                   │  ▲                              │
-//                         └──── backoff ◄─────┼──┴── first restart at once ◄────┘
-//                                             │        (3 in a minute: crash-looping)
-//             restart / config change ───────►│ new server on a new port, ready, routed,
-//                                             │ then the old one unrouted and stopped
-//             stop ──► route removed ──► SIGTERM (SIGKILL after the grace) ──► stopped
+//   idle ──start──► starting ──ready+routed──► running ──restart/config edit──► replacing
+//                     │  ▲  └─config error──► config-error        ▲                │
+//                     │  │                        │               └──new routed────┘ (old one
+//                     │  └──backoff elapsed / restart / edit──────┤                    unrouted,
+//                     ▼                                           │                    drained,
+//                  backing-off ◄──────crash / 3 liveness failures─┘                    stopped)
+//   any ──stop──► stopping ──every server stopped, every route released──► stopped
 //
-// A ~/.lighttpd.conf edit that does not check out leaves the running server untouched; the
-// problem (file:line) goes to `webservice status`, ~/service.log and ~/error.log.
+// Invariants (test/webservice/supervisor-states.test.ts drives random event sequences):
+// at most one server is current; `stop` ends every server this supervisor started (and the
+// one a dead predecessor left) and releases every route it registered.
 import { appendFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
+import type { RegistrarClient } from '../registrar/index.js';
 import { httpProbe, RestartPolicy } from '../supervisor/index.js';
 import { USER_CONFIG_NAME } from './lighttpd-config.js';
-import { RouteLease } from './route-lease.js';
 import { ConfigProblem, ERROR_LOG, startInstance, type ServerContext, type ServerInstance } from './server-instance.js';
 import { serviceLog, writeState, type ServiceState, type ServiceStateName } from './service-state.js';
 
+export type SupervisorState = 'idle' | 'starting' | 'running' | 'replacing' | 'backing-off' | 'config-error' | 'stopping' | 'stopped';
+
+const TRANSITIONS: Readonly<Record<SupervisorState, readonly SupervisorState[]>> = {
+  idle: ['starting', 'stopping'],
+  starting: ['running', 'backing-off', 'config-error', 'stopping'],
+  running: ['replacing', 'backing-off', 'stopping'],
+  replacing: ['running', 'stopping'],
+  'backing-off': ['starting', 'stopping'],
+  'config-error': ['starting', 'stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
+/** a server a dead supervisor left running (it keeps serving until its successor is routed) */
+export interface Orphan {
+  readonly pid: number;
+  /** the dead supervisor's process group, which the server and its children are in */
+  readonly pgid: number;
+  readonly port: number | null;
+}
+
 export interface SupervisorOptions {
   readonly server: ServerContext;
-  readonly redisUrl: string;
+  readonly registrar: RegistrarClient;
   readonly description: string | null;
   readonly healthCheckScript?: string;
   readonly livenessIntervalMs?: number;
@@ -32,40 +55,43 @@ export interface SupervisorOptions {
   readonly stopGraceMs?: number;
   /** between taking a server's route away and stopping it: proxies see the change in ms */
   readonly drainMs?: number;
-  readonly leaseMs?: number;
   readonly restartPolicy?: RestartPolicy;
-}
-
-interface Running {
-  readonly instance: ServerInstance;
-  readonly lease: RouteLease;
-  /** set when we stop it on purpose, so its exit is not a crash */
-  retiring: boolean;
+  readonly orphan?: Orphan | null;
 }
 
 export class ToolSupervisor {
   #o: SupervisorOptions;
   readonly #policy: RestartPolicy;
-  #current: Running | null = null;
+  #state: SupervisorState = 'idle';
+  /** timers of the current state, cleared by every transition */
+  readonly #stateTimers = new Set<NodeJS.Timeout>();
+  #current: ServerInstance | null = null;
+  /** every server started and not yet exited: stop ends them all */
+  readonly #servers = new Set<ServerInstance>();
+  /** ports registered with the registrar and not yet released */
+  readonly #registered = new Set<number>();
+  #orphan: Orphan | null;
   #restarts = 0;
   #lastExit: string | null = null;
   #configError: readonly string[] | null = null;
   #generation = 0;
-  #stopping = false;
   #queue: Promise<void> = Promise.resolve();
-  #restartTimer: NodeJS.Timeout | null = null;
-  #livenessTimer: NodeJS.Timeout | null = null;
+  #restartPending = false;
   #livenessFailed = 0;
   #watcher: FSWatcher | null = null;
-  #reloadTimer: NodeJS.Timeout | null = null;
   readonly #startedAt = Date.now();
   #stopped: () => void = () => {};
   readonly stoppedPromise: Promise<void>;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
+    this.#orphan = options.orphan ?? null;
     this.#policy = options.restartPolicy ?? new RestartPolicy();
     this.stoppedPromise = new Promise((resolve) => (this.#stopped = resolve));
+  }
+
+  get state(): SupervisorState {
+    return this.#state;
   }
 
   get #tool(): string {
@@ -76,22 +102,52 @@ export class ToolSupervisor {
     serviceLog(this.#o.server.tool.home, line);
   }
 
-  #publish(state: ServiceStateName, message: string): void {
+  #transition(to: SupervisorState): void {
+    if (!TRANSITIONS[this.#state].includes(to)) throw new Error(`supervisor of ${this.#tool}: no transition from ${this.#state} to ${to}`);
+    for (const t of this.#stateTimers) clearTimeout(t);
+    this.#stateTimers.clear();
+    this.#state = to;
+  }
+
+  /** a timer that belongs to the current state */
+  #stateTimer(ms: number, fn: () => void, repeat = false): void {
+    const t = repeat ? setInterval(fn, ms) : setTimeout(fn, ms);
+    t.unref();
+    this.#stateTimers.add(t);
+  }
+
+  #published(): ServiceStateName {
+    switch (this.#state) {
+      case 'running':
+      case 'replacing':
+        return 'running';
+      case 'backing-off':
+        return this.#policy.crashLooping ? 'crash-looping' : 'starting';
+      case 'config-error':
+      case 'stopping':
+      case 'stopped':
+        return this.#state;
+      default:
+        return 'starting';
+    }
+  }
+
+  #publish(message: string): void {
     const c = this.#current;
     const s: ServiceState = {
       tool: this.#tool,
       type: this.#o.server.type,
-      state,
+      state: this.#published(),
       supervisorPid: process.pid,
-      serverPid: c?.instance.process.pid ?? null,
-      port: c?.instance.port ?? null,
-      url: c?.instance.url ?? null,
-      serverStartedAt: c?.instance.startedAt ?? null,
+      serverPid: c?.process.pid ?? null,
+      port: c?.port ?? null,
+      url: c?.url ?? null,
+      serverStartedAt: c?.startedAt ?? null,
       supervisorStartedAt: this.#startedAt,
       restarts: this.#restarts,
       lastExit: this.#lastExit,
       configError: this.#configError,
-      routeRegistered: c !== null,
+      routeRegistered: c !== null && this.#registered.has(c.port),
       generation: this.#generation,
       message,
       updatedAt: Date.now(),
@@ -99,7 +155,7 @@ export class ToolSupervisor {
     writeState(this.#o.server.runtimeDir, s);
   }
 
-  /** run one operation at a time: starts, replacements and stops never interleave */
+  /** one operation at a time: starts, replacements, crashes and stops never interleave */
   #serial(op: () => Promise<void>): Promise<void> {
     this.#queue = this.#queue.then(op, op);
     return this.#queue;
@@ -107,7 +163,10 @@ export class ToolSupervisor {
 
   start(): Promise<void> {
     this.#watchConfig();
-    return this.#serial(() => this.#bringUp());
+    return this.#serial(async () => {
+      if (this.#state !== 'idle') return;
+      await this.#bringUp();
+    });
   }
 
   /** what the next server runs (a changed manifest); takes effect at the next restart */
@@ -118,179 +177,229 @@ export class ToolSupervisor {
 
   /** a new server, ready and routed, then the old one stopped: no request fails meanwhile */
   restart(reason: string): Promise<void> {
+    // a burst of edits or signals makes one restart, not one each
+    if (this.#restartPending) return this.#queue;
+    this.#restartPending = true;
     return this.#serial(async () => {
-      if (this.#stopping) return;
-      if (!this.#current) return this.#bringUp();
-      this.#log(`${reason}: starting a new server before stopping the old one`);
-      const old = this.#current;
-      let next: Running;
-      try {
-        next = await this.#launch();
-      } catch (err) {
-        this.#reportStartFailure(err, true);
-        return;
+      this.#restartPending = false;
+      switch (this.#state) {
+        case 'running':
+          await this.#replace(reason);
+          return;
+        case 'backing-off':
+        case 'config-error':
+          this.#log(`${reason}: starting the server now`);
+          await this.#bringUp();
+          return;
+        default:
+          // starting is never seen here (operations are serial); stopping/stopped ignore it
+          return;
       }
-      this.#configError = null;
-      this.#current = next;
-      this.#generation++;
-      old.retiring = true;
-      await old.lease.close();
-      await sleep(this.#o.drainMs ?? 1000);
-      await old.instance.process.stop(this.#o.stopGraceMs ?? 10_000);
-      this.#publish('running', `serving on ${next.instance.url} (${reason})`);
-      this.#log(`serving on ${next.instance.url}; the old server (pid ${old.instance.process.pid}) is stopped`);
     });
   }
 
   stop(): Promise<void> {
-    this.#stopping = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    if (this.#livenessTimer) clearInterval(this.#livenessTimer);
-    if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
     void this.#watcher?.close();
+    this.#watcher = null;
     return this.#serial(async () => {
-      this.#publish('stopping', 'stopping');
-      const c = this.#current;
+      if (this.#state === 'stopping' || this.#state === 'stopped') return;
+      this.#transition('stopping');
+      this.#publish('stopping');
+      const servers = [...this.#servers];
       this.#current = null;
-      if (c) {
-        c.retiring = true;
-        // unrouted first, so no request is sent to a server that is going away
-        await c.lease.close();
-        await sleep(Math.min(this.#o.drainMs ?? 1000, 500));
-        await c.instance.process.stop(this.#o.stopGraceMs ?? 10_000);
-      }
-      this.#publish('stopped', 'stopped');
+      // unrouted first, so no request is sent to a server that is going away
+      for (const port of [...this.#registered]) await this.#release(port);
+      if (this.#orphan?.port) await this.#release(this.#orphan.port);
+      if (servers.length || this.#orphan) await sleep(Math.min(this.#o.drainMs ?? 1000, 500));
+      await Promise.all(servers.map((s) => s.process.stop(this.#o.stopGraceMs ?? 10_000)));
+      this.#killOrphan();
+      this.#transition('stopped');
+      this.#publish('stopped');
       this.#log('stopped');
+      this.#o.registrar.close();
       this.#stopped();
     });
   }
 
-  async #launch(): Promise<Running> {
+  async #release(port: number): Promise<void> {
+    this.#registered.delete(port);
+    await this.#o.registrar.unregister(port).catch((err: Error) => this.#log(`registrar: ${err.message}`));
+  }
+
+  /** a server started, ready, and routed by the registrar; throws when any of that fails */
+  async #launch(): Promise<ServerInstance> {
     const instance = await startInstance(this.#o.server);
-    const lease = new RouteLease({
-      redisUrl: this.#o.redisUrl,
-      tool: this.#tool,
-      id: `${os.hostname()}-${instance.port}`,
-      url: instance.url,
-      description: this.#o.description,
-      ...(this.#o.leaseMs !== undefined ? { leaseMs: this.#o.leaseMs } : {}),
-      onError: (err) => this.#log(`route table: ${err.message}`),
+    this.#servers.add(instance);
+    void instance.process.exited.then((exit) => {
+      this.#servers.delete(instance);
+      void this.#serial(() => this.#onExit(instance, exit.code, exit.signal));
     });
     try {
-      await lease.register();
+      await this.#o.registrar.register(instance.port, this.#o.description);
+      this.#registered.add(instance.port);
     } catch (err) {
-      await lease.close();
       await instance.process.stop(2000);
       throw err;
     }
-    const running: Running = { instance, lease, retiring: false };
-    void instance.process.exited.then((exit) => {
-      if (!running.retiring) void this.#serial(() => this.#onCrash(running, exit.code, exit.signal));
-    });
-    return running;
+    return instance;
   }
 
   async #bringUp(): Promise<void> {
-    if (this.#stopping) return;
-    this.#publish('starting', 'starting the server');
+    this.#transition('starting');
+    this.#publish('starting the server');
+    let instance: ServerInstance;
     try {
-      this.#current = await this.#launch();
+      instance = await this.#launch();
     } catch (err) {
-      this.#reportStartFailure(err, false);
+      this.#startFailed(err);
+      return;
+    }
+    this.#current = instance;
+    this.#configError = null;
+    this.#generation++;
+    this.#enterRunning(`serving on ${instance.url}`);
+    this.#log(`serving on ${instance.url} (pid ${instance.process.pid})`);
+    await this.#retireOrphan();
+  }
+
+  #enterRunning(message: string): void {
+    this.#transition('running');
+    this.#livenessFailed = 0;
+    this.#stateTimer(this.#o.livenessIntervalMs ?? 10_000, () => void this.#checkLiveness(), true);
+    this.#publish(message);
+  }
+
+  async #replace(reason: string): Promise<void> {
+    const old = this.#current as ServerInstance;
+    this.#transition('replacing');
+    this.#log(`${reason}: starting a new server before stopping the old one`);
+    let next: ServerInstance;
+    try {
+      next = await this.#launch();
+    } catch (err) {
+      if (err instanceof ConfigProblem) this.#reportConfig(err, true);
+      else this.#lastExit = err instanceof Error ? err.message : String(err);
+      const why = err instanceof ConfigProblem ? `configuration error: ${err.lines[0] ?? ''}` : `a new server did not start (${this.#lastExit}); the old one keeps serving`;
+      if (!(err instanceof ConfigProblem)) this.#log(why);
+      this.#enterRunning(why);
       return;
     }
     this.#configError = null;
+    this.#current = next;
     this.#generation++;
-    this.#publish('running', `serving on ${this.#current.instance.url}`);
-    this.#log(`serving on ${this.#current.instance.url} (pid ${this.#current.instance.process.pid})`);
-    this.#startLiveness();
+    await this.#release(old.port);
+    await sleep(this.#o.drainMs ?? 1000);
+    await old.process.stop(this.#o.stopGraceMs ?? 10_000);
+    this.#enterRunning(`serving on ${next.url} (${reason})`);
+    this.#log(`serving on ${next.url}; the old server (pid ${old.process.pid}) is stopped`);
   }
 
-  #reportStartFailure(err: unknown, keptOld: boolean): void {
+  #startFailed(err: unknown): void {
     if (err instanceof ConfigProblem) {
-      this.#configError = err.lines;
-      const where = keptOld ? 'the running server keeps its last good configuration' : 'the server is not started';
-      this.#log(`configuration error (${where}):\n  ${err.lines.join('\n  ')}`);
-      this.#errorLog(err.lines);
-      this.#publish(keptOld ? 'running' : 'config-error', `configuration error: ${err.lines[0] ?? ''}`);
+      this.#transition('config-error');
+      this.#reportConfig(err, false);
+      this.#publish(`configuration error: ${err.lines[0] ?? ''}`);
       return;
     }
-    const why = err instanceof Error ? err.message : String(err);
-    this.#lastExit = why;
-    this.#log(`the server did not start: ${why}`);
-    if (keptOld) {
-      this.#publish('running', `a new server did not start (${why}); the old one keeps serving`);
-      return;
-    }
-    this.#scheduleRestart(0);
+    this.#lastExit = err instanceof Error ? err.message : String(err);
+    this.#log(`the server did not start: ${this.#lastExit}`);
+    this.#backOff(0);
   }
 
-  #errorLog(lines: readonly string[]): void {
+  #reportConfig(err: ConfigProblem, keptOld: boolean): void {
+    this.#configError = err.lines;
+    const where = keptOld ? 'the running server keeps its last good configuration' : 'the server is not started';
+    this.#log(`configuration error (${where}):\n  ${err.lines.join('\n  ')}`);
     try {
       const stamp = new Date().toISOString();
-      appendFileSync(path.join(this.#o.server.tool.home, ERROR_LOG), lines.map((l) => `${stamp}: (toolhost) ${l}\n`).join(''));
+      appendFileSync(path.join(this.#o.server.tool.home, ERROR_LOG), err.lines.map((l) => `${stamp}: (toolhost) ${l}\n`).join(''));
     } catch {
       // the home may be full; service.log has it too
     }
   }
 
-  async #onCrash(running: Running, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    if (this.#current !== running || this.#stopping) return;
+  async #onExit(instance: ServerInstance, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    // a server we replaced or stopped on purpose, or one that died before it was current
+    if (instance !== this.#current || this.#state !== 'running') return;
     this.#current = null;
-    await running.lease.close();
+    await this.#release(instance.port);
     this.#restarts++;
     this.#lastExit = signal ? `killed by ${signal}` : `exit code ${code}`;
-    this.#scheduleRestart(Date.now() - running.instance.startedAt);
+    this.#backOff(Date.now() - instance.startedAt);
   }
 
-  #scheduleRestart(ranMs: number): void {
-    if (this.#stopping) return;
+  #backOff(ranMs: number): void {
     const delay = this.#policy.nextDelay(ranMs);
-    const looping = this.#policy.crashLooping;
-    const msg = `the server stopped (${this.#lastExit ?? 'unknown'}); restart ${this.#restarts} in ${delay} ms` + (looping ? '; it keeps crashing: see ~/error.log' : '');
+    this.#transition('backing-off');
+    const msg = `the server stopped (${this.#lastExit ?? 'unknown'}); restart ${this.#restarts} in ${delay} ms` + (this.#policy.crashLooping ? '; it keeps crashing: see ~/error.log' : '');
     this.#log(msg);
-    this.#publish(looping ? 'crash-looping' : 'starting', msg);
-    this.#restartTimer = setTimeout(() => void this.#serial(() => this.#bringUp()), delay);
-  }
-
-  #startLiveness(): void {
-    if (this.#livenessTimer) return;
-    const every = this.#o.livenessIntervalMs ?? 10_000;
-    const allowed = this.#o.livenessFailures ?? 3;
-    this.#livenessTimer = setInterval(() => {
-      const c = this.#current;
-      if (!c || this.#stopping) return;
-      void this.#probe(c).then((ok) => {
-        if (c !== this.#current) return;
-        this.#livenessFailed = ok ? 0 : this.#livenessFailed + 1;
-        if (this.#livenessFailed >= allowed) {
-          this.#livenessFailed = 0;
-          this.#log(`the server failed ${allowed} liveness checks in a row; restarting it`);
-          c.instance.process.signal('SIGKILL');
-        }
+    this.#publish(msg);
+    this.#stateTimer(delay, () => {
+      void this.#serial(async () => {
+        if (this.#state === 'backing-off') await this.#bringUp();
       });
-    }, every);
-    this.#livenessTimer.unref();
+    });
   }
 
-  #probe(c: Running): Promise<boolean> {
+  async #checkLiveness(): Promise<void> {
+    const c = this.#current;
+    if (!c || this.#state !== 'running') return;
+    const ok = await this.#probe(c);
+    if (c !== this.#current || this.#state !== 'running') return;
+    this.#livenessFailed = ok ? 0 : this.#livenessFailed + 1;
+    const allowed = this.#o.livenessFailures ?? 3;
+    if (this.#livenessFailed >= allowed) {
+      this.#livenessFailed = 0;
+      this.#log(`the server failed ${allowed} liveness checks in a row; restarting it`);
+      // its exit is a crash like any other: unrouted, then started again by the backoff
+      c.process.signal('SIGKILL');
+    }
+  }
+
+  #probe(c: ServerInstance): Promise<boolean> {
     const script = this.#o.healthCheckScript;
-    if (!script) return httpProbe(`${c.instance.url}/`, 5000);
+    if (!script) return httpProbe(`${c.url}/`, 5000);
     return new Promise((resolve) => {
-      execFile('/bin/sh', ['-c', script], { cwd: this.#o.server.tool.home, timeout: 10_000, env: { ...process.env, PORT: String(c.instance.port) } }, (err) => resolve(!err));
+      execFile('/bin/sh', ['-c', script], { cwd: this.#o.server.tool.home, timeout: 10_000, env: { ...process.env, PORT: String(c.port) } }, (err) => resolve(!err));
     });
+  }
+
+  /** the server a dead supervisor left: unrouted and stopped once our own is routed */
+  async #retireOrphan(): Promise<void> {
+    const orphan = this.#orphan;
+    if (!orphan) return;
+    if (orphan.port) await this.#release(orphan.port);
+    await sleep(this.#o.drainMs ?? 1000);
+    this.#killOrphan();
+    this.#log(`stopped the server left by a supervisor that died (pid ${orphan.pid})`);
+  }
+
+  #killOrphan(): void {
+    const orphan = this.#orphan;
+    this.#orphan = null;
+    if (!orphan) return;
+    for (const target of [-orphan.pgid, orphan.pid]) {
+      try {
+        process.kill(target, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
+    setTimeout(() => {
+      try {
+        process.kill(-orphan.pgid, 'SIGKILL');
+      } catch {
+        // it stopped on SIGTERM
+      }
+    }, this.#o.stopGraceMs ?? 10_000).unref();
   }
 
   #watchConfig(): void {
     if (this.#o.server.type === 'generic') return;
     const file = path.join(this.#o.server.tool.home, USER_CONFIG_NAME);
     this.#watcher = watch(file, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
-    const changed = (): void => {
-      if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
-      this.#reloadTimer = setTimeout(() => void this.restart(`${USER_CONFIG_NAME} changed`), 50);
-    };
+    const changed = (): void => void this.restart(`${USER_CONFIG_NAME} changed`);
     this.#watcher.on('add', changed).on('change', changed).on('unlink', changed);
     this.#watcher.on('error', (err) => this.#log(`watching ${file}: ${(err as Error).message}`));
   }
-
 }

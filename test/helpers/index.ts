@@ -1,7 +1,7 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,58 @@ export function userEnv(extra: Record<string, string | undefined> = {}): NodeJS.
   delete env.NODE_OPTIONS;
   for (const k of Object.keys(env)) if (k.startsWith('TAP') || k.startsWith('_TAP')) delete env[k];
   return env;
+}
+
+export interface RunningRegistrar {
+  /** its socket directory: TOOLHOST_REGISTRAR_DIR for webservice, portgrabber, supervisors */
+  readonly dir: string;
+  readonly node: string;
+  readonly process: ManagedProcess;
+  /** what it logged so far */
+  log(): string;
+}
+
+/**
+ * The real `toolhost registrar` for the tool homes under homeRoot, writing to Redis at
+ * redisUrl. Its sockets live in a short directory under /tmp (a unix socket path has at most
+ * 107 bytes; test directories are longer), removed at teardown.
+ */
+export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string, options: { leaseSeconds?: number; node?: string; address?: string } = {}): Promise<RunningRegistrar> {
+  const dir = mkdtempSync('/tmp/threg-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(homeRoot, { recursive: true });
+  const node = options.node ?? `node-${path.basename(dir).slice(6)}`;
+  let log = '';
+  const proc = await startProcess({
+    command: 'env',
+    args: [
+      '-u',
+      'NODE_OPTIONS',
+      path.join(BIN, 'toolhost'),
+      'registrar',
+      '--redis',
+      redisUrl,
+      '--home-root',
+      homeRoot,
+      '--socket-dir',
+      dir,
+      '--node',
+      node,
+      '--address',
+      options.address ?? '127.0.0.1',
+      '--lease',
+      String(options.leaseSeconds ?? 15),
+      '--scan-interval',
+      '0.1',
+    ],
+    env: userEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ready: async () => log.includes(' serving '),
+    onStart: (child) => child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d)),
+    timeoutMs: 20_000,
+  });
+  t.teardown(() => proc.stop(5000));
+  return { dir, node, process: proc, log: () => log };
 }
 
 /** one of bin/ as a user runs it */

@@ -1,7 +1,8 @@
-// Which tool a webservice command is about: the tool account it runs in (tools.<name>, home
-// from the passwd entry), or --tool/--home (TOOLHOST_TOOL/TOOLHOST_HOME) in development.
+// Which tool a command is about and whose it is: the tool account it runs in (tools.<name>,
+// home from the passwd entry), or --tool/--home (TOOLHOST_TOOL/TOOLHOST_HOME) in development;
+// and the one rule for a tool's owner (uid/gid), used by every process that acts for a tool.
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
@@ -22,6 +23,11 @@ export interface Tool {
   readonly account: UnixAccount | null;
 }
 
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
 export interface ToolSelection {
   readonly tool?: string | undefined;
   readonly home?: string | undefined;
@@ -29,25 +35,51 @@ export interface ToolSelection {
   readonly cwd: string;
 }
 
-/** passwd entry by name (NSS-aware through getent), or null */
-export function lookupAccount(user: string): UnixAccount | null {
-  let line: string;
+function getent(database: string, key: string): string | null {
   try {
-    line = execFileSync('getent', ['passwd', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return null;
   }
+}
+
+/** passwd entry by name (NSS-aware through getent), or null */
+export function lookupAccount(user: string): UnixAccount | null {
+  const line = getent('passwd', user);
+  if (line === null) return null;
   const fields = line.split(':');
   if (fields.length < 7) return null;
   const uid = Number(fields[2]);
   const gid = Number(fields[3]);
-  let group = user;
-  try {
-    group = execFileSync('getent', ['group', String(gid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0] || user;
-  } catch {
-    // a gid without a group entry: lighttpd accepts the user's name as group when they match
-  }
+  // a gid without a group entry: lighttpd accepts the user's name as group when they match
+  const group = getent('group', String(gid))?.split(':')[0] || user;
   return { user, uid, gid, group, home: fields[5] as string };
+}
+
+/** the members of a unix group (its maintainers, for a tool's group) */
+export function groupMembers(group: string): string[] {
+  const members = getent('group', group)?.split(':')[3] ?? '';
+  return members ? members.split(',') : [];
+}
+
+/**
+ * Whose a tool is: its unix account's uid/gid; a development tool without an account belongs
+ * to the owner of its home (a real directory, never a link). null when neither exists.
+ */
+export function toolOwner(tool: Tool): Owner | null {
+  if (tool.account) return { uid: tool.account.uid, gid: tool.account.gid };
+  try {
+    const st = lstatSync(tool.home);
+    return st.isDirectory() ? { uid: st.uid, gid: st.gid } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** the tool named NAME on this host: account home, or HOME_ROOT/NAME in development */
+export function toolByName(name: string, homeRoot: string): Tool {
+  const account = lookupAccount(toolAccountName(validateToolName(name)));
+  return { name, home: account?.home ?? path.join(homeRoot, name), account };
 }
 
 function requireDirectory(dir: string): string {
@@ -77,12 +109,4 @@ export function resolveTool(sel: ToolSelection): Tool {
     return { name, home: requireDirectory(home), account };
   }
   throw new ToolhostError('TH_ERR_TOOL_NOT_A_TOOL_ACCOUNT', me.username);
-}
-
-/** Where a tool's pid files and sockets live: never /tmp, never the (possibly networked) home. */
-export function runtimeDirectory(tool: Tool, env: Readonly<Record<string, string | undefined>>): string {
-  if (env.TOOLHOST_RUNTIME_DIR) return path.join(env.TOOLHOST_RUNTIME_DIR, tool.name);
-  if (process.getuid?.() === 0) return path.join('/run/toolhost', tool.name);
-  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, 'toolhost', tool.name);
-  return path.join(tool.home, '.toolhost', 'run');
 }

@@ -1,0 +1,87 @@
+// The registrar's protocol: one JSON object per line over the tool's own unix socket. The socket
+// file belongs to the tool (mode 0600), so the kernel has already said who is calling; the
+// registrar then checks, in the kernel's socket table, that the port is the tool's.
+//
+//   registrar -> client, on connect:  {"hello":{"node","address","tool","version":1}}
+//   client -> registrar:              {"n":1,"op":"register","port":8080,"description":"…"}
+//                                     {"n":2,"op":"unregister","port":8080}
+//                                     {"n":3,"op":"list"}
+//   registrar -> client:              {"n":1,"ok":true,...} | {"n":1,"ok":false,"code","message"}
+import type { ErrorCode } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+/** a request line longer than this closes the connection */
+export const MAX_LINE_BYTES = 8 * 1024;
+/** backends one tool may have registered on one node */
+export const MAX_BACKENDS_PER_TOOL = 16;
+
+export interface Hello {
+  readonly node: string;
+  /** the address tools' servers listen on and proxies reach them at */
+  readonly address: string;
+  readonly tool: string;
+  readonly version: number;
+}
+
+export type Request =
+  | { readonly n: number; readonly op: 'register'; readonly port: number; readonly description?: string | null }
+  | { readonly n: number; readonly op: 'unregister'; readonly port: number }
+  | { readonly n: number; readonly op: 'list' };
+
+export interface RegisteredBackend {
+  readonly id: string;
+  readonly port: number;
+  readonly url: string;
+  /** written to Redis (false while Redis is unreachable: it is written when Redis answers) */
+  readonly stored: boolean;
+  readonly since: number;
+}
+
+export interface Listing {
+  readonly node: string;
+  readonly redis: 'ready' | 'down';
+  readonly backends: readonly RegisteredBackend[];
+}
+
+export type Reply =
+  | { readonly n: number; readonly ok: true; readonly backend?: RegisteredBackend; readonly listing?: Listing }
+  | { readonly n: number; readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+export function socketPath(dir: string, tool: string): string {
+  return `${dir}/${tool}.sock`;
+}
+
+/** where registrar sockets are unless TOOLHOST_REGISTRAR_DIR says otherwise */
+export const DEFAULT_REGISTRAR_DIR = '/run/toolhost-registrar';
+
+export function registrarDir(env: Readonly<Record<string, string | undefined>>): string {
+  return env.TOOLHOST_REGISTRAR_DIR || DEFAULT_REGISTRAR_DIR;
+}
+
+export function parseRequest(line: string): Request | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof v !== 'object' || v === null) return 'not an object';
+  const o = v as Record<string, unknown>;
+  const n = o.n;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) return 'no request number';
+  const port = o.port;
+  const validPort = typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536;
+  switch (o.op) {
+    case 'register':
+      if (!validPort) return 'register needs a port';
+      if (o.description !== undefined && o.description !== null && typeof o.description !== 'string') return 'description must be text';
+      return { n, op: 'register', port: port as number, description: (o.description as string | null | undefined) ?? null };
+    case 'unregister':
+      if (!validPort) return 'unregister needs a port';
+      return { n, op: 'unregister', port: port as number };
+    case 'list':
+      return { n, op: 'list' };
+    default:
+      return `unknown op ${JSON.stringify(o.op)}`;
+  }
+}
