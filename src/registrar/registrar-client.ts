@@ -2,6 +2,7 @@
 // the node registrar over the tool's own socket. The client keeps its connection and, if the
 // registrar restarts, connects again and registers its ports again (the registrar keeps them
 // anyway; this covers a registrar that lost its state).
+import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolhostError } from '../errors.js';
@@ -54,7 +55,8 @@ export class RegistrarClient {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EACCES' || code === 'EPERM') throw new ToolhostError('TH_ERR_REGISTRAR_DENIED', this.path, this.#o.tool);
-        if (Date.now() > deadline) throw new ToolhostError('TH_ERR_REGISTRAR_UNREACHABLE', this.path, code ?? (err as Error).message);
+        // no registrar directory at all is a setting to fix, not a registrar still starting
+        if (Date.now() > deadline || !existsSync(this.#o.dir)) throw new ToolhostError('TH_ERR_REGISTRAR_UNREACHABLE', this.path, code ?? (err as Error).message);
         await sleep(100);
       }
     }

@@ -1,14 +1,14 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import type { Test } from 'tap';
 import { findLighttpd } from '../../src/lighttpd/index.js';
-import { httpProbe, startProcess, startRedisServer, type ManagedProcess, type RedisServer } from '../../src/supervisor/index.js';
+import { httpProbe, startProcess, startRedisServer, tcpProbe, type ManagedProcess, type RedisServer } from '../../src/supervisor/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(ROOT, 'bin');
@@ -30,6 +30,39 @@ export async function startRedis(t: Test): Promise<RedisServer> {
   const server = await startRedisServer(path.join(workDir(t), 'redis'));
   t.teardown(() => server.stop());
   return server;
+}
+
+export interface GuideRedis {
+  readonly port: number;
+  /** the administrator's URL (the user the guide tells operators to add) */
+  readonly adminUrl: string;
+  /** an anonymous client's URL */
+  readonly url: string;
+  readonly dir: string;
+  readonly process: ManagedProcess;
+}
+
+/**
+ * Redis started from the operator guide's own files (conf/redis/redis.conf and users.acl),
+ * with only the port and paths changed, and the administrator added as the guide says.
+ */
+export async function startRedisFromGuide(t: Test, name = 'redis'): Promise<GuideRedis> {
+  const dir = path.join(workDir(t), name);
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const password = Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  const acl = path.join(dir, 'users.acl');
+  writeFileSync(acl, `${readFileSync(path.join(ROOT, 'conf', 'redis', 'users.acl'), 'utf8')}user toolhost-admin on >${password} ~* &* +@all\n`);
+  const conf = readFileSync(path.join(ROOT, 'conf', 'redis', 'redis.conf'), 'utf8')
+    .replace(/^port .*$/m, `port ${port}`)
+    .replace(/^bind .*$/m, 'bind 127.0.0.1')
+    .replace(/^dir .*$/m, `dir ${dir}`)
+    .replace(/^logfile .*$/m, `logfile ${path.join(dir, 'redis.log')}`)
+    .replace(/^aclfile .*$/m, `aclfile ${acl}`);
+  writeFileSync(path.join(dir, 'redis.conf'), conf);
+  const proc = await startProcess({ command: 'redis-server', args: [path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe('127.0.0.1', port, 200) });
+  t.teardown(() => proc.stop(2000));
+  return { port, adminUrl: `redis://toolhost-admin:${password}@127.0.0.1:${port}`, url: `redis://127.0.0.1:${port}`, dir, process: proc };
 }
 
 /** lighttpd -D -f FILE, ready once http://127.0.0.1:PORT/ answers */

@@ -1,100 +1,276 @@
-// Tool accounts and isolation with real unix users, real Redis ACLs, the real proxy: no tool
-// can touch another's routes, files, password or processes; the proxy only reads.
+// Tool accounts and isolation as a hostile tool would try them (#9), with real unix users made by
+// `toolhost tool create`, Redis started from the operator guide's own files, the real registrar,
+// monitor, proxy and executables, all as root: no tool can make root touch what is not its own,
+// borrow another tool's identity, read root's environment, or route visitors to what is not its
+// own; an anonymous Redis client can do nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { killProcessesOf, runBin, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
+import { killProcessesOf, runBin, startProxy, startRedis, startRedisFromGuide, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
 const asRoot = process.getuid?.() === 0;
+const skip = asRoot ? false : 'needs root for unix users';
+type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 function uniq(prefix: string): string {
   return `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e5).toString(36)}`.slice(0, 20);
 }
 
-async function client(t: Parameters<Parameters<typeof t.test>[1]>[0], url: string): Promise<Redis> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+async function client(t: T, url: string): Promise<Redis> {
+  // no INFO ready check: a tool's user (and an anonymous one) may not run INFO
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
   r.on('error', () => {});
   await r.connect();
   t.teardown(() => r.disconnect());
   return r;
 }
 
-t.test('tool accounts: unix user, private home, Redis user limited to its own routes, proxy reads only', { skip: asRoot ? false : 'needs root for unix users' }, async (t) => {
+/** a shell command run as a tool's unix user, the way the tool itself would */
+function asTool(tool: string, cmd: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('su', ['-s', '/bin/sh', `tools.${tool}`, '-c', cmd], { encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function uidOf(pid: number): number {
+  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+function environOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+}
+
+/** two tools a and b on a host as an operator sets one up: Redis, registrar, proxy */
+async function platform(t: T) {
   killProcessesOf(t);
   const base = workDir(t);
   chmodSync(base, 0o755);
   const homeRoot = path.join(base, 'project');
-  const redis = await startRedis(t);
-  const env = { TOOLHOST_REDIS_URL: redis.url, TOOLHOST_RUNTIME_DIR: path.join(base, 'run') };
+  const redis = await startRedisFromGuide(t);
+  const runtime = path.join(base, 'run');
+  const env = { TOOLHOST_REDIS_URL: redis.adminUrl, TOOLHOST_RUNTIME_DIR: runtime };
+  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env });
   const a = uniq('tha');
   const b = uniq('thb');
-  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env });
   t.teardown(async () => {
     await admin('delete', a, '--remove-home');
     await admin('delete', b, '--remove-home');
   });
-  for (const name of [a, b]) t.equal((await admin('create', name)).code, 0);
-  const shown = JSON.parse((await admin('show', a, '--json')).stdout);
-  t.match(shown, { name: a, home: path.join(homeRoot, a), redisUser: `tool-${a}`, credentialsFile: path.join(homeRoot, a, '.toolhost', 'redis-credentials') });
-  t.equal(shown.uid, Number(execFileSync('id', ['-u', `tools.${a}`], { encoding: 'utf8' }).trim()));
-  t.same((await admin('list')).stdout.split('\n').filter(Boolean).sort(), [a, b].sort());
-  t.equal(statSync(shown.home).mode & 0o777, 0o770, 'home: the tool and its maintainers only');
-  t.equal(statSync(shown.credentialsFile).mode & 0o777, 0o600, 'credentials: the tool only');
-  const credsA = readFileSync(shown.credentialsFile, 'utf8').trim();
-  t.match(credsA, new RegExp(`^redis://tool-${a}:[0-9a-f]{48}@127\\.0\\.0\\.1:${redis.port}$`));
+  for (const name of [a, b]) {
+    const made = await admin('create', name);
+    if (made.code !== 0) throw new Error(made.stderr);
+  }
+  const registrarUrl = (await admin('registrar-user')).stdout.trim();
+  const registrar = await startRegistrar(t, registrarUrl, homeRoot);
+  const proxy = await startProxy(t, (await admin('proxy-user')).stdout.trim());
+  const toolEnv = { TOOLHOST_REGISTRAR_DIR: registrar.dir, TOOLHOST_RUNTIME_DIR: runtime };
+  const homeOf = (name: string) => path.join(homeRoot, name);
+  const uid = (name: string) => Number(execFileSync('id', ['-u', `tools.${name}`], { encoding: 'utf8' }).trim());
+  /** a page in the tool's public_html, owned by the tool */
+  const page = (name: string, text: string) => {
+    const file = path.join(homeOf(name), 'public_html', 'index.html');
+    writeFileSync(file, text);
+    execFileSync('chown', [`tools.${name}:tools.${name}`, file]);
+  };
+  /** webservice as root runs it for a tool */
+  const ws = (name: string, ...args: string[]) => runBin(t, 'webservice', ['--tool', name, ...args], { env: { ...env, ...toolEnv } });
+  const state = (name: string) => JSON.parse(readFileSync(path.join(runtime, name, 'state.json'), 'utf8')) as { serverPid: number; supervisorPid: number; port: number; url: string; state: string };
+  const monitor = () => runBin(t, 'toolhost', ['monitor', '--once', '--home-root', homeRoot], { env: { ...env, ...toolEnv } });
+  const served = async (name: string) => {
+    const res = await fetch(`${proxy.url}/${name}/`);
+    return { status: res.status, body: await res.text() };
+  };
+  /** a root-owned secret the attacks aim at (a stand-in for /etc/shadow) */
+  const decoy = path.join(base, 'shadow');
+  writeFileSync(decoy, 'root:secret\n', { mode: 0o600 });
+  const decoyIntact = () => {
+    const st = statSync(decoy);
+    return st.uid === 0 && (st.mode & 0o777) === 0o600 && readFileSync(decoy, 'utf8') === 'root:secret\n';
+  };
+  return { base, homeRoot, redis, env, toolEnv, admin, a, b, registrar, proxy, homeOf, uid, page, ws, state, monitor, served, decoy, decoyIntact, runtime };
+}
 
-  // Redis: a tool writes its own routes and nothing else
+t.test('tool accounts: unix user, private home, a Redis user that reads its own route and writes none, a proxy user that reads only', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a, b, admin } = p;
+  const shown = JSON.parse((await admin('show', a, '--json')).stdout);
+  t.match(shown, { name: a, home: p.homeOf(a), redisUser: `tool-${a}`, credentialsFile: path.join(p.homeOf(a), '.toolhost', 'redis-credentials') });
+  t.equal(shown.uid, p.uid(a));
+  t.same((await admin('list')).stdout.split('\n').filter(Boolean).sort(), [a, b].sort());
+  t.equal(statSync(shown.home).mode & 0o7777, 0o2770, 'home: the tool and its maintainers only');
+  t.equal(statSync(shown.home).uid, p.uid(a));
+  t.equal(statSync(shown.credentialsFile).mode & 0o777, 0o600, 'credentials: the tool only');
+  t.equal(statSync(shown.credentialsFile).uid, p.uid(a), 'written by the tool itself');
+  const credsA = readFileSync(shown.credentialsFile, 'utf8').trim();
+  t.match(credsA, new RegExp(`^redis://tool-${a}:[0-9a-f]{48}@127\\.0\\.0\\.1:${p.redis.port}$`));
+
+  // a tool's Redis user: its private keyspace, read-only on its own route, nothing else
   const ra = await client(t, credsA);
-  t.equal(await ra.hset(`prefix:${a}`, 'backend:x', 'http://127.0.0.1:1'), 1);
+  t.equal(await ra.set(`tool:${a}:counter`, '1'), 'OK');
+  await t.rejects(ra.set(`tool:${b}:counter`, '1'), /NOPERM/);
+  await t.rejects(ra.hset(`prefix:${a}`, 'backend:x', 'http://127.0.0.1:1'), /NOPERM/, 'not even its own route: only registrars write routes');
   await t.rejects(ra.hset(`prefix:${b}`, 'backend:x', 'http://127.0.0.1:1'), /NOPERM/);
   await t.rejects(ra.publish(`prefix:${b}`, 'x'), /NOPERM/);
+  await t.rejects(ra.scan('0'), /NOPERM/, 'no listing of other keys');
   await t.rejects(ra.keys('*'), /NOPERM/);
   await t.rejects(ra.call('ACL', 'LIST'), /NOPERM/);
-  await t.rejects(ra.hset(`prefix:${a}x`, 'f', 'v'), /NOPERM/, 'not even a key that starts with its name');
+  await t.rejects(ra.call('FLUSHALL'), /NOPERM/);
 
-  // the proxy's user reads the table and writes nothing
-  const proxyUrl = (await admin('proxy-user')).stdout.trim();
-  const rp = await client(t, proxyUrl);
+  const rp = await client(t, (await admin('proxy-user')).stdout.trim());
   await t.rejects(rp.hset(`prefix:${a}`, 'backend:evil', 'http://127.0.0.1:2'), /NOPERM/);
   await t.rejects(rp.del(`prefix:${a}`), /NOPERM/);
+  await t.rejects(rp.call('EVAL', "return redis.call('DEL', KEYS[1])", 1, `prefix:${a}`), /NOPERM/, 'no writing through a script either');
 
-  // processes: one tool cannot read the other's home or password, or signal its server
-  const asA = (cmd: string) => spawnSync('su', ['-s', '/bin/sh', `tools.${a}`, '-c', cmd], { encoding: 'utf8' });
-  t.match(asA(`ls ${path.join(homeRoot, b)}`).stderr, /Permission denied/);
-  t.match(asA(`cat ${path.join(homeRoot, b, '.toolhost', 'redis-credentials')}`).stderr, /Permission denied/);
-  writeFileSync(path.join(homeRoot, b, 'public_html', 'index.html'), `${b} page`);
-  execFileSync('chown', [`tools.${b}:tools.${b}`, path.join(homeRoot, b, 'public_html', 'index.html')]);
-  const start = await runBin(t, 'webservice', ['--tool', b, 'start'], { env });
+  // one tool cannot read the other's home or password, or signal its server
+  t.match(asTool(a, `ls ${p.homeOf(b)}`).stderr, /Permission denied/);
+  t.match(asTool(a, `cat ${path.join(p.homeOf(b), '.toolhost', 'redis-credentials')}`).stderr, /Permission denied/);
+  p.page(b, `${b} page`);
+  const start = await p.ws(b, 'start');
   t.equal(start.code, 0, start.stderr);
-  const state = JSON.parse(readFileSync(path.join(base, 'run', b, 'state.json'), 'utf8')) as { serverPid: number };
-  t.match(asA(`kill -0 ${state.serverPid}`).stderr, /Operation not permitted/);
+  t.equal(uidOf(p.state(b).serverPid), p.uid(b), 'the server runs as the tool');
+  t.match(asTool(a, `kill -0 ${p.state(b).serverPid}`).stderr, /Operation not permitted/);
+  await waitFor(() => p.proxy.proxy.routeTable.get(b)?.backends.length === 1, 5000, 'the route');
+  t.same(await p.served(b), { status: 200, body: `${b} page` });
 
-  // the webservice registered with b's own credentials, and a read-only proxy routes it
-  const proxy = await startProxy(t, proxyUrl);
-  await waitFor(() => proxy.proxy.routeTable.get(b)?.backends.length === 1, 5000, 'the route');
-  t.equal(await (await fetch(`${proxy.url}/${b}/`)).text(), `${b} page`);
-
-  // portgrabber run by tool a for tool b is refused, with one line
-  writeFileSync(path.join(homeRoot, a, 's.cjs'), "require('http').createServer((q,s)=>s.end('x')).listen(Number(process.argv.at(-1)),'127.0.0.1')");
-  const pg = spawnSync('su', ['-s', '/bin/sh', `tools.${a}`, '-c', `env -u NODE_OPTIONS ${path.join(path.resolve('bin'), 'portgrabber')} --redis ${credsA} ${b} node ${path.join(homeRoot, a, 's.cjs')}`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 20_000 });
-  t.equal(pg.status, 1, pg.stderr);
-  t.match(pg.stderr, new RegExp(`Redis refused to let tool-${a} write the routes of "${b}" \\(NOPERM\\).*\\[TH_ERR_ROUTE_NOPERM\\]`));
-
-  t.equal((await runBin(t, 'webservice', ['--tool', b, 'stop'], { env })).code, 0);
+  t.equal((await p.ws(b, 'stop')).code, 0);
   t.equal((await admin('delete', b, '--remove-home')).code, 0);
-  const rAdmin = await client(t, redis.url);
+  const rAdmin = await client(t, p.redis.adminUrl);
   t.notOk(((await rAdmin.call('ACL', 'USERS')) as string[]).includes(`tool-${b}`), 'the Redis user is gone');
   t.equal(await rAdmin.exists(`prefix:${b}`), 0, 'and its routes');
   t.equal(spawnSync('id', [`tools.${b}`]).status, 1, 'and the unix user');
 });
 
-t.test('maintainers join a tool through its group', { skip: asRoot ? false : 'needs root for unix users' }, async (t) => {
+t.test('a link a tool plants at ~/error.log, ~/service.log or the manifest never makes root chown, open or write its target (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a } = p;
+  p.page(a, 'a page');
+  t.equal((await p.ws(a, 'start')).code, 0);
+  const home = p.homeOf(a);
+  // the tool swaps its logs for links to a root-only file, then kills its own supervisor
+  t.equal(asTool(a, `cd ${home} && rm -f error.log access.log && ln -s ${p.decoy} error.log && ln -s ${p.decoy} access.log && kill -9 ${p.state(a).supervisorPid}`).status, 0);
+  const mon = await p.monitor();
+  t.match(mon.stdout, new RegExp(`^${a}\\trestarted$`, 'm'), mon.stderr);
+  // and a root-run restart, with links at every name a temporary manifest could have
+  const pid = Number(execFileSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }));
+  asTool(a, `cd ${home} && for i in $(seq ${pid} ${pid + 300}); do ln -sf ${p.decoy} service.manifest.$i.tmp; done; ln -sf ${p.decoy} service.log`);
+  await p.ws(a, 'restart');
+  await p.monitor();
+  t.ok(p.decoyIntact(), 'the root-owned file is still root\'s, 0600 and unchanged');
+  // and the manifest itself a link: the monitor ignores it rather than read through it
+  asTool(a, `cd ${home} && kill -9 $(cat ${path.join(p.runtime, a, 'supervisor.pid')}) ; rm -f service.manifest && ln -s ${p.decoy} service.manifest`);
+  await waitFor(() => {
+    try {
+      process.kill(p.state(a).supervisorPid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 5000, 'the supervisor to die');
+  const ignored = await p.monitor();
+  t.match(ignored.stdout, new RegExp(`^${a}\\tignored$`, 'm'));
+  t.match(ignored.stderr, /service\.manifest: it is a symbolic link/);
+  t.ok(p.decoyIntact());
+});
+
+t.test('a tool cannot borrow another tool\'s identity: no credentials reach a supervisor, and a tool can register only its own ports (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a, b } = p;
+  p.page(a, `${a} page`);
+  p.page(b, `${b} page`);
+  t.equal((await p.ws(a, 'start')).code, 0);
+  t.equal((await p.ws(b, 'start')).code, 0);
+  await waitFor(() => p.proxy.proxy.routeTable.get(b)?.backends.length === 1 && p.proxy.proxy.routeTable.get(a)?.backends.length === 1, 5000, 'both routes');
+  // a links b's credentials (it cannot read them) over its own, kills its supervisor, waits for the monitor
+  const credsB = path.join(p.homeOf(b), '.toolhost', 'redis-credentials');
+  /** kill a's supervisor as a would, let the monitor start the next, return its pid */
+  const replaceSupervisor = async (shell: string): Promise<number> => {
+    const old = p.state(a).supervisorPid;
+    asTool(a, `${shell}; kill -9 ${old}`);
+    t.match((await p.monitor()).stdout, new RegExp(`^${a}\\trestarted$`, 'm'));
+    await waitFor(() => p.state(a).supervisorPid !== old && p.state(a).state === 'running', 10_000, 'a\'s new supervisor');
+    return p.state(a).supervisorPid;
+  };
+  const next = await replaceSupervisor(`ln -sf ${credsB} ~/.toolhost/redis-credentials`);
+  t.equal(uidOf(next), p.uid(a));
+  t.notOk(environOf(next).some((v) => /redis:\/\//.test(v)), 'no Redis URL of anyone in the supervisor\'s environment');
+  // a deletes its credentials: still nothing falls back to the administrator's URL
+  const third = await replaceSupervisor('rm -f ~/.toolhost/redis-credentials');
+  t.notOk(environOf(third).some((v) => /redis:\/\/|REDIS/.test(v)), 'not the administrator\'s either');
+
+  // a tries to route through b's registrar socket: the kernel says no
+  const bin = path.resolve('bin');
+  const pgB = asTool(a, `env -u NODE_OPTIONS TOOLHOST_REGISTRAR_DIR=${p.registrar.dir} ${bin}/portgrabber ${b} true`);
+  t.equal(pgB.status, 1, pgB.stderr);
+  t.match(pgB.stderr, new RegExp(`you may not use .*${b}\\.sock: it is the registrar socket of tool "${b}".*\\[TH_ERR_REGISTRAR_DENIED\\]`));
+  // a asks its own registrar socket for b's server port: the kernel says the port is b's
+  const portB = p.state(b).port;
+  const steal = asTool(
+    a,
+    `env -u NODE_OPTIONS node -e "const s=require('net').connect('${p.registrar.dir}/${a}.sock');let d='';s.on('data',c=>{d+=c;if(d.split('\\n').length>2){console.log(d);process.exit(0)}});s.write(JSON.stringify({n:1,op:'register',port:${portB}})+'\\n')"`,
+  );
+  t.match(steal.stdout, /"ok":false,"code":"TH_ERR_REGISTRAR_NOT_OWNER"/, steal.stderr);
+  t.match(steal.stdout, new RegExp(`the kernel says: uid ${p.uid(b)}, not ${a}`));
+  // nothing of b changed: its route, its page
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(await p.served(b), { status: 200, body: `${b} page` });
+  t.same(p.proxy.proxy.routeTable.get(b)?.backends.map((x) => x.port), [portB]);
+  t.equal(p.proxy.proxy.routeTable.get(a)?.backends.some((x) => x.port === portB), false);
+});
+
+t.test('root\'s environment never reaches a tool\'s supervisor or server (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a } = p;
+  p.page(a, 'a page');
+  const start = await runBin(t, 'webservice', ['--tool', a, 'start'], { env: { ...p.env, ...p.toolEnv, ROOT_SECRET_TOKEN: 'do-not-leak', AWS_SECRET_ACCESS_KEY: 'nope' } });
+  t.equal(start.code, 0, start.stderr);
+  for (const pid of [p.state(a).supervisorPid, p.state(a).serverPid]) {
+    const env = environOf(pid);
+    t.notOk(env.some((v) => v.includes('do-not-leak') || v.includes('AWS_') || v.startsWith('TOOLHOST_REDIS_URL=')), `pid ${pid} has none of root's variables`);
+    t.ok(env.includes(`HOME=${p.homeOf(a)}`) && env.includes(`USER=tools.${a}`) && env.includes(`TOOLHOST_TOOL=${a}`), `pid ${pid} has the tool's own`);
+    t.equal(uidOf(pid), p.uid(a));
+  }
+});
+
+t.test('Redis started from the guide\'s files lets nobody in without a password; tool create refuses an open Redis (#9)', { skip }, async (t) => {
+  const guide = await startRedisFromGuide(t, 'guide-redis');
+  const anon = await client(t, guide.url);
+  await t.rejects(anon.ping(), /NOAUTH/);
+  await t.rejects(anon.hset('prefix:x', '.*', 'http://127.0.0.1:1'), /NOAUTH/);
+  await t.rejects(anon.call('ACL', 'LIST'), /NOAUTH/);
+  await t.rejects(anon.call('AUTH', 'default', ''), /WRONGPASS|disabled/);
+  const adminClient = await client(t, guide.adminUrl);
+  t.equal(await adminClient.ping(), 'PONG', 'the administrator added as the guide says gets in');
+  // an out-of-the-box Redis: default user on, no password, every command
+  const open = await startRedis(t);
+  const base = workDir(t);
+  const refused = await runBin(t, 'toolhost', ['tool', '--home-root', path.join(base, 'p'), 'create', uniq('tho')], { env: { TOOLHOST_REDIS_URL: open.url } });
+  t.equal(refused.code, 2);
+  t.match(refused.stderr, /^toolhost: Redis at redis:\/\/127\.0\.0\.1:\d+ lets anyone in as administrator .*user default off.* \[TH_ERR_REDIS_OPEN\]\n$/);
+  for (const cmd of ['proxy-user', 'registrar-user']) {
+    const r = await runBin(t, 'toolhost', ['tool', cmd], { env: { TOOLHOST_REDIS_URL: open.url } });
+    t.equal(r.code, 2, cmd);
+  }
+});
+
+t.test('a tool\'s description is cut to one short line before it reaches Redis (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a } = p;
+  p.page(a, 'a page');
+  const desc = path.join(p.homeOf(a), '.description');
+  writeFileSync(desc, `${'x'.repeat(100_000)}\nsecond line\n`);
+  execFileSync('chown', [`tools.${a}:tools.${a}`, desc]);
+  t.equal((await p.ws(a, 'start')).code, 0);
+  const rAdmin = await client(t, p.redis.adminUrl);
+  const stored = await rAdmin.hget(`prefix:${a}`, 'description');
+  t.equal(stored, 'x'.repeat(300));
+});
+
+t.test('maintainers join a tool through its group', { skip }, async (t) => {
   const base = workDir(t);
   chmodSync(base, 0o755);
-  const redis = await startRedis(t);
-  const env = { TOOLHOST_REDIS_URL: redis.url };
+  const redis = await startRedisFromGuide(t);
+  const env = { TOOLHOST_REDIS_URL: redis.adminUrl, TOOLHOST_RUNTIME_DIR: path.join(base, 'run') };
   const name = uniq('thm');
   const person = uniq('maint');
   execFileSync('useradd', ['--no-create-home', person]);

@@ -1,8 +1,8 @@
-import { chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { HostMonitor, supervisorPid } from '../../src/webservice/index.js';
-import { killProcessesOf, makeToolHome, startRedis, waitFor, workDir } from '../helpers/index.js';
+import { killProcessesOf, makeToolHome, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
 const MANIFEST = '# test\nbackend: toolhost\nweb: lighttpd-plain\nversion: 1\n';
 
@@ -10,34 +10,39 @@ t.test('the monitor restarts a dead supervisor, then throttles one that keeps dy
   killProcessesOf(t);
   const redis = await startRedis(t);
   const tool = makeToolHome(t, 'flaky', { 'service.manifest': MANIFEST, 'public_html/index.html': 'x' });
-  const env = { ...process.env, TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') };
-  delete env.NODE_OPTIONS;
+  const registrar = await startRegistrar(t, redis.url, path.dirname(tool.home));
+  const env = { TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') };
   const lines: string[] = [];
-  const monitor = new HostMonitor({ homeRoot: path.dirname(tool.home), redisUrl: redis.url, env, bind: '127.0.0.1', maxRestarts: 2, windowMs: 60_000, log: (l) => lines.push(l) });
+  const monitor = new HostMonitor({ homeRoot: path.dirname(tool.home), registrarDir: registrar.dir, env, maxRestarts: 2, windowMs: 60_000, log: (l) => lines.push(l) });
   const runtimeDir = path.join(workDir(t), 'runtime', 'flaky');
+  const owner = { uid: process.getuid?.() ?? 0 };
   for (let i = 0; i < 2; i++) {
     t.equal(monitor.scan().get('flaky'), 'restarted');
-    const pid = await waitFor(() => supervisorPid(runtimeDir) !== null, 10_000, 'the supervisor')
+    const pid = await waitFor(() => supervisorPid(runtimeDir, 'flaky', owner) !== null, 10_000, 'the supervisor')
       .catch((err: Error) => {
         throw new Error(`${err.message}: ${readFileSync(path.join(tool.home, 'service.log'), 'utf8')}`);
       })
-      .then(() => supervisorPid(runtimeDir) as number);
+      .then(() => supervisorPid(runtimeDir, 'flaky', owner) as number);
     t.equal(monitor.scan().get('flaky'), 'running');
     process.kill(-pid, 'SIGKILL');
-    await waitFor(() => supervisorPid(runtimeDir) === null, 5000, 'the supervisor to die');
+    await waitFor(() => supervisorPid(runtimeDir, 'flaky', owner) === null, 5000, 'the supervisor to die');
   }
   t.equal(monitor.scan().get('flaky'), 'throttled');
   t.match(lines.join('\n'), /flaky: supervisor down, but restarted 2 times in 1 min; leaving it for a person/);
 });
 
-t.test('a manifest not owned by the tool is ignored', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async (t) => {
+t.test('a manifest not owned by the tool, or a link, is ignored', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async (t) => {
   killProcessesOf(t);
-  const redis = await startRedis(t);
-  const tool = makeToolHome(t, 'planted', { 'public_html/index.html': 'x' });
-  writeFileSync(path.join(tool.home, 'service.manifest'), MANIFEST);
-  chownSync(path.join(tool.home, 'service.manifest'), 65534, 65534);
+  const planted = makeToolHome(t, 'planted', { 'public_html/index.html': 'x' });
+  writeFileSync(path.join(planted.home, 'service.manifest'), MANIFEST);
+  chownSync(path.join(planted.home, 'service.manifest'), 65534, 65534);
+  const linked = makeToolHome(t, 'linked', { 'public_html/index.html': 'x', 'elsewhere.yaml': MANIFEST });
+  symlinkSync(path.join(linked.home, 'elsewhere.yaml'), path.join(linked.home, 'service.manifest'));
   const lines: string[] = [];
-  const monitor = new HostMonitor({ homeRoot: path.dirname(tool.home), redisUrl: redis.url, env: process.env, bind: '127.0.0.1', log: (l) => lines.push(l) });
-  t.equal(monitor.scan().get('planted'), 'ignored');
-  t.match(lines[0], /planted: ignoring .*service\.manifest: it is not owned by the tool/);
+  const monitor = new HostMonitor({ homeRoot: path.dirname(planted.home), registrarDir: path.join(workDir(t), 'registrar'), env: { TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') }, log: (l) => lines.push(l) });
+  const verdicts = monitor.scan();
+  t.equal(verdicts.get('planted'), 'ignored');
+  t.equal(verdicts.get('linked'), 'ignored');
+  t.match(lines.join('\n'), /planted: ignoring .*service\.manifest: it is owned by uid 65534, not the tool \(uid 0\)/);
+  t.match(lines.join('\n'), /linked: ignoring .*service\.manifest: it is a symbolic link/);
 });
