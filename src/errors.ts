@@ -86,6 +86,11 @@ export const ERRORS = {
     1,
     429,
   ),
+  TH_ERR_REGISTRAR_DIR_TOO_LONG: def(
+    'the registrar socket directory %s is too long: a tool\'s socket path there would take %s bytes, and unix sockets allow 107; choose a shorter --socket-dir',
+    'The registrar was given a socket directory whose socket paths would be cut by the kernel.',
+    2,
+  ),
   TH_ERR_REGISTRAR_PROTOCOL: def(
     'the registrar did not understand the request: %s',
     'A malformed message reached the registrar (a bug, or a hand-written client).',

@@ -84,18 +84,22 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
       let redisServer: RedisServer | null = null;
       let proxy: ProxyServer | null = null;
       let registrar: Registrar | null = null;
+      let sockets: string | null = null;
       let monitorTimer: NodeJS.Timeout | null = null;
       const cleanup = async (): Promise<void> => {
         if (monitorTimer) clearInterval(monitorTimer);
         await Promise.all(contexts.map((c) => stopWebservice(c).catch(() => false)));
         await registrar?.close();
+        if (sockets) rmSync(sockets, { recursive: true, force: true });
         await proxy?.close(2000);
         await redisServer?.stop();
         if (!opts.dir) rmSync(root, { recursive: true, force: true });
       };
       try {
         redisServer = await startRedisServer(path.join(root, 'redis'));
-        const registrarDir = path.join(root, 'registrar');
+        // a unix socket path has at most 107 bytes: the registrar's sockets go to a short directory
+        const registrarDir = mkdtempSync(path.join(os.tmpdir(), 'toolhost-registrar-'));
+        sockets = registrarDir;
         const env = { ...io.env, TOOLHOST_RUNTIME_DIR: path.join(root, 'run'), TOOLHOST_REGISTRAR_DIR: registrarDir };
         mkdirSync(homes, { recursive: true });
         registrar = new Registrar({ redisUrl: redisServer.url, socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { requireRootOwnedDirectory, toolByName, toolOwner, type Owner } from '../accounts/index.js';
-import { formatMessage, type ErrorCode } from '../errors.js';
+import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
 import { NodeRegistrations, normalizeDescription, type HeldTool } from '../routes/index.js';
 import { isToolName } from '../tool-name.js';
 import { canonicalIp } from '../ip-address.js';
@@ -63,6 +63,8 @@ interface SavedState {
 }
 
 const STATE_FILE = 'registrations.json';
+/** sun_path holds 108 bytes with its terminating NUL; longer paths are cut, and collide */
+const MAX_SOCKET_PATH_BYTES = 107;
 const MAX_CONNECTIONS_PER_TOOL = 64;
 
 export const DEFAULT_LEASE_MS = 15_000;
@@ -112,6 +114,8 @@ export class Registrar {
   }
 
   async start(): Promise<void> {
+    const longest = socketPath(this.#o.socketDir, 'x'.repeat(32));
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) throw new ToolhostError('TH_ERR_REGISTRAR_DIR_TOO_LONG', this.#o.socketDir, Buffer.byteLength(longest));
     if (process.getuid?.() === 0) {
       requireRootOwnedDirectory(this.#o.socketDir);
       // tools must reach their own socket in it (the socket itself is theirs alone)

@@ -286,8 +286,9 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       this.#reconnected = false;
       this.#redisRestarted = false;
       this.#disconnectedSince = null;
-      // holders that were cut off too get one lease period to renew
-      this.#setFloor(Date.now() + (this.#options.leaseGraceMs ?? DEFAULT_GRACE_MS), mergeOnly);
+      // holders that were cut off too get one lease period to renew; a first load knew
+      // nothing before, so it has nothing to be lenient about
+      this.#setFloor(this.#loaded ? Date.now() + (this.#options.leaseGraceMs ?? DEFAULT_GRACE_MS) : 0, mergeOnly);
     }
     for (const [node, until] of Object.entries(nodes)) {
       const n = Number(until);
@@ -310,7 +311,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     this.#leaseFloor = floor;
     if (this.#floorTimer) clearTimeout(this.#floorTimer);
     this.#floorTimer = null;
-    if (!Number.isFinite(floor) || this.#closed) return;
+    if (!Number.isFinite(floor) || floor === 0 || this.#closed) return;
     // when the grace ends, what only the grace kept alive goes (and, after a Redis restart,
     // what the registrars did not write again)
     this.#floorTimer = setTimeout(() => {
@@ -338,7 +339,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     this.#nodes.set(node, until);
     const now = Date.now();
     const wasLive = before !== undefined && Math.max(before, this.#leaseFloor) > now;
-    if (!wasLive) for (const tool of this.#nodeTools.get(node) ?? []) this.#rebuild(tool);
+    if (!wasLive) this.#rebuildNode(node);
     this.#armNode(node);
   }
 
@@ -353,10 +354,15 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     if (delay <= 0) return;
     const t = setTimeout(() => {
       this.#nodeTimers.delete(node);
-      for (const tool of this.#nodeTools.get(node) ?? []) this.#rebuild(tool);
+      this.#rebuildNode(node);
     }, delay + 5);
     t.unref();
     this.#nodeTimers.set(node, t);
+  }
+
+  /** the tools on a node built again; a copy of the set, since each rebuild re-indexes its tool */
+  #rebuildNode(node: string): void {
+    for (const tool of [...(this.#nodeTools.get(node) ?? [])]) this.#rebuild(tool);
   }
 
   /** build a tool's route again from its last hash (a lease ran out, a node came or went) */
@@ -372,8 +378,10 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       return;
     }
     const previous = this.#raw.get(tool);
-    // a periodic resync mostly finds nothing new: keep the route (and its pools) as it is
-    if (!force && previous && sameHash(previous, stored) && this.#routes.has(tool)) return;
+    const current = this.#routes.get(tool);
+    // a periodic resync mostly finds nothing new: keep the route (and its pools) as it is,
+    // unless one of its own leases has run out since it was built
+    if (!force && previous && current && sameHash(previous, stored) && (current.nextExpiry === null || current.nextExpiry > Date.now())) return;
     this.#build(tool, stored);
   }
 
