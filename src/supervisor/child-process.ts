@@ -76,6 +76,8 @@ export class ManagedProcess {
   async stop(graceMs = 5000): Promise<ExitInfo> {
     if (!this.running) return this.#exit ?? (await this.exited);
     this.#child.kill('SIGTERM');
+    // a stopped process (SIGSTOP, a debugger) only acts on SIGTERM once continued, as systemd does it
+    this.#child.kill('SIGCONT');
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
     timer.unref();
     try {

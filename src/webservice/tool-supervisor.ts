@@ -358,7 +358,8 @@ export class ToolSupervisor {
 
   #probe(c: ServerInstance): Promise<boolean> {
     const script = this.#o.healthCheckScript;
-    if (!script) return httpProbe(`${c.url}/`, 5000);
+    // a probe never outlasts the period between probes (a hung server fails within it)
+    if (!script) return httpProbe(`${c.url}/`, Math.min(5000, this.#o.livenessIntervalMs ?? 10_000));
     return new Promise((resolve) => {
       execFile('/bin/sh', ['-c', script], { cwd: this.#o.server.tool.home, timeout: 10_000, env: { ...process.env, PORT: String(c.port) } }, (err) => resolve(!err));
     });
