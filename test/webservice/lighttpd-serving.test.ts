@@ -91,3 +91,31 @@ t.test('requests are logged to ~/access.log and errors to ~/error.log', async (t
   t.match(log, /"GET \/logged\/\?q=1 HTTP\/1\.1" 200/);
   t.match(readFileSync(path.join(tool.home, 'error.log'), 'utf8'), /server started/);
 });
+
+t.test('600 keep-alive clients at once are all answered: the template\'s connection limit fits the proxy in front (#11)', async (t) => {
+  const net = await import('node:net');
+  const { port } = await serve(t, 'crowd', { 'public_html/index.html': 'x' });
+  const sockets: import('node:net').Socket[] = [];
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+  });
+  const answered = await Promise.all(
+    Array.from(
+      { length: 600 },
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          sockets.push(s);
+          const timer = setTimeout(() => resolve(false), 5000);
+          s.on('error', () => resolve(false));
+          s.once('data', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+          // a keep-alive request: the connection stays open, as the proxy's pooled ones do
+          s.write('GET /crowd/ HTTP/1.1\r\nHost: x\r\n\r\n');
+        }),
+    ),
+  );
+  t.equal(answered.filter(Boolean).length, 600, 'every client got its answer within 5 s');
+});
