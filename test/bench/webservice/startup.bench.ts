@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import { ProxyServer } from '../../../src/proxy/index.js';
+import { Registrar } from '../../../src/registrar/index.js';
 import { startRedisServer } from '../../../src/supervisor/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -39,10 +40,13 @@ async function main(): Promise<void> {
     responseTimeoutMs: 10_000, websocketIdleTimeoutMs: 60_000, resyncIntervalMs: 30_000, homeTitle: 'bench', templatesDir: path.join(ROOT, 'templates'), limits: { ratePerSecond: 0 },
   });
   await proxy.start(5000);
-  const home = path.join(work, 'home');
+  const home = path.join(work, 'homes', 'bench');
   mkdirSync(path.join(home, 'public_html'), { recursive: true });
   writeFileSync(path.join(home, 'public_html', 'index.html'), 'bench');
-  const env = { ...process.env, TOOLHOST_REDIS_URL: redis.url, TOOLHOST_RUNTIME_DIR: path.join(work, 'run') };
+  const sockets = mkdtempSync(path.join(os.tmpdir(), 'toolhost-bench-reg-'));
+  const registrar = new Registrar({ redisUrl: redis.url, socketDir: sockets, homeRoot: path.dirname(home), node: 'bench', address: '127.0.0.1', log: () => {} });
+  await registrar.start();
+  const env = { ...process.env, TOOLHOST_REGISTRAR_DIR: sockets, TOOLHOST_RUNTIME_DIR: path.join(work, 'run') };
   delete env.NODE_OPTIONS;
   const ws = (...args: string[]): void => void execFileSync(path.join(ROOT, 'bin', 'webservice'), ['--tool', 'bench', '--home', home, ...args], { env, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/bench/`;
@@ -91,9 +95,11 @@ async function main(): Promise<void> {
     } catch {
       // already stopped
     }
+    await registrar.close();
     await proxy.close(1000);
     await redis.stop();
     rmSync(work, { recursive: true, force: true });
+    rmSync(sockets, { recursive: true, force: true });
   }
 }
 
