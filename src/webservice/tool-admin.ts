@@ -131,10 +131,7 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
   const user = toolAccountName(name);
   const home = path.join(ctx.homeRoot, name);
   const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, async (r) => {
-    await requireClosedRedis(r, ctx.redisUrl);
-    await r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name));
-  });
+  await withRedis(ctx.redisUrl, (r) => requireClosedRedis(r, ctx.redisUrl));
   const credentials = `${credentialsUrl(ctx, redisUserOf(name), password)}\n`;
   let account: UnixAccount | null = lookupAccount(user);
   if (isRoot() && !account) {
@@ -154,6 +151,8 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
     mkdirSync(path.join(toolHome, '.toolhost'), { recursive: true, mode: 0o700 });
     writeFileSync(path.join(toolHome, CREDENTIALS_FILE), credentials, { mode: 0o600, flag: 'w' });
   }
+  // the password changes only once the tool holds the new one
+  await withRedis(ctx.redisUrl, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
   return toolRecord(name, ctx.homeRoot);
 }
 

@@ -154,7 +154,7 @@ t.test('renewals write nothing to the tools\' hashes: one node lease, announced 
 });
 
 t.test('restarting the registrar, even with SIGKILL, takes no tool off the web (#11)', async (t) => {
-  const { r, redis, homes, registrar } = await node(t, ['steady'], 3);
+  const { r, redis, homes, registrar } = await node(t, ['steady'], 8);
   const proxy = await startProxy(t, redis.url);
   const backend = await startEchoBackend(t, 'steady');
   await withRegistrar(registrar.dir, 'steady', (c) => c.register(backend.port));
@@ -182,6 +182,7 @@ t.test('restarting the registrar, even with SIGKILL, takes no tool off the web (
   })();
   registrar.process.signal('SIGKILL');
   await registrar.process.exited;
+  const leaseBefore = Number(await r.hget('toolhost:nodes', registrar.node));
   // a new registrar on the same node and directory, as a service manager restarts it: within the
   // node's lease (one down for longer takes its node's tools off the proxies: nobody vouches for them)
   const { startProcess } = await import('../../src/supervisor/index.js');
@@ -189,15 +190,16 @@ t.test('restarting the registrar, even with SIGKILL, takes no tool off the web (
   let log = '';
   const again = await startProcess({
     command: 'env',
-    args: ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'registrar', '--redis', redis.url, '--home-root', homes, '--socket-dir', registrar.dir, '--node', registrar.node, '--lease', '3'],
+    args: ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'registrar', '--redis', redis.url, '--home-root', homes, '--socket-dir', registrar.dir, '--node', registrar.node, '--lease', '8'],
     env: userEnv(),
     stdio: ['ignore', 'ignore', 'pipe'],
     onStart: (c) => c.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d)),
     ready: async () => log.includes(' serving '),
   });
   t.teardown(() => again.stop(2000));
-  // past the old lease: the new registrar has renewed it
-  await new Promise((resolve) => setTimeout(resolve, 3500));
+  // the new registrar renews the node's lease as soon as it reaches Redis
+  await waitFor(async () => Number(await r.hget('toolhost:nodes', registrar.node)) > leaseBefore, 10_000, 'the node lease renewed');
+  await new Promise((resolve) => setTimeout(resolve, 300));
   running = false;
   await loop;
   t.equal(failures, 0, `${ok} requests while the registrar was killed and started again, none failed ${odd.join('; ')}`);

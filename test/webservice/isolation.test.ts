@@ -173,6 +173,26 @@ t.test('a link a tool plants at ~/error.log, ~/service.log or the manifest never
   t.ok(p.decoyIntact());
 });
 
+t.test('toolhost tool create run again, and delete, never write or remove through a tool\'s links (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a, admin } = p;
+  const { mkdirSync, readdirSync } = await import('node:fs');
+  // a root-only directory the tool points its ~/.toolhost and another link at
+  const vault = path.join(p.base, 'vault');
+  mkdirSync(vault, { mode: 0o700 });
+  writeFileSync(path.join(vault, 'redis-credentials'), 'root:secret\n', { mode: 0o600 });
+  t.equal(asTool(a, `cd ~ && rm -rf .toolhost && ln -s ${vault} .toolhost && ln -s ${vault} keep && ln -s ${p.decoy} public_html/leak`).status, 0);
+  const again = await admin('create', a);
+  t.equal(again.code, 1, 'the tool\'s own shell could not write through the link');
+  t.match(again.stderr, /failed while preparing .* as tools\..*\[TH_ERR_COMMAND_FAILED\]/);
+  t.equal(readFileSync(path.join(vault, 'redis-credentials'), 'utf8'), 'root:secret\n', 'root\'s file is untouched');
+  t.equal(statSync(vault).uid, 0);
+  t.ok(p.decoyIntact());
+  t.equal((await admin('delete', a, '--remove-home')).code, 0);
+  t.same(readdirSync(vault), ['redis-credentials'], 'removing the home removed the links, not what they point at');
+  t.ok(p.decoyIntact());
+});
+
 t.test('a tool cannot borrow another tool\'s identity: no credentials reach a supervisor, and a tool can register only its own ports (#9)', { skip }, async (t) => {
   const p = await platform(t);
   const { a, b } = p;
