@@ -151,6 +151,13 @@ export const ERRORS = {
     'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
     'webservice start/restart/stop did not see the per-tool supervisor reach the state it asked for in time.',
   ),
+  // jobs
+  TH_ERR_JOB_NAME_INVALID: def(
+    'invalid job name "%s": use 1 to 52 lower-case letters, digits, "." and "-", starting with a letter or digit; no spaces, no underscores, no special symbols',
+    'A job name does not fit Toolforge\'s rule.',
+    2,
+    400,
+  ),
   // routes
   TH_ERR_ROUTE_NOT_FOUND: def(
     'no route for tool "%s"; see the routes with: toolhost routes list',
