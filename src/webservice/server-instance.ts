@@ -5,7 +5,7 @@ import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
 import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
-import { httpProbe, startProcess, StartError, type ManagedProcess } from '../supervisor/index.js';
+import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
 import type { Tool } from '../accounts/index.js';
@@ -28,12 +28,12 @@ export interface ServerInstance {
 }
 
 /** the configuration is wrong: the running server (if any) must stay as it is */
-export class ConfigProblem extends Error {
+export class ConfigProblem extends UnitConfigError {
   constructor(
-    readonly lines: readonly string[],
+    lines: readonly string[],
     readonly diagnostics: readonly Diagnostic[] = [],
   ) {
-    super(lines[0] ?? 'configuration error');
+    super(lines);
     this.name = 'ConfigProblem';
   }
 }

@@ -11,7 +11,8 @@ import { processInfo } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
 import { readManifest } from './manifest.js';
 import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
-import { ToolSupervisor, type Orphan } from './tool-supervisor.js';
+import type { Orphan } from '../supervisor/index.js';
+import { WebUnit } from './web-unit.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness probe period (default 10 s) */
 function livenessMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
@@ -62,7 +63,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     releasePidFile(ctx.runtimeDir);
     return 1;
   }
-  const supervisor = new ToolSupervisor({
+  const supervisor = new WebUnit({
     server: serverContext(ctx.tool, ctx.runtimeDir, bind, ctx.env, manifest),
     registrar,
     description: description(ctx.tool),
@@ -87,7 +88,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   });
   serviceLog(ctx.tool.home, `supervisor ${process.pid}: starting the ${manifest.type} webservice`);
   await supervisor.start();
-  await supervisor.stoppedPromise;
+  await supervisor.unit.stoppedPromise;
   releasePidFile(ctx.runtimeDir);
   return 0;
 }
