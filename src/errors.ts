@@ -97,6 +97,16 @@ export const ERRORS = {
     1,
     400,
   ),
+  TH_ERR_SECRET_ON_COMMAND_LINE: def(
+    'the Redis URL %s carries a password on the command line, where every user of the host can read it (ps); put it in TOOLHOST_REDIS_URL or in a file only you may read, given with --redis-file',
+    'A --redis option held a password.',
+    2,
+  ),
+  TH_ERR_SECRET_FILE_OPEN: def(
+    'the secret file %s may be read by others or is not yours (%s); make it yours and mode 0600 (chmod 600)',
+    'A --redis-file is readable by other users or owned by someone else.',
+    2,
+  ),
   TH_ERR_REDIS_OPEN: def(
     'Redis at %s lets anyone in as administrator (its default user is on, without a password, with every command); close it first (conf/redis/users.acl: "user default off") and run again',
     'An administrator command was pointed at a Redis whose default user is open: tool and service users there would protect nothing.',

@@ -2,11 +2,11 @@
 // home from the passwd entry), or --tool/--home (TOOLHOST_TOOL/TOOLHOST_HOME) in development;
 // and the one rule for a tool's owner (uid/gid), used by every process that acts for a tool.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { toolAccountName, validateToolName } from '../tool-name.js';
+import { isToolName, toolAccountName, validateToolName } from '../tool-name.js';
 
 export interface UnixAccount {
   readonly user: string;
@@ -35,9 +35,10 @@ export interface ToolSelection {
   readonly cwd: string;
 }
 
+/** one entry (key), or the whole database (key '') */
 function getent(database: string, key: string): string | null {
   try {
-    return execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('getent', key ? [database, key] : [database], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 * 1024 * 1024 }).trim();
   } catch {
     return null;
   }
@@ -63,17 +64,54 @@ export function groupMembers(group: string): string[] {
 }
 
 /**
- * Whose a tool is: its unix account's uid/gid; a development tool without an account belongs
- * to the owner of its home (a real directory, never a link). null when neither exists.
+ * Whose a tool is: its unix account's uid/gid. A development tool without an account belongs to
+ * the owner of its home (a real directory, never a link) — but root acts for such a home only
+ * when the home is root's own: a home left behind by a deleted tool belongs to a uid the system
+ * may give to the next tool created, which must not inherit it. null: nobody root may act for.
  */
 export function toolOwner(tool: Tool): Owner | null {
   if (tool.account) return { uid: tool.account.uid, gid: tool.account.gid };
   try {
     const st = lstatSync(tool.home);
-    return st.isDirectory() ? { uid: st.uid, gid: st.gid } : null;
+    if (!st.isDirectory()) return null;
+    if (process.getuid?.() === 0 && st.uid !== 0) return null;
+    return { uid: st.uid, gid: st.gid };
   } catch {
     return null;
   }
+}
+
+/**
+ * Every tool under a home root: the valid tool names there, each with its account. One listing of
+ * the passwd and group databases for all of them (a lookup per tool costs milliseconds each,
+ * which a scan of thousands of tools cannot afford).
+ */
+export function toolsUnder(homeRoot: string): Tool[] {
+  let names: string[];
+  try {
+    names = readdirSync(homeRoot);
+  } catch {
+    return [];
+  }
+  const groups = new Map<number, string>();
+  for (const line of (getent('group', '') ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3) groups.set(Number(f[2]), f[0] as string);
+  }
+  const accounts = new Map<string, UnixAccount>();
+  for (const line of (getent('passwd', '') ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || !(f[0] as string).startsWith('tools.')) continue;
+    const gid = Number(f[3]);
+    accounts.set(f[0] as string, { user: f[0] as string, uid: Number(f[2]), gid, group: groups.get(gid) ?? (f[0] as string), home: f[5] as string });
+  }
+  return names
+    .filter((n) => isToolName(n))
+    .sort()
+    .map((name) => {
+      const account = accounts.get(toolAccountName(name)) ?? null;
+      return { name, home: account?.home ?? path.join(homeRoot, name), account };
+    });
 }
 
 /** the tool named NAME on this host: account home, or HOME_ROOT/NAME in development */

@@ -3,13 +3,14 @@
 import os from 'node:os';
 import type { Command as Commander } from 'commander';
 import { Registrar, registrarDir } from '../registrar/index.js';
-import { redactRedisUrl } from '../routes/index.js';
+import { redactRedisUrl, redisUrlFrom } from '../routes/index.js';
 import { ToolhostError } from '../errors.js';
 import net from 'node:net';
 import type { CliIo } from './io.js';
 
 interface Options {
   redis?: string;
+  redisFile?: string;
   homeRoot: string;
   socketDir?: string;
   node?: string;
@@ -22,7 +23,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
   program
     .command('registrar')
     .description('the node registrar: routes a tool to a port only after the kernel confirms a process of that tool listens on it')
-    .option('--redis <url>', 'the route table, as the registrar user (or TOOLHOST_REDIS_URL)')
+    .option('--redis <url>', 'the route table, without a password (a password goes in TOOLHOST_REDIS_URL or --redis-file)')
+    .option('--redis-file <file>', 'a file only its owner may read holding the registrar user\'s URL (toolhost tool registrar-user)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project')
     .option('--socket-dir <dir>', 'root-owned directory for the tools\' sockets (or TOOLHOST_REGISTRAR_DIR; default /run/toolhost-registrar)')
     .option('--node <name>', 'this node\'s name in the route table (default: the host name)')
@@ -33,7 +35,7 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
       if (net.isIP(opts.address) === 0) throw new ToolhostError('TH_ERR_USAGE', `--address must be an IP address, not "${opts.address}" (proxies resolve no names)`);
       const leaseMs = Math.round(Number(opts.lease) * 1000);
       if (!Number.isFinite(leaseMs) || leaseMs < 300) throw new ToolhostError('TH_ERR_USAGE', `--lease must be at least 0.3 seconds, not "${opts.lease}"`);
-      const redisUrl = opts.redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+      const redisUrl = redisUrlFrom(opts, io.env);
       // sockets and the state file are created closed; each socket is then given to its tool
       process.umask(0o077);
       const registrar = new Registrar({

@@ -1,7 +1,7 @@
 // `toolhost routes list|show|set|rm`: the route table as an administrator sees it.
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
-import { OversizedRoute, parseBackendUrl, parseRoute, ROUTE_LIMITS, RouteStore, withRedis, writtenLeases, type LeaseView, type RouteProblem, type StoredRoute } from '../routes/index.js';
+import { OversizedRoute, parseBackendUrl, parseRoute, redisUrlFrom, ROUTE_LIMITS, RouteStore, withRedis, writtenLeases, type LeaseView, type RedisUrlOptions, type RouteProblem, type StoredRoute } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
 
@@ -21,8 +21,8 @@ function describeHash(tool: string, stored: StoredRoute, now: number, leases: Le
 
 export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const routes = program.command('routes').description('read and change the route table in Redis');
-  routes.option('--redis <url>', 'the route table (or TOOLHOST_REDIS_URL)');
-  const redisUrl = (): string => (routes.opts() as { redis?: string }).redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  routes.option('--redis <url>', 'the route table, without a password (or TOOLHOST_REDIS_URL)').option('--redis-file <file>', 'a file only you may read holding the URL');
+  const redisUrl = (): string => redisUrlFrom(routes.opts() as RedisUrlOptions, io.env);
 
   routes
     .command('list')

@@ -5,11 +5,13 @@ import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
 import { lookupAccount } from '../accounts/index.js';
+import { redisUrlFrom } from '../routes/index.js';
 import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface AdminOptions {
   redis?: string;
+  redisFile?: string;
   publicRedisUrl?: string;
   homeRoot?: string;
 }
@@ -26,13 +28,14 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
   const tool = program
     .command('tool')
     .description('tool accounts: unix user, home, and a Redis user with a private keyspace; the Redis users of proxies and registrars')
-    .option('--redis <url>', 'the administrator\'s Redis (or TOOLHOST_REDIS_URL)')
+    .option('--redis <url>', 'the administrator\'s Redis, without a password (or TOOLHOST_REDIS_URL)')
+    .option('--redis-file <file>', 'a file only you may read holding the administrator\'s URL')
     .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
   const ctx = (): AdminContext => {
     const o = tool.opts() as AdminOptions;
     return {
-      redisUrl: o.redis ?? io.env.TOOLHOST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      redisUrl: redisUrlFrom(o, io.env),
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
       homeRoot: o.homeRoot ?? '/data/project',
       env: io.env,

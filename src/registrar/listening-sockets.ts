@@ -49,9 +49,18 @@ export async function listeningSockets(procNet = '/proc/net'): Promise<Listening
   return [...parseProcNet(v4), ...parseProcNet(v6)];
 }
 
-/** whether a socket listening on `listening` accepts connections made to `target` */
+/**
+ * Whether connections made to `target` surely reach a socket listening on `listening`. A socket
+ * on :: takes IPv4 connections only if it is not IPV6_V6ONLY, which /proc does not show: for an
+ * IPv4 target it does not count (a tool's server listens on the node's address or 0.0.0.0).
+ */
 export function listensOn(listening: string, target: string): boolean {
   if (listening === target) return true;
-  if (listening === '::') return true; // dual-stack wildcard (Linux default bindv6only=0)
-  return listening === '0.0.0.0' && net.isIPv4(target);
+  if (listening === '0.0.0.0') return net.isIPv4(target);
+  return listening === '::' && net.isIPv6(target);
+}
+
+/** whether connections made to `target` might reach it (a :: socket might take IPv4 too) */
+export function mayListenOn(listening: string, target: string): boolean {
+  return listensOn(listening, target) || listening === '::';
 }

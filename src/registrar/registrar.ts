@@ -7,16 +7,15 @@
 // taken by another uid, loses its route within a second. It holds one lease for the whole node
 // and heals the tools' hashes at every renewal. Its state survives its own restart (a file in
 // its root-owned directory), so restarting it takes no tool off the web.
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { requireRootOwnedDirectory, toolByName, toolOwner, type Owner } from '../accounts/index.js';
+import { requireRootOwnedDirectory, toolOwner, toolsUnder, type Owner } from '../accounts/index.js';
 import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
 import { NodeRegistrations, normalizeDescription, type HeldTool } from '../routes/index.js';
-import { isToolName } from '../tool-name.js';
 import { canonicalIp } from '../ip-address.js';
-import { listeningSockets, listensOn, type ListeningSocket } from './listening-sockets.js';
+import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from './listening-sockets.js';
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
 
 export interface RegistrarOptions {
@@ -66,6 +65,8 @@ const STATE_FILE = 'registrations.json';
 /** sun_path holds 108 bytes with its terminating NUL; longer paths are cut, and collide */
 const MAX_SOCKET_PATH_BYTES = 107;
 const MAX_CONNECTIONS_PER_TOOL = 64;
+/** requests read ahead of their answers on one connection (one chunk can hold many) */
+const MAX_PIPELINED = 64;
 
 export const DEFAULT_LEASE_MS = 15_000;
 
@@ -157,19 +158,23 @@ export class Registrar {
 
   #scan(): void {
     if (this.#closed) return;
-    let names: string[];
+    // the home root changes when a tool is made or removed; an account can also change without
+    // it (a uid given back): look again at least once a minute
+    let mtime: number;
     try {
-      names = readdirSync(this.#o.homeRoot);
+      mtime = statSync(this.#o.homeRoot).mtimeMs;
     } catch (err) {
       this.#skipOnce('', `cannot read ${this.#o.homeRoot}: ${(err as Error).message}`);
       return;
     }
+    if (mtime === this.#scannedMtime && Date.now() - this.#scannedAt < 60_000) return;
+    this.#scannedMtime = mtime;
+    this.#scannedAt = Date.now();
     const seen = new Set<string>();
-    for (const name of names) {
-      if (!isToolName(name)) continue;
-      const tool = toolByName(name, this.#o.homeRoot);
+    for (const tool of toolsUnder(this.#o.homeRoot)) {
       const owner = toolOwner(tool);
       if (!owner) continue;
+      const name = tool.name;
       seen.add(name);
       const entry = this.#tools.get(name);
       if (entry && entry.owner.uid === owner.uid) {
@@ -183,6 +188,9 @@ export class Registrar {
     }
     for (const entry of [...this.#tools.values()]) if (!seen.has(entry.name)) void this.#forget(entry, 'its home is gone');
   }
+
+  #scannedMtime = -1;
+  #scannedAt = 0;
 
   #skipOnce(key: string, why: string): void {
     if (this.#skipped.get(key) === why) return;
@@ -244,30 +252,43 @@ export class Registrar {
     socket.on('error', () => socket.destroy());
     const hello: Hello = { node: this.#o.node, address: this.#address, tool: entry.name, version: PROTOCOL_VERSION };
     socket.write(`${JSON.stringify({ hello })}\n`);
+    // one request at a time per connection: reading stops while one is answered, so a client
+    // that writes without reading fills its own socket buffer, not the registrar's memory
+    const lines: string[] = [];
     let buffered = '';
-    let queue = Promise.resolve();
+    let busy = false;
+    const next = async (): Promise<void> => {
+      if (busy) return;
+      busy = true;
+      socket.pause();
+      while (lines.length && !socket.destroyed) {
+        const req = parseRequest(lines.shift() as string);
+        const reply = typeof req === 'string' ? this.#fail(-1, 'TH_ERR_REGISTRAR_PROTOCOL', req) : await this.#handle(entry, req);
+        if (socket.destroyed) break;
+        // a reader that does not read its answers waits for them here
+        if (!socket.write(`${JSON.stringify(reply)}\n`)) await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+      }
+      busy = false;
+      if (!socket.destroyed) socket.resume();
+    };
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffered += chunk;
-      if (buffered.length > MAX_LINE_BYTES && !buffered.includes('\n')) {
-        socket.destroy();
-        return;
-      }
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
-        if (line.length > MAX_LINE_BYTES) {
+        if (line.length > MAX_LINE_BYTES || lines.length >= MAX_PIPELINED) {
           socket.destroy();
           return;
         }
-        const req = parseRequest(line);
-        // one request at a time per connection, answered in order
-        queue = queue.then(async () => {
-          const reply = typeof req === 'string' ? this.#fail(-1, 'TH_ERR_REGISTRAR_PROTOCOL', req) : await this.#handle(entry, req);
-          if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
-        });
+        lines.push(line);
       }
+      if (buffered.length > MAX_LINE_BYTES) {
+        socket.destroy();
+        return;
+      }
+      void next();
     });
   }
 
@@ -302,16 +323,26 @@ export class Registrar {
     return `http://${this.#address.includes(':') ? `[${this.#address}]` : this.#address}:${port}`;
   }
 
-  /** the kernel's word on whether uid listens on port at the node's address */
+  /**
+   * The kernel's word on whether uid listens on port at the node's address — and nobody else
+   * might: two sockets can share a port across address families (an IPv6-only one and an IPv4
+   * one), and then the route must not be anybody's.
+   */
   #owns(sockets: readonly ListeningSocket[], port: number, uid: number): boolean {
-    return sockets.some((s) => s.port === port && s.uid === uid && listensOn(s.address, this.#address));
+    const onPort = sockets.filter((s) => s.port === port);
+    return onPort.some((s) => s.uid === uid && listensOn(s.address, this.#address)) && !onPort.some((s) => s.uid !== uid && mayListenOn(s.address, this.#address));
   }
 
   async #register(entry: ToolEntry, n: number, port: number, description: string | null): Promise<Reply> {
     const sockets = await listeningSockets(this.#o.procNet);
     if (!this.#owns(sockets, port, entry.owner.uid)) {
-      const other = sockets.find((s) => s.port === port && listensOn(s.address, this.#address));
-      const who = other ? `uid ${other.uid}, not ${entry.name} (uid ${entry.owner.uid})` : 'nothing';
+      const other = sockets.find((s) => s.port === port && s.uid !== entry.owner.uid && mayListenOn(s.address, this.#address));
+      const mine = sockets.find((s) => s.port === port && s.uid === entry.owner.uid);
+      const who = other
+        ? `uid ${other.uid}, not ${entry.name} (uid ${entry.owner.uid})`
+        : mine
+          ? `${entry.name} listens on ${mine.address}, which is not ${this.#address} or 0.0.0.0`
+          : 'nothing';
       return this.#fail(n, 'TH_ERR_REGISTRAR_NOT_OWNER', this.#address, port, who);
     }
     entry.description = normalizeDescription(description) ?? entry.description;

@@ -18,5 +18,5 @@ export { RouteStore, OversizedRoute, type RegisterOptions, type StoredRoute } fr
 export { ROUTE_LIMITS, routeHashProblem, normalizeDescription } from './route-limits.js';
 export { NodeRegistrations, type HeldBackend, type HeldTool } from './node-registrations.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
-export { redactRedisUrl } from './redis-url.js';
+export { redactRedisUrl, redisUrlFrom, DEFAULT_REDIS_URL, type RedisUrlOptions } from './redis-url.js';
 export { withRedis } from './with-redis.js';

@@ -24,8 +24,9 @@ export interface ControlContext {
   readonly timeoutMs?: number;
 }
 
-function ownerOf(ctx: ControlContext): Owner | null {
-  return toolOwner(ctx.tool);
+/** the tool's owner; the caller itself when it acts for its own development tool */
+function ownerOf(ctx: ControlContext): Owner {
+  return toolOwner(ctx.tool) ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
 }
 
 /** the runtime directory and the log files exist (created as the tool) */

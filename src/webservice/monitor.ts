@@ -3,10 +3,9 @@
 // live supervisor; one that died (SIGKILL, OOM, reboot) is started again, as the tool, at most a
 // few times per window. Root reads only two small files of a tool, never through a link and
 // only if the tool owns them, and never writes one.
-import { readdirSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import { prepareRuntimeDirectory, runtimeDirectory, toolByName, toolOwner } from '../accounts/index.js';
-import { isToolName } from '../tool-name.js';
+import { prepareRuntimeDirectory, runtimeDirectory, toolOwner, toolsUnder, type Tool } from '../accounts/index.js';
 import { launchSupervisor } from './control.js';
 import { manifestPath, readManifestOf } from './manifest.js';
 import { supervisorPid } from './service-state.js';
@@ -33,22 +32,18 @@ export class HostMonitor {
   /** one pass over the home root; what was found for each tool */
   scan(now = Date.now()): Map<string, MonitorVerdict> {
     const out = new Map<string, MonitorVerdict>();
-    let names: string[];
     try {
-      names = readdirSync(this.#o.homeRoot);
+      statSync(this.#o.homeRoot);
     } catch (err) {
       this.#o.log(`cannot read ${this.#o.homeRoot}: ${(err as Error).message}`);
       return out;
     }
-    for (const name of names.sort()) {
-      if (!isToolName(name)) continue;
-      out.set(name, this.#check(name, now));
-    }
+    for (const tool of toolsUnder(this.#o.homeRoot)) out.set(tool.name, this.#check(tool, now));
     return out;
   }
 
-  #check(name: string, now: number): MonitorVerdict {
-    const tool = toolByName(name, this.#o.homeRoot);
+  #check(tool: Tool, now: number): MonitorVerdict {
+    const name = tool.name;
     const owner = toolOwner(tool);
     if (!owner) return 'no-manifest';
     const { manifest, problem } = readManifestOf(tool.home, owner);

@@ -67,9 +67,9 @@ export function isAlive(pid: number): boolean {
 export const SUPERVISOR_ENTRY = 'supervisor-entry.js';
 
 /** whether pid is a live supervisor of this tool (pid files can be stale or, in a tool's hands, lie) */
-export function isSupervisorOf(pid: number, tool: string, owner: Pick<Owner, 'uid'> | null): boolean {
+export function isSupervisorOf(pid: number, tool: string, owner: Pick<Owner, 'uid'>): boolean {
   const info = processInfo(pid);
-  if (!info || (owner !== null && info.uid !== owner.uid)) return false;
+  if (!info || info.uid !== owner.uid) return false;
   const i = info.argv.indexOf('--tool');
   return info.argv.some((a) => a.endsWith(SUPERVISOR_ENTRY)) && i >= 0 && info.argv[i + 1] === tool;
 }
@@ -78,8 +78,8 @@ export function isSupervisorOf(pid: number, tool: string, owner: Pick<Owner, 'ui
  * The running supervisor's pid, or null. The pid file is read as a tool file (no links, owned
  * by the tool) and its pid must be a live supervisor process of the tool.
  */
-export function supervisorPid(runtimeDir: string, tool: string, owner: Pick<Owner, 'uid'> | null): number | null {
-  const read = readOwnedFile(pidPath(runtimeDir), owner ?? { uid: process.getuid?.() ?? 0 }, 64);
+export function supervisorPid(runtimeDir: string, tool: string, owner: Pick<Owner, 'uid'>): number | null {
+  const read = readOwnedFile(pidPath(runtimeDir), owner, 64);
   if (!read.ok) return null;
   const pid = Number(read.text.trim());
   return isSupervisorOf(pid, tool, owner) ? pid : null;
@@ -97,7 +97,8 @@ export function claimPidFile(runtimeDir: string, tool: string): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (supervisorPid(runtimeDir, tool, null) !== null) return false;
+      // only a supervisor of this tool running as this uid holds it; another uid's process cannot
+      if (supervisorPid(runtimeDir, tool, { uid: process.getuid?.() ?? 0 }) !== null) return false;
       rmSync(file, { force: true }); // stale: its process is gone
     }
   }

@@ -1,11 +1,11 @@
 // Tool accounts, as an administrator creates them: a unix user and group tools.<name> (when
 // root; a plain directory in development), a home that keeps other tools out, and a Redis user
-// with a private keyspace (tool:<name>:*) that can read its own route but write none: routes are
-// written only by node registrars, after the kernel confirmed the port is the tool's. Root never
-// writes inside a tool's home: what goes there is written by a shell running as the tool.
+// that can read its own route but write nothing: routes are written only by node registrars,
+// after the kernel confirmed the port is the tool's. Root never writes inside a tool's home:
+// what goes there is written by a shell running as the tool.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { groupMembers, lookupAccount, prepareRuntimeDirectory, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
@@ -17,19 +17,14 @@ export const CREDENTIALS_FILE = path.join('.toolhost', 'redis-credentials');
 export const PROXY_REDIS_USER = 'toolhost-proxy';
 export const REGISTRAR_REDIS_USER = 'toolhost-registrar';
 
-/** a tool's own keys: its private keyspace, and read access to its own route */
+/**
+ * A tool's Redis user may read its own route and nothing else. It has no keyspace of its own on
+ * this Redis: the route table's Redis serves every proxy and registrar, and a tool able to
+ * write there could fill its memory (and its append-only file) for everybody. Tools that need
+ * Redis for their own data get another instance.
+ */
 function toolRules(name: string): string[] {
-  return [
-    `~tool:${name}:*`,
-    `%R~${routeKey(name)}`,
-    `&tool:${name}:*`,
-    '-@all',
-    ...['@string', '@hash', '@list', '@set', '@sortedset', '@bitmap', '@hyperloglog', '@geo', '@stream', '@transaction', '@pubsub', '@connection'].map((c) => `+${c}`),
-    // commands that name no key can reach beyond the keyspace (SCAN lists every key name)
-    ...['@dangerous', 'scan', 'randomkey', 'keys', 'client', 'pubsub'].map((c) => `-${c}`),
-    '+client|setname',
-    '+client|getname',
-  ];
+  return [`%R~${routeKey(name)}`, 'resetchannels', '-@all', '+hgetall', '+hget', '+hlen', '+ping', '+hello', '+client|setname'];
 }
 
 /** the proxy's: read the table (through the bounded read script) and follow its changes */
@@ -115,7 +110,8 @@ const POPULATE_HOME = [
 ].join('\n');
 
 function populateHomeAsTool(account: UnixAccount, credentials: string): void {
-  const r = spawnSync('/bin/sh', ['-c', POPULATE_HOME], {
+  // in a session of its own: no process of the tool ever holds root's terminal (see cli/as-tool.ts)
+  const r = spawnSync('setsid', ['--wait', '/bin/sh', '-c', POPULATE_HOME], {
     uid: account.uid,
     gid: account.gid,
     cwd: '/',
@@ -174,8 +170,11 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
     }
     execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
-  if (!runtimeDir.startsWith(record.home + path.sep)) rmSync(runtimeDir, { recursive: true, force: true });
-  if (options.removeHome) rmSync(record.home, { recursive: true, force: true });
+  // maintainers (other uids) may still write in the home while it goes: GNU rm walks it with
+  // directory descriptors and never follows a directory swapped for a link under it
+  const remove = (dir: string): void => void execFileSync('rm', ['-rf', '--one-file-system', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (!runtimeDir.startsWith(record.home + path.sep)) remove(runtimeDir);
+  if (options.removeHome) remove(record.home);
 }
 
 export async function listTools(ctx: AdminContext): Promise<string[]> {

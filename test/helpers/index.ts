@@ -143,8 +143,6 @@ export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string
       'NODE_OPTIONS',
       path.join(BIN, 'toolhost'),
       'registrar',
-      '--redis',
-      redisUrl,
       '--home-root',
       homeRoot,
       '--socket-dir',
@@ -158,7 +156,8 @@ export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string
       '--scan-interval',
       '0.1',
     ],
-    env: userEnv(),
+    // the URL may carry the registrar user's password: never on a command line
+    env: userEnv({ TOOLHOST_REDIS_URL: redisUrl }),
     stdio: ['ignore', 'ignore', 'pipe'],
     ready: async () => log.includes(' serving '),
     onStart: (child) => child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d)),

@@ -3,7 +3,7 @@
 // listens on it, drops it when that stops, heals what Redis lost, survives its own restart, and
 // shrugs off hostile input on its sockets.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -87,7 +87,21 @@ t.test('a port is routed only when a process of the tool\'s uid listens on it at
   await free.close();
   refusals.push(['a port nobody listens on', free.port, /the kernel says: nothing/]);
   const elsewhere = await listener(t, '127.0.0.2');
-  refusals.push(['a port on another address', elsewhere.port, /no process of this tool listens on 127\.0\.0\.1 port/]);
+  refusals.push(['a port on another address', elsewhere.port, /the kernel says: owner listens on 127\.0\.0\.2, which is not 127\.0\.0\.1 or 0\.0\.0\.0/]);
+  // IPv6-only sockets of the tool: alone, and on a port whose IPv4 side is another user's (the
+  // route would reach the other user's server)
+  const v6only = async (): Promise<number> => {
+    const v6 = net.createServer();
+    await new Promise<void>((resolve) => v6.listen({ host: '::', port: 0, ipv6Only: true }, resolve));
+    t.teardown(() => new Promise<void>((resolve) => v6.close(() => resolve())));
+    return (v6.address() as net.AddressInfo).port;
+  };
+  refusals.push(['an IPv6-only socket', await v6only(), /the kernel says: owner listens on ::, which is not 127\.0\.0\.1 or 0\.0\.0\.0/]);
+  const shared = await v6only();
+  const theirs = spawn(process.execPath, ['-e', `require('net').createServer(c=>c.end()).listen(${shared},'127.0.0.1',()=>console.log('up'))`], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void theirs.kill('SIGKILL'));
+  await new Promise((resolve) => theirs.stdout.once('data', resolve));
+  refusals.push(['an IPv6-only socket on a port another user has on IPv4', shared, /the kernel says: uid 65534, not owner \(uid 0\)/]);
   for (const [what, port, message] of refusals) {
     const err = await withRegistrar(registrar.dir, 'owner', (c) => c.register(port)).catch((e: ToolhostError) => e);
     t.equal((err as ToolhostError).code, 'TH_ERR_REGISTRAR_NOT_OWNER', what);
@@ -246,6 +260,46 @@ t.test('hostile input on a tool\'s socket gets a coded refusal or a closed conne
   const unknown = ToolhostError.withMessage('TH_ERR_FROM_A_NEWER_VERSION', 'something new');
   t.equal(unknown.code, 'TH_ERR_PEER_FAILED');
   t.match(unknown.message, /another toolhost process reported an error: something new/);
+});
+
+t.test('a client that writes requests without reading the answers cannot grow the registrar', async (t) => {
+  const { registrar } = await node(t, ['flooder']);
+  const pid = registrar.process.pid as number;
+  const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
+  const before = rss();
+  const closed = await new Promise<boolean>((resolve) => {
+    const s = net.connect(path.join(registrar.dir, 'flooder.sock'));
+    s.on('close', () => resolve(true));
+    s.on('error', () => {});
+    // never read; write as fast as the socket takes it
+    const line = `${JSON.stringify({ n: 1, op: 'register', port: 1 })}\n`.repeat(2000);
+    const pump = (): void => {
+      for (let i = 0; i < 200 && s.writable; i++) if (!s.write(line)) return void s.once('drain', pump);
+    };
+    s.on('connect', pump);
+    setTimeout(() => resolve(false), 5000).unref();
+  });
+  t.ok(closed, 'the connection was closed');
+  t.ok(rss() - before < 50 * 1024 * 1024, `the registrar grew by ${Math.round((rss() - before) / 1e6)} MB`);
+  t.same((await withRegistrar(registrar.dir, 'flooder', (c) => c.list())).backends, [], 'and still answers');
+});
+
+t.test('a Redis password is never taken from the command line; a secret file must be its owner\'s alone', async (t) => {
+  const redis = await startRedis(t);
+  const dir = workDir(t);
+  const onLine = await runBin(t, 'toolhost', ['registrar', '--redis', 'redis://toolhost-registrar:s3cret@127.0.0.1:6379', '--home-root', dir, '--socket-dir', '/tmp/th-none']);
+  t.equal(onLine.code, 2);
+  t.match(onLine.stderr, /the Redis URL redis:\/\/toolhost-registrar:\*\*\*@127\.0\.0\.1:6379\/? carries a password on the command line.*\[TH_ERR_SECRET_ON_COMMAND_LINE\]\n$/);
+  t.notMatch(onLine.stderr, /s3cret/);
+  const file = path.join(dir, 'registrar.url');
+  writeFileSync(file, `${redis.url}\n`, { mode: 0o644 });
+  chmodSync(file, 0o644);
+  const open = await runBin(t, 'toolhost', ['routes', '--redis-file', file, 'list']);
+  t.equal(open.code, 2);
+  t.match(open.stderr, /the secret file .*registrar\.url may be read by others .*mode 644.*\[TH_ERR_SECRET_FILE_OPEN\]/);
+  chmodSync(file, 0o600);
+  const ok = await runBin(t, 'toolhost', ['routes', '--redis-file', file, 'list']);
+  t.equal(ok.code, 0, ok.stderr);
 });
 
 t.test('a socket directory too long for unix sockets, or one others may write, is refused at start', async (t) => {

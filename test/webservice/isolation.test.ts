@@ -105,10 +105,13 @@ t.test('tool accounts: unix user, private home, a Redis user that reads its own 
   const credsA = readFileSync(shown.credentialsFile, 'utf8').trim();
   t.match(credsA, new RegExp(`^redis://tool-${a}:[0-9a-f]{48}@127\\.0\\.0\\.1:${p.redis.port}$`));
 
-  // a tool's Redis user: its private keyspace, read-only on its own route, nothing else
+  // a tool's Redis user reads its own route and nothing else: no keyspace on the route table's
+  // Redis, where a tool could fill the memory every proxy and registrar depends on
   const ra = await client(t, credsA);
-  t.equal(await ra.set(`tool:${a}:counter`, '1'), 'OK');
-  await t.rejects(ra.set(`tool:${b}:counter`, '1'), /NOPERM/);
+  t.same(await ra.hgetall(`prefix:${a}`), {}, 'it reads its own route');
+  await t.rejects(ra.hgetall(`prefix:${b}`), /NOPERM/);
+  await t.rejects(ra.set(`tool:${a}:counter`, '1'), /NOPERM/);
+  await t.rejects(ra.setrange(`tool:${a}:big`, 499_999_999, 'x'), /NOPERM/);
   await t.rejects(ra.hset(`prefix:${a}`, 'backend:x', 'http://127.0.0.1:1'), /NOPERM/, 'not even its own route: only registrars write routes');
   await t.rejects(ra.hset(`prefix:${b}`, 'backend:x', 'http://127.0.0.1:1'), /NOPERM/);
   await t.rejects(ra.publish(`prefix:${b}`, 'x'), /NOPERM/);
@@ -238,6 +241,26 @@ t.test('a tool cannot borrow another tool\'s identity: no credentials reach a su
   t.equal(p.proxy.proxy.routeTable.get(a)?.backends.some((x) => x.port === portB), false);
 });
 
+t.test('a tool\'s copy of a root-typed command has no terminal: it cannot type into root\'s shell (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a } = p;
+  // the tool's ~/.lighttpd.conf runs a command while root's `webservice config` reads it
+  const conf = path.join(p.homeOf(a), '.lighttpd.conf');
+  writeFileSync(conf, 'include_shell "cat /proc/$PPID/stat /proc/self/stat > $HOME/seen.txt; echo"\n');
+  execFileSync('chown', [`tools.${a}:tools.${a}`, conf]);
+  // root types it on a terminal (a pseudo-terminal made by script(1))
+  const bin = path.resolve('bin');
+  const r = spawnSync('script', ['-qec', `env -u NODE_OPTIONS TOOLHOST_RUNTIME_DIR=${p.runtime} ${bin}/webservice --tool ${a} config`, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+  const seen = readFileSync(path.join(p.homeOf(a), 'seen.txt'), 'utf8').trim().split('\n');
+  t.ok(seen.length >= 2, 'the tool\'s command ran');
+  for (const line of seen) {
+    const fields = line.slice(line.lastIndexOf(')') + 2).split(' ');
+    // stat field 7 (tty_nr) is the controlling terminal: none
+    t.equal(fields[4], '0', `no controlling terminal: ${line.slice(0, 60)}`);
+  }
+});
+
 t.test('root\'s environment never reaches a tool\'s supervisor or server (#9)', { skip }, async (t) => {
   const p = await platform(t);
   const { a } = p;
@@ -284,6 +307,23 @@ t.test('a tool\'s description is cut to one short line before it reaches Redis (
   const rAdmin = await client(t, p.redis.adminUrl);
   const stored = await rAdmin.hget(`prefix:${a}`, 'description');
   t.equal(stored, 'x'.repeat(300));
+});
+
+t.test('a home left behind by a deleted tool is nobody\'s: not served by the registrar, the monitor or root\'s webservice (#9)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { mkdirSync, chownSync, existsSync } = await import('node:fs');
+  // a home without an account, owned by a uid the system may give to the next tool created
+  const left = path.join(p.homeRoot, 'leftover');
+  mkdirSync(path.join(left, 'public_html'), { recursive: true });
+  writeFileSync(path.join(left, 'service.manifest'), 'web: lighttpd\n');
+  chownSync(left, 65534, 65534);
+  chownSync(path.join(left, 'service.manifest'), 65534, 65534);
+  await new Promise((r) => setTimeout(r, 500));
+  t.notOk(existsSync(path.join(p.registrar.dir, 'leftover.sock')), 'no registrar socket for it');
+  t.match((await p.monitor()).stdout, /^leftover\tno-manifest$/m, 'the monitor starts nothing for it');
+  const ws = await runBin(t, 'webservice', ['--tool', 'leftover', '--home', left, 'start'], { env: { ...p.env, ...p.toolEnv } });
+  t.equal(ws.code, 1);
+  t.match(ws.stderr, /there is no tool "leftover" on this host.*\[TH_ERR_TOOL_UNKNOWN\]/);
 });
 
 t.test('maintainers join a tool through its group', { skip }, async (t) => {
