@@ -18,9 +18,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   accesslog: ['.'],
   accounts: ['.'],
   registrar: ['.', 'accounts', 'routes'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'webservice', 'proxy'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy'],
 };
 
 function sources(dir: string): string[] {

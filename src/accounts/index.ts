@@ -4,3 +4,4 @@ export { groupMembers, lookupAccount, resolveTool, toolByName, toolOwner, toolsU
 export { prepareRuntimeDirectory, requireRootOwnedDirectory, runtimeDirectory, SYSTEM_RUNTIME_ROOT } from './runtime-dir.js';
 export { readOwnedFile, type OwnedRead } from './tool-files.js';
 export { PASSED_VARIABLES, toolProcessEnvironment } from './tool-environment.js';
+export { spawnToolProgram, type ToolProgram } from './spawn-as-tool.js';

@@ -132,7 +132,7 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
           const started = await startWebservice(ctx, sample.manifest(home));
           if (started.state.state !== 'running') throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', sample.name, 'start', 60);
         }
-        const monitor = new HostMonitor({ homeRoot: homes, registrarDir, env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
+        const monitor = new HostMonitor({ homeRoot: homes, registrarDir, stateDir: path.join(root, 'schedules'), env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
         monitorTimer = setInterval(() => monitor.scan(), 5000);
         monitorTimer.unref();
 

@@ -1,6 +1,7 @@
 // `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
 // should run (see HostMonitor). Run by root, as a system service.
 import type { Command as Commander } from 'commander';
+import { DEFAULT_STATE_DIR } from '../jobs/index.js';
 import { registrarDir } from '../registrar/index.js';
 import { HostMonitor } from '../webservice/index.js';
 import type { CliIo } from './io.js';
@@ -8,7 +9,7 @@ import type { CliIo } from './io.js';
 export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('monitor')
-    .description('restart the webservice supervisors of tools that have a ~/service.manifest but no supervisor')
+    .description('restart the supervisors of tools whose webservice or continuous jobs should run; fire scheduled jobs')
     .option('--home-root <dir>', 'where tool homes are', '/data/project')
     .option('--interval <seconds>', 'time between scans', '10')
     .option('--once', 'one scan, then exit')
@@ -16,6 +17,7 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
       const monitor = new HostMonitor({
         homeRoot: opts.homeRoot,
         registrarDir: registrarDir(io.env),
+        stateDir: io.env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR,
         env: io.env,
         log: (line) => io.err(`toolhost monitor: ${line}\n`),
       });
@@ -29,11 +31,14 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
         return;
       }
       const timer = setInterval(scan, Math.max(1, Number(opts.interval)) * 1000);
+      // scheduled runs start within a second of their time
+      const ticker = setInterval(() => monitor.tick(), 1000);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
       clearInterval(timer);
+      clearInterval(ticker);
       setExit(0);
     });
 }

@@ -39,11 +39,14 @@ export class StartError extends Error {
 
 export class ManagedProcess {
   readonly #child: ChildProcess;
+  /** the process leads a group of its own: signals go to the whole group (a script's children too) */
+  readonly #group: boolean;
   readonly exited: Promise<ExitInfo>;
   #exit: ExitInfo | null = null;
 
-  constructor(child: ChildProcess) {
+  constructor(child: ChildProcess, group = false) {
     this.#child = child;
+    this.#group = group;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
@@ -69,21 +72,38 @@ export class ManagedProcess {
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.running) this.#child.kill(sig);
+    if (!this.running) return;
+    if (this.#group && this.#child.pid) {
+      try {
+        process.kill(-this.#child.pid, sig);
+        return;
+      } catch {
+        // the group is gone but for its leader: signal it alone
+      }
+    }
+    this.#child.kill(sig);
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone */
   async stop(graceMs = 5000): Promise<ExitInfo> {
     if (!this.running) return this.#exit ?? (await this.exited);
-    this.#child.kill('SIGTERM');
+    this.signal('SIGTERM');
     // a stopped process (SIGSTOP, a debugger) only acts on SIGTERM once continued, as systemd does it
-    this.#child.kill('SIGCONT');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
+    this.signal('SIGCONT');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     timer.unref();
     try {
       return await this.exited;
     } finally {
       clearTimeout(timer);
+      // what the leader left of its group (a script's children) goes with it
+      if (this.#group && this.#child.pid) {
+        try {
+          process.kill(-this.#child.pid, 'SIGKILL');
+        } catch {
+          // nothing left
+        }
+      }
     }
   }
 }
@@ -97,7 +117,7 @@ export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
     ...(o.uid !== undefined ? { uid: o.uid } : {}),
     ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
-  const proc = new ManagedProcess(child);
+  const proc = new ManagedProcess(child, o.detached ?? false);
   o.onStart?.(child);
   const spawnError = once(child, 'spawn').then(
     () => null,

@@ -8,6 +8,8 @@ export interface ProcessInfo {
   readonly uid: number;
   /** process group */
   readonly pgid: number;
+  /** when it started, in clock ticks since boot: with the pid, names one process for ever */
+  readonly startTicks: number;
   readonly argv: readonly string[];
 }
 
@@ -21,7 +23,7 @@ export function processInfo(pid: number): ProcessInfo | null {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return { pid, uid, pgid: Number(fields[2]), argv };
+    return { pid, uid, pgid: Number(fields[2]), startTicks: Number(fields[19]), argv };
   } catch {
     return null;
   }

@@ -2,11 +2,10 @@
 // (which survives the command exiting), signal it, and read what it reports. Everything here
 // runs as the tool (root drops to the tool before calling it), except launchSupervisor, which
 // the root monitor also uses: it never opens a tool file itself, the child does, as the tool.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { prepareRuntimeDirectory, toolOwner, toolProcessEnvironment, type Owner, type Tool } from '../accounts/index.js';
+import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import { withRegistrar, type Listing } from '../registrar/index.js';
@@ -58,18 +57,25 @@ function runningSupervisor(ctx: ControlContext): number | null {
   return supervisorPid(ctx.runtimeDir, ctx.tool.name, ownerOf(ctx));
 }
 
+/** the webservice as the tool's supervisor runs it: null when none runs (the supervisor may run jobs only) */
+function runningWebservice(ctx: ControlContext): { pid: number; state: ServiceState } | null {
+  const pid = runningSupervisor(ctx);
+  const state = readState(ctx.runtimeDir);
+  if (pid === null || !state || state.supervisorPid !== pid || state.state === 'stopped') return null;
+  return { pid, state };
+}
+
 /** check the configuration here (so errors reach the user at once), then launch the supervisor */
 export async function startWebservice(ctx: ControlContext, manifest: Manifest): Promise<StartResult> {
-  const running = runningSupervisor(ctx);
-  const state = readState(ctx.runtimeDir);
-  if (running !== null && state) {
-    if (state.type !== manifest.type) {
+  const running = runningWebservice(ctx);
+  if (running) {
+    if (running.state.type !== manifest.type) {
       throw new ToolhostError(
         'TH_ERR_WEBSERVICE_TYPE_MISMATCH',
-        `your webservice is running as "${state.type}", not "${manifest.type}"; run "webservice ${manifest.type} restart" to switch, or "webservice stop" first`,
+        `your webservice is running as "${running.state.type}", not "${manifest.type}"; run "webservice ${manifest.type} restart" to switch, or "webservice stop" first`,
       );
     }
-    return { alreadyRunning: true, state };
+    return { alreadyRunning: true, state: running.state };
   }
   prepareFiles(ctx);
   if (manifest.type !== 'generic') {
@@ -84,7 +90,7 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   await withRegistrar(ctx.registrarDir, ctx.tool.name, async () => {});
   writeManifest(ctx.tool.home, manifest);
   const before = readState(ctx.runtimeDir)?.updatedAt ?? 0;
-  launchSupervisor(ctx);
+  wakeSupervisor(ctx);
   return {
     alreadyRunning: false,
     state: await waitForState(ctx, (s) => s.updatedAt > before && s.state !== 'starting' && s.state !== 'stopped', 'start'),
@@ -92,31 +98,41 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
 }
 
 /**
- * The supervisor process: detached, in its own session, as the tool (root passes `as`), with
- * the tool's clean environment. A shell running as the tool opens ~/service.log for its output,
- * so no file of the tool is ever opened by root.
+ * Have the tool's supervisor read its manifests again (SIGUSR1), or start one if none runs: the
+ * one way `webservice` and `toolhost jobs` ask for what the manifests now say.
  */
+export function wakeSupervisor(ctx: ControlContext, signal: NodeJS.Signals = 'SIGUSR1'): void {
+  const pid = runningSupervisor(ctx);
+  if (pid !== null) {
+    process.kill(pid, signal);
+    return;
+  }
+  prepareFiles(ctx);
+  launchSupervisor(ctx);
+}
+
+/** the supervisor process: detached, as the tool (root passes `as`), its output in ~/service.log */
 export function launchSupervisor(ctx: ControlContext, as: Owner | null = null): number {
   // the compiled entry (a .js module), whether this code runs compiled or from src/
   const entry = path.join(PACKAGE_ROOT, '.build', 'webservice', SUPERVISOR_ENTRY);
-  const env = toolProcessEnvironment(ctx.tool, ctx.env);
-  env.TOOLHOST_REGISTRAR_DIR = ctx.registrarDir;
-  const child = spawn(
-    '/bin/sh',
-    ['-c', 'cd "$HOME" && exec "$@" >>service.log 2>&1', 'toolhost-supervisor', process.execPath, entry, '--tool', ctx.tool.name, '--home', ctx.tool.home, '--runtime-dir', ctx.runtimeDir],
-    { detached: true, stdio: 'ignore', cwd: '/', env, ...(as ? { uid: as.uid, gid: as.gid } : {}) },
-  );
-  child.unref();
-  return child.pid ?? 0;
+  return spawnToolProgram({
+    tool: ctx.tool,
+    as,
+    env: ctx.env,
+    argv: [process.execPath, entry, '--tool', ctx.tool.name, '--home', ctx.tool.home, '--runtime-dir', ctx.runtimeDir],
+    output: SERVICE_LOG,
+    extraEnv: { TOOLHOST_REGISTRAR_DIR: ctx.registrarDir },
+  });
 }
 
+/** the webservice stopped (its route first); the supervisor goes on if it runs continuous jobs */
 export async function stopWebservice(ctx: ControlContext): Promise<boolean> {
   removeManifest(ctx.tool.home);
-  const pid = runningSupervisor(ctx);
-  if (pid === null) return false;
-  process.kill(pid, 'SIGTERM');
+  const running = runningWebservice(ctx);
+  if (!running) return false;
+  process.kill(running.pid, 'SIGUSR1');
   const deadline = Date.now() + (ctx.timeoutMs ?? 60_000);
-  while (runningSupervisor(ctx) !== null) {
+  while (runningWebservice(ctx) !== null) {
     if (Date.now() > deadline) throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', ctx.tool.name, 'stop', Math.round((ctx.timeoutMs ?? 60_000) / 1000));
     await sleep(20);
   }
@@ -125,15 +141,14 @@ export async function stopWebservice(ctx: ControlContext): Promise<boolean> {
 
 /** a running service: new server first, then the old one stopped; otherwise a start */
 export async function restartWebservice(ctx: ControlContext, manifest: Manifest): Promise<ServiceState> {
-  const pid = runningSupervisor(ctx);
-  const state = readState(ctx.runtimeDir);
-  if (pid === null || !state || state.type !== manifest.type) {
-    if (pid !== null) await stopWebservice(ctx);
+  const running = runningWebservice(ctx);
+  if (!running || running.state.type !== manifest.type) {
+    if (running) await stopWebservice(ctx);
     return (await startWebservice(ctx, manifest)).state;
   }
   writeManifest(ctx.tool.home, manifest);
-  const before = state.updatedAt;
-  process.kill(pid, 'SIGHUP');
+  const before = running.state.updatedAt;
+  process.kill(running.pid, 'SIGHUP');
   return waitForState(ctx, (s) => s.updatedAt > before && s.state !== 'starting' && s.message !== 'restarting', 'restart');
 }
 
@@ -145,7 +160,7 @@ export interface Status {
 }
 
 export async function statusOf(ctx: ControlContext): Promise<Status> {
-  const pid = runningSupervisor(ctx);
+  const pid = runningWebservice(ctx)?.pid ?? null;
   const state = readState(ctx.runtimeDir);
   // status must answer even when the registrar does not: then whether the route is registered is unknown
   const registrar = await withRegistrar(ctx.registrarDir, ctx.tool.name, (c) => c.list(), 1000).catch(() => null);

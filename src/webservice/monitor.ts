@@ -1,11 +1,13 @@
-// The host monitor (successor of Toolforge's webservicemonitor), run by root: every interval,
-// each tool home under the home root with a ~/service.manifest owned by the tool must have a
-// live supervisor; one that died (SIGKILL, OOM, reboot) is started again, as the tool, at most a
-// few times per window. Root reads only two small files of a tool, never through a link and
-// only if the tool owns them, and never writes one.
+// The host monitor (successor of Toolforge's webservicemonitor), run by root. Every interval,
+// each tool home under the home root whose ~/service.manifest or ~/jobs.manifest (owned by the
+// tool) asks for a webservice or a continuous job must have a live supervisor; one that died
+// (SIGKILL, OOM, reboot) is started again, as the tool, at most a few times per window. Every
+// second it fires the tools' scheduled jobs (src/jobs/scheduler.ts). Root reads only small
+// files of a tool, never through a link and only if the tool owns them, and never writes one.
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { prepareRuntimeDirectory, runtimeDirectory, toolOwner, toolsUnder, type Tool } from '../accounts/index.js';
+import { launchRun, readJobsOf, Scheduler, type ScheduledTool } from '../jobs/index.js';
 import { launchSupervisor } from './control.js';
 import { manifestPath, readManifestOf } from './manifest.js';
 import { supervisorPid } from './service-state.js';
@@ -13,6 +15,8 @@ import { supervisorPid } from './service-state.js';
 export interface MonitorOptions {
   readonly homeRoot: string;
   readonly registrarDir: string;
+  /** where the scheduler keeps what it fired, missed and skipped (root-owned) */
+  readonly stateDir: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly maxRestarts?: number;
   readonly windowMs?: number;
@@ -24,12 +28,19 @@ export type MonitorVerdict = 'running' | 'restarted' | 'throttled' | 'ignored' |
 export class HostMonitor {
   readonly #o: MonitorOptions;
   readonly #restarts = new Map<string, number[]>();
+  readonly #scheduler: Scheduler;
 
   constructor(options: MonitorOptions) {
     this.#o = options;
+    const asRoot = process.getuid?.() === 0;
+    this.#scheduler = new Scheduler({
+      stateDir: options.stateDir,
+      log: (line) => options.log(line),
+      fire: (t, job, at) => launchRun({ tool: t.tool, runtimeDir: t.runtimeDir, job: job.name, trigger: 'schedule', scheduledFor: at.toISOString(), env: options.env, as: asRoot ? t.owner : null }),
+    });
   }
 
-  /** one pass over the home root; what was found for each tool */
+  /** one pass over the home root: supervisors checked, schedules updated; what was found for each tool */
   scan(now = Date.now()): Map<string, MonitorVerdict> {
     const out = new Map<string, MonitorVerdict>();
     try {
@@ -38,20 +49,29 @@ export class HostMonitor {
       this.#o.log(`cannot read ${this.#o.homeRoot}: ${(err as Error).message}`);
       return out;
     }
-    for (const tool of toolsUnder(this.#o.homeRoot)) out.set(tool.name, this.#check(tool, now));
+    const scheduled: ScheduledTool[] = [];
+    for (const tool of toolsUnder(this.#o.homeRoot)) out.set(tool.name, this.#check(tool, now, scheduled));
+    this.#scheduler.update(scheduled);
+    this.#scheduler.tick(new Date(now));
+    this.#scheduler.checkpoint(new Date(now));
     return out;
   }
 
-  #check(tool: Tool, now: number): MonitorVerdict {
+  /** fire the scheduled runs that are due (every second) */
+  tick(now = new Date()): void {
+    this.#scheduler.tick(now);
+    this.#scheduler.persist();
+  }
+
+  #check(tool: Tool, now: number, scheduled: ScheduledTool[]): MonitorVerdict {
     const name = tool.name;
     const owner = toolOwner(tool);
     if (!owner) return 'no-manifest';
-    const { manifest, problem } = readManifestOf(tool.home, owner);
-    if (problem) {
-      // only the tool itself may ask for its webservice: a link or someone else's file is ignored
-      this.#o.log(`${name}: ignoring ${manifestPath(tool.home)}: ${problem}`);
-      return 'ignored';
-    }
+    const web = readManifestOf(tool.home, owner);
+    const jobs = readJobsOf(tool.home, owner);
+    if (web.problem) this.#o.log(`${name}: ignoring ${manifestPath(tool.home)}: ${web.problem}`);
+    if (jobs.problem) this.#o.log(`${name}: ignoring ~/jobs.manifest: ${jobs.problem}`);
+    if (web.problem && !jobs.jobs.length) return 'ignored';
     const runtimeDir = runtimeDirectory(tool, this.#o.env);
     // the system runtime directory is root's to make (/run is emptied at boot); one inside a
     // development tool's home is made by its supervisor, as the tool
@@ -63,7 +83,9 @@ export class HostMonitor {
         return 'ignored';
       }
     }
-    if (!manifest) return 'no-manifest';
+    if (jobs.jobs.some((j) => j.type === 'scheduled')) scheduled.push({ tool, owner, runtimeDir, jobs: jobs.jobs });
+    const continuous = jobs.jobs.filter((j) => j.type === 'continuous').length;
+    if (!web.manifest && continuous === 0) return 'no-manifest';
     if (supervisorPid(runtimeDir, name, owner) !== null) return 'running';
     const window = this.#o.windowMs ?? 10 * 60_000;
     const recent = (this.#restarts.get(name) ?? []).filter((t) => now - t < window);
@@ -75,7 +97,8 @@ export class HostMonitor {
     recent.push(now);
     this.#restarts.set(name, recent);
     const pid = launchSupervisor({ tool, runtimeDir, registrarDir: this.#o.registrarDir, env: this.#o.env }, process.getuid?.() === 0 ? owner : null);
-    this.#o.log(`${name}: supervisor was not running; started a new one (pid ${pid}) for its ${manifest.type} webservice`);
+    const what = [web.manifest ? `its ${web.manifest.type} webservice` : '', continuous ? `${continuous} continuous job(s)` : ''].filter(Boolean).join(' and ');
+    this.#o.log(`${name}: supervisor was not running; started a new one (pid ${pid}) for ${what}`);
     return 'restarted';
   }
 }

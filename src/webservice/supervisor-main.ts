@@ -1,20 +1,25 @@
-// The body of the detached supervisor process: one per tool, holding the tool's pid file,
-// running as the tool. SIGTERM/SIGINT stop the webservice (route first); SIGHUP restarts it
-// without downtime (re-reading ~/service.manifest).
-import { readFileSync } from 'node:fs';
+// The body of the per-tool supervisor process: one per tool, holding the tool's pid file,
+// running as the tool, supervising the tool's long-lived units — its webservice
+// (~/service.manifest) and its continuous jobs (~/jobs.manifest) — and exiting when there is
+// none left. Signals:
+//   SIGTERM, SIGINT  stop everything (routes first) and exit
+//   SIGUSR1          read the manifests again: start what is new, stop what is gone, restart
+//                    what changed, and the jobs with a restart request (`jobs restart`)
+//   SIGHUP           the same, and restart the webservice (`webservice restart`)
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
+import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
-import { processInfo } from '../supervisor/index.js';
+import { processInfo, type Orphan } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
-import { readManifest } from './manifest.js';
+import { readManifest, type Manifest } from './manifest.js';
 import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
-import type { Orphan } from '../supervisor/index.js';
 import { WebUnit } from './web-unit.js';
 
-/** TOOLHOST_LIVENESS_MS: the liveness probe period (default 10 s) */
+/** TOOLHOST_LIVENESS_MS: the webservice's liveness probe period (default 10 s) */
 function livenessMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
   const v = Number(env.TOOLHOST_LIVENESS_MS);
   return Number.isFinite(v) && v >= 100 ? v : undefined;
@@ -30,24 +35,164 @@ export function description(tool: Tool): string | null {
 }
 
 /**
- * A supervisor killed outright leaves its server running, still routed. It is this server only
- * if it is still in the dead supervisor's process group; it keeps serving until the new server
- * is routed (tool-supervisor.ts retires it then).
+ * The webservice a supervisor killed outright left running, still routed. It is that server only
+ * if it is still in the dead supervisor's process group (while a group has a member the kernel
+ * does not reuse its id); it keeps serving until its successor is routed.
  */
-function orphanOf(ctx: ControlContext): Orphan | null {
+function webOrphan(ctx: ControlContext): Orphan | null {
   const previous = readState(ctx.runtimeDir);
   const pid = previous?.serverPid;
   if (!previous || !pid || pid === process.pid || !isAlive(pid)) return null;
-  // while that group has a member the kernel does not reuse its id: a match is the old server
   const info = processInfo(pid);
   if (!info || info.pgid !== previous.supervisorPid) return null;
   return { pid, pgid: info.pgid, port: previous.port };
 }
 
+interface HostedJob {
+  readonly spec: JobSpec;
+  readonly unit: JobUnit;
+}
+
+class ToolSupervisorProcess {
+  readonly #ctx: ControlContext;
+  readonly #registrar: RegistrarClient;
+  readonly #address: string;
+  #web: { unit: WebUnit; manifest: Manifest } | null = null;
+  readonly #jobs = new Map<string, HostedJob>();
+  #queue: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #done: () => void = () => {};
+  readonly done = new Promise<void>((resolve) => (this.#done = resolve));
+
+  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string) {
+    this.#ctx = ctx;
+    this.#registrar = registrar;
+    this.#address = address;
+  }
+
+  #log(line: string): void {
+    serviceLog(this.#ctx.tool.home, line);
+  }
+
+  /** one reconfiguration at a time */
+  #serial(op: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(op, op);
+    return this.#queue;
+  }
+
+  reload(restartWeb: boolean): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#stopping) return;
+      await this.#reconcileWeb(restartWeb);
+      await this.#reconcileJobs();
+      if (!this.#web && this.#jobs.size === 0) {
+        this.#log('supervisor: nothing left to run; exiting');
+        this.#finish();
+      }
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#stopping) return;
+      this.#stopping = true;
+      await Promise.all([this.#web?.unit.stop(), ...[...this.#jobs.values()].map((j) => j.unit.unit.stop())]);
+      this.#web = null;
+      this.#jobs.clear();
+      this.#finish();
+    });
+  }
+
+  #finish(): void {
+    this.#registrar.close();
+    this.#done();
+  }
+
+  async #reconcileWeb(restart: boolean): Promise<void> {
+    const manifest = readManifest(this.#ctx.tool.home);
+    const web = this.#web;
+    if (!manifest) {
+      if (web) {
+        await web.unit.stop();
+        this.#web = null;
+      }
+      return;
+    }
+    const server = serverContext(this.#ctx.tool, this.#ctx.runtimeDir, this.#address, this.#ctx.env, manifest);
+    if (!web || web.manifest.type !== manifest.type) {
+      if (web) await web.unit.stop();
+      const unit = new WebUnit({
+        server,
+        registrar: this.#registrar,
+        description: description(this.#ctx.tool),
+        orphan: web ? null : webOrphan(this.#ctx),
+        ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
+        ...(livenessMs(this.#ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(this.#ctx.env) } : {}),
+      });
+      this.#web = { unit, manifest };
+      this.#log(`supervisor ${process.pid}: starting the ${manifest.type} webservice`);
+      void unit.start();
+      return;
+    }
+    if (restart || JSON.stringify(web.manifest) !== JSON.stringify(manifest)) {
+      web.unit.setServer(server, manifest.healthCheckScript);
+      this.#web = { unit: web.unit, manifest };
+      void web.unit.restart('webservice restart');
+    }
+  }
+
+  async #reconcileJobs(): Promise<void> {
+    const wanted = new Map(readJobs(this.#ctx.tool.home).filter((j) => j.type === 'continuous').map((j) => [j.name, j]));
+    for (const [name, hosted] of [...this.#jobs]) {
+      const spec = wanted.get(name);
+      if (spec && JSON.stringify(spec) === JSON.stringify(hosted.spec)) continue;
+      // gone, or defined anew: stopped (a bot never runs twice), then started again below
+      this.#jobs.delete(name);
+      await hosted.unit.unit.stop();
+    }
+    for (const [name, spec] of wanted) {
+      const hosted = this.#jobs.get(name);
+      const request = restartRequestPath(this.#ctx.runtimeDir, name);
+      const requested = this.#takeRequest(request);
+      if (hosted) {
+        if (requested) void hosted.unit.unit.restart('jobs restart');
+        continue;
+      }
+      const unit = new JobUnit({
+        tool: this.#ctx.tool,
+        runtimeDir: this.#ctx.runtimeDir,
+        spec,
+        env: this.#ctx.env,
+        registrar: this.#registrar,
+        address: this.#address,
+        description: description(this.#ctx.tool),
+        orphan: orphanOfRecord(readRecord(this.#ctx.runtimeDir, name)),
+        log: (line) => this.#log(line),
+      });
+      this.#jobs.set(name, { spec, unit });
+      void unit.unit.start();
+    }
+    // requests for jobs that are not continuous (any more) are dropped
+    try {
+      for (const f of readdirSync(jobsDir(this.#ctx.runtimeDir))) if (f.endsWith('.restart') && !wanted.has(f.slice(0, -'.restart'.length))) rmSync(path.join(jobsDir(this.#ctx.runtimeDir), f), { force: true });
+    } catch {
+      // no jobs directory yet
+    }
+  }
+
+  #takeRequest(file: string): boolean {
+    try {
+      rmSync(file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
 export async function runSupervisor(ctx: ControlContext): Promise<number> {
-  const manifest = readManifest(ctx.tool.home);
-  if (!manifest) {
-    serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest (or not your own file); nothing to run');
+  if (!readManifest(ctx.tool.home) && !readJobs(ctx.tool.home).some((j) => j.type === 'continuous')) {
+    serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest and no continuous job in ~/jobs.manifest (or not your own files); nothing to run');
     return 1;
   }
   if (!claimPidFile(ctx.runtimeDir, ctx.tool.name)) {
@@ -55,40 +200,25 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     return 0;
   }
   const registrar = new RegistrarClient({ dir: ctx.registrarDir, tool: ctx.tool.name, reconnect: true, log: (l) => serviceLog(ctx.tool.home, l) });
-  let bind: string;
+  let address: string;
   try {
-    bind = (await registrar.connect(30_000)).address;
+    address = (await registrar.connect(30_000)).address;
   } catch (err) {
     serviceLog(ctx.tool.home, `supervisor: ${isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message}`);
     releasePidFile(ctx.runtimeDir);
     return 1;
   }
-  const supervisor = new WebUnit({
-    server: serverContext(ctx.tool, ctx.runtimeDir, bind, ctx.env, manifest),
-    registrar,
-    description: description(ctx.tool),
-    orphan: orphanOf(ctx),
-    ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
-    ...(livenessMs(ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(ctx.env) } : {}),
-  });
-  const stop = (): void => {
-    void supervisor.stop();
-  };
-  const hup = (): void => {
-    const current = readManifest(ctx.tool.home);
-    if (current && current.type === manifest.type) supervisor.setServer(serverContext(ctx.tool, ctx.runtimeDir, bind, ctx.env, current), current.healthCheckScript);
-    void supervisor.restart('webservice restart');
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', hup);
+  const supervisor = new ToolSupervisorProcess(ctx, registrar, address);
+  process.on('SIGTERM', () => void supervisor.stop());
+  process.on('SIGINT', () => void supervisor.stop());
+  process.on('SIGHUP', () => void supervisor.reload(true));
+  process.on('SIGUSR1', () => void supervisor.reload(false));
   process.on('uncaughtException', (err) => {
     serviceLog(ctx.tool.home, `supervisor: internal error: ${err.stack ?? err.message}`);
     process.exit(70);
   });
-  serviceLog(ctx.tool.home, `supervisor ${process.pid}: starting the ${manifest.type} webservice`);
-  await supervisor.start();
-  await supervisor.unit.stoppedPromise;
+  await supervisor.reload(false);
+  await supervisor.done;
   releasePidFile(ctx.runtimeDir);
   return 0;
 }
