@@ -168,6 +168,44 @@ export const ERRORS = {
     2,
     400,
   ),
+  TH_ERR_JOB_INVALID: def(
+    'the job is not valid: %s',
+    'toolhost jobs run (or a jobs.yaml entry) has an option or key that is wrong; every problem is listed.',
+    2,
+    400,
+  ),
+  TH_ERR_JOB_EXISTS: def(
+    'a job named "%s" already exists; delete it first (toolhost jobs delete NAME) or choose another name',
+    'toolhost jobs run names a job that is already defined.',
+    2,
+    409,
+  ),
+  TH_ERR_JOB_UNKNOWN: def(
+    'there is no job named "%s"; see your jobs with: toolhost jobs list',
+    'A jobs command names a job that is not defined.',
+    1,
+    404,
+  ),
+  TH_ERR_JOB_SCHEDULE_INVALID: def(
+    'invalid schedule: %s',
+    'A --schedule (or schedule: key) is not a five-field cron expression or a known @macro, or its --timezone is unknown.',
+    2,
+    400,
+  ),
+  TH_ERR_JOB_FAILED: def(
+    'job "%s" %s; see its output with: toolhost jobs logs %s',
+    'jobs run --wait (or jsub -sync y): the job did not succeed.',
+  ),
+  TH_ERR_JOB_WAIT_TIMEOUT: def(
+    'job "%s" did not finish within %s s; it goes on running (toolhost jobs show NAME), or wait longer with --wait SECONDS',
+    'jobs run --wait gave up waiting; the job itself was not stopped.',
+  ),
+  TH_ERR_JOB_LOAD_INVALID: def(
+    'cannot load %s: %s',
+    'toolhost jobs load was given a file that is not a list of valid jobs; nothing was changed.',
+    2,
+    400,
+  ),
   // routes
   TH_ERR_ROUTE_NOT_FOUND: def(
     'no route for tool "%s"; see the routes with: toolhost routes list',

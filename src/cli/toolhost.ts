@@ -3,6 +3,7 @@
 import { registerDemoCommand } from './demo.js';
 import { registerMonitorCommand } from './monitor.js';
 import { registerErrorsCommand } from './errors-command.js';
+import { registerJobsCommand } from './jobs.js';
 import type { CliIo } from './io.js';
 import { registerLighttpdCommands } from './lighttpd-commands.js';
 import { newProgram, runProgram } from './program.js';
@@ -25,6 +26,7 @@ export async function toolhost(argv: readonly string[], io: CliIo): Promise<numb
   registerMonitorCommand(program, io, setExit);
   registerToolCommands(program, io, setExit);
   registerRegistrarCommand(program, io, setExit);
+  registerJobsCommand(program, io, setExit, () => argv);
   const parsed = await runProgram(program, argv);
   return parsed ?? exit;
 }
