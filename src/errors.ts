@@ -34,6 +34,12 @@ export const ERRORS = {
     'webservice was run outside a tool account without --tool/--home (or TOOLHOST_TOOL/TOOLHOST_HOME).',
     2,
   ),
+  TH_ERR_TOOL_NOT_YOURS: def(
+    'you are %s, not tool "%s": only the tool itself acts for it; become it first (become %s)',
+    'A user ran webservice, jobs or portgrabber for a tool that is not their own.',
+    1,
+    403,
+  ),
   TH_ERR_TOOL_UNKNOWN: def(
     'there is no tool "%s" on this host; create it with: toolhost tool create NAME',
     'A command names a tool that has no account here.',

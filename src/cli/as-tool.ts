@@ -17,9 +17,17 @@ import type { CliIo } from './io.js';
 
 const PASSED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** the exit code of the command run as the tool, or null when no drop is needed (not root, or root's own tool) */
+/**
+ * The exit code of the command run as the tool, or null when the caller goes on itself: it is the
+ * tool (or root acting for its own development tool). Anyone else is refused: a maintainer
+ * becomes the tool first, as on Toolforge.
+ */
 export async function runAsToolIfRoot(tool: Tool, argv: readonly string[], io: CliIo): Promise<number | null> {
-  if (process.getuid?.() !== 0) return null;
+  if (process.getuid?.() !== 0) {
+    const owner = toolOwner(tool);
+    if (owner && owner.uid !== process.getuid?.()) throw new ToolhostError('TH_ERR_TOOL_NOT_YOURS', os.userInfo().username, tool.name, tool.name);
+    return null;
+  }
   const owner = toolOwner(tool);
   // a home without an account that is not root's own: nobody root may act for
   if (!owner) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', tool.name);

@@ -13,8 +13,15 @@ import { startJobProcess } from './job-process.js';
 import { writeRecord, type JobRecord, type RunStatus } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
+export interface HealthTimings {
+  readonly startupIntervalMs: number;
+  readonly startupFailures: number;
+  readonly livenessIntervalMs: number;
+  readonly livenessFailures: number;
+}
+
 /** Toolforge's health-check timings (seed 001) */
-export const HEALTH = { startupIntervalMs: 1000, startupFailures: 120, livenessIntervalMs: 10_000, livenessFailures: 3 } as const;
+export const HEALTH: HealthTimings = { startupIntervalMs: 1000, startupFailures: 120, livenessIntervalMs: 10_000, livenessFailures: 3 };
 
 export interface JobInstance extends UnitInstance {
   readonly startTicks: number | null;
@@ -31,7 +38,7 @@ export interface JobUnitOptions {
   readonly address: string;
   readonly description: string | null;
   readonly orphan?: Orphan | null;
-  readonly health?: Partial<typeof HEALTH>;
+  readonly health?: Partial<HealthTimings>;
   readonly log: (line: string) => void;
 }
 
@@ -65,7 +72,7 @@ export class JobUnit {
   readonly spec: JobSpec;
   readonly #o: JobUnitOptions;
   readonly unit: Unit<JobInstance>;
-  readonly #health: typeof HEALTH;
+  readonly #health: HealthTimings;
   #startedAt = Date.now();
 
   constructor(options: JobUnitOptions) {

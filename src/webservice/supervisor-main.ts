@@ -19,7 +19,7 @@ import { readManifest, type Manifest } from './manifest.js';
 import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
 import { WebUnit } from './web-unit.js';
 
-/** TOOLHOST_LIVENESS_MS: the webservice's liveness probe period (default 10 s) */
+/** TOOLHOST_LIVENESS_MS: the liveness period of the webservice and of continuous jobs' health checks (default 10 s) */
 function livenessMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
   const v = Number(env.TOOLHOST_LIVENESS_MS);
   return Number.isFinite(v) && v >= 100 ? v : undefined;
@@ -167,6 +167,7 @@ class ToolSupervisorProcess {
         address: this.#address,
         description: description(this.#ctx.tool),
         orphan: orphanOfRecord(readRecord(this.#ctx.runtimeDir, name)),
+        ...(livenessMs(this.#ctx.env) !== undefined ? { health: { livenessIntervalMs: livenessMs(this.#ctx.env) as number } } : {}),
         log: (line) => this.#log(line),
       });
       this.#jobs.set(name, { spec, unit });

@@ -7,89 +7,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Redis } from 'ioredis';
-import { killProcessesOf, runBin, startProxy, startRedis, startRedisFromGuide, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { runBin, startRedis, startRedisFromGuide, waitFor, workDir } from '../helpers/index.js';
+import { asTool, client, environOf, platform, uidOf, uniq } from '../helpers/platform.js';
 
 const asRoot = process.getuid?.() === 0;
 const skip = asRoot ? false : 'needs root for unix users';
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
-
-function uniq(prefix: string): string {
-  return `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e5).toString(36)}`.slice(0, 20);
-}
-
-async function client(t: T, url: string): Promise<Redis> {
-  // no INFO ready check: a tool's user (and an anonymous one) may not run INFO
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableReadyCheck: false });
-  r.on('error', () => {});
-  await r.connect();
-  t.teardown(() => r.disconnect());
-  return r;
-}
-
-/** a shell command run as a tool's unix user, the way the tool itself would */
-function asTool(tool: string, cmd: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('su', ['-s', '/bin/sh', `tools.${tool}`, '-c', cmd], { encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function uidOf(pid: number): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-}
-
-function environOf(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
-}
-
-/** two tools a and b on a host as an operator sets one up: Redis, registrar, proxy */
-async function platform(t: T) {
-  killProcessesOf(t);
-  const base = workDir(t);
-  chmodSync(base, 0o755);
-  const homeRoot = path.join(base, 'project');
-  const redis = await startRedisFromGuide(t);
-  const runtime = path.join(base, 'run');
-  const env = { TOOLHOST_REDIS_URL: redis.adminUrl, TOOLHOST_RUNTIME_DIR: runtime };
-  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env });
-  const a = uniq('tha');
-  const b = uniq('thb');
-  t.teardown(async () => {
-    await admin('delete', a, '--remove-home');
-    await admin('delete', b, '--remove-home');
-  });
-  for (const name of [a, b]) {
-    const made = await admin('create', name);
-    if (made.code !== 0) throw new Error(made.stderr);
-  }
-  const registrarUrl = (await admin('registrar-user')).stdout.trim();
-  const registrar = await startRegistrar(t, registrarUrl, homeRoot);
-  const proxy = await startProxy(t, (await admin('proxy-user')).stdout.trim());
-  const toolEnv = { TOOLHOST_REGISTRAR_DIR: registrar.dir, TOOLHOST_RUNTIME_DIR: runtime };
-  const homeOf = (name: string) => path.join(homeRoot, name);
-  const uid = (name: string) => Number(execFileSync('id', ['-u', `tools.${name}`], { encoding: 'utf8' }).trim());
-  /** a page in the tool's public_html, owned by the tool */
-  const page = (name: string, text: string) => {
-    const file = path.join(homeOf(name), 'public_html', 'index.html');
-    writeFileSync(file, text);
-    execFileSync('chown', [`tools.${name}:tools.${name}`, file]);
-  };
-  /** webservice as root runs it for a tool */
-  const ws = (name: string, ...args: string[]) => runBin(t, 'webservice', ['--tool', name, ...args], { env: { ...env, ...toolEnv } });
-  const state = (name: string) => JSON.parse(readFileSync(path.join(runtime, name, 'state.json'), 'utf8')) as { serverPid: number; supervisorPid: number; port: number; url: string; state: string };
-  const monitor = () => runBin(t, 'toolhost', ['monitor', '--once', '--home-root', homeRoot], { env: { ...env, ...toolEnv } });
-  const served = async (name: string) => {
-    const res = await fetch(`${proxy.url}/${name}/`);
-    return { status: res.status, body: await res.text() };
-  };
-  /** a root-owned secret the attacks aim at (a stand-in for /etc/shadow) */
-  const decoy = path.join(base, 'shadow');
-  writeFileSync(decoy, 'root:secret\n', { mode: 0o600 });
-  const decoyIntact = () => {
-    const st = statSync(decoy);
-    return st.uid === 0 && (st.mode & 0o777) === 0o600 && readFileSync(decoy, 'utf8') === 'root:secret\n';
-  };
-  return { base, homeRoot, redis, env, toolEnv, admin, a, b, registrar, proxy, homeOf, uid, page, ws, state, monitor, served, decoy, decoyIntact, runtime };
-}
 
 t.test('tool accounts: unix user, private home, a Redis user that reads its own route and writes none, a proxy user that reads only', { skip }, async (t) => {
   const p = await platform(t);
@@ -221,11 +143,14 @@ t.test('a tool cannot borrow another tool\'s identity: no credentials reach a su
   const third = await replaceSupervisor('rm -f ~/.toolhost/redis-credentials');
   t.notOk(environOf(third).some((v) => /redis:\/\/|REDIS/.test(v)), 'not the administrator\'s either');
 
-  // a tries to route through b's registrar socket: the kernel says no
+  // a tries portgrabber for b: refused, and b's registrar socket is closed to a by the kernel anyway
   const bin = path.resolve('bin');
   const pgB = asTool(a, `env -u NODE_OPTIONS TOOLHOST_REGISTRAR_DIR=${p.registrar.dir} ${bin}/portgrabber ${b} true`);
   t.equal(pgB.status, 1, pgB.stderr);
-  t.match(pgB.stderr, new RegExp(`you may not use .*${b}\\.sock: it is the registrar socket of tool "${b}".*\\[TH_ERR_REGISTRAR_DENIED\\]`));
+  t.match(pgB.stderr, new RegExp(`you are tools\\.${a}, not tool "${b}".*\\[TH_ERR_TOOL_NOT_YOURS\\]`));
+  const client = path.resolve('.build', 'registrar', 'index.js');
+  const raw = asTool(a, `env -u NODE_OPTIONS node --input-type=module -e "const { RegistrarClient } = await import('${client}'); try { await new RegistrarClient({ dir: '${p.registrar.dir}', tool: '${b}' }).connect(1000); console.log('CONNECTED') } catch (e) { console.log(e.code) }"`);
+  t.equal(raw.stdout.trim(), 'TH_ERR_REGISTRAR_DENIED', `the socket itself refuses another tool ${raw.stderr}`);
   // a asks its own registrar socket for b's server port: the kernel says the port is b's
   const portB = p.state(b).port;
   const steal = asTool(
