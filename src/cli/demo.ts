@@ -14,7 +14,8 @@ import { ProxyServer } from '../proxy/index.js';
 import type { Tool } from '../accounts/index.js';
 import { Registrar } from '../registrar/index.js';
 import { startRedisServer, type RedisServer } from '../supervisor/index.js';
-import { HostMonitor, startWebservice, stopWebservice, type ControlContext, type Manifest } from '../webservice/index.js';
+import { parseJob } from '../jobs/index.js';
+import { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice, type ControlContext, type JobsContext, type Manifest } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface SampleTool {
@@ -69,10 +70,17 @@ const SAMPLES: readonly SampleTool[] = [
   },
 ];
 
+/** the demo's jobs, in Toolforge's keys */
+const DEMO_JOBS = [
+  { name: 'heartbeat', command: 'while true; do date -u +%FT%TZ; sleep 5; done', continuous: true },
+  { name: 'greet', command: 'echo "hello from a one-off job, as $USER in $PWD"' },
+  { name: 'minutely', command: 'date -u +"ran at %FT%TZ"', schedule: '* * * * *' },
+];
+
 export function registerDemoCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('demo')
-    .description('start Redis, the front proxy, the node registrar, sample tools under webservice supervisors and the host monitor; print the URLs')
+    .description('start Redis, the front proxy, the node registrar, sample tools under webservice supervisors, jobs, and the host monitor; print the URLs')
     .option('--dir <dir>', 'where the demo keeps its files (default: a new temporary directory, removed at exit)')
     .option('--check', 'start everything, fetch every URL once through the proxy, stop, and exit 0 if all answered')
     .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
@@ -86,8 +94,12 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
       let registrar: Registrar | null = null;
       let sockets: string | null = null;
       let monitorTimer: NodeJS.Timeout | null = null;
+      let tickTimer: NodeJS.Timeout | null = null;
+      let jobsCtx: JobsContext | null = null;
       const cleanup = async (): Promise<void> => {
         if (monitorTimer) clearInterval(monitorTimer);
+        if (tickTimer) clearInterval(tickTimer);
+        if (jobsCtx) await deleteJobs(jobsCtx, null).catch(() => []);
         await Promise.all(contexts.map((c) => stopWebservice(c).catch(() => false)));
         await registrar?.close();
         if (sockets) rmSync(sockets, { recursive: true, force: true });
@@ -135,6 +147,14 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         const monitor = new HostMonitor({ homeRoot: homes, registrarDir, stateDir: path.join(root, 'schedules'), env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
         monitorTimer = setInterval(() => monitor.scan(), 5000);
         monitorTimer.unref();
+        tickTimer = setInterval(() => monitor.tick(), 1000);
+        tickTimer.unref();
+
+        // jobs of the hello tool: a bot that keeps running, a task run once, a scheduled one
+        const hello = contexts[0] as ControlContext;
+        jobsCtx = { ...hello, stateDir: path.join(root, 'schedules') };
+        for (const job of DEMO_JOBS) defineJob(jobsCtx, parseJob(job));
+        monitor.scan();
 
         const base = `http://127.0.0.1:${proxyPort}`;
         io.out(`toolhost demo: the front proxy, the node registrar, ${contexts.length} tools under webservice supervisors, the host monitor, routes in Redis\n`);
@@ -143,7 +163,9 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         io.out(`  metrics    http://127.0.0.1:${adminPort}/metrics\n`);
         io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL prefix:hello)\n`);
         io.out(`  files      ${root}   (proxy access log: proxy-access.log)\n`);
-        io.out(`  try        TOOLHOST_REGISTRAR_DIR=${registrarDir} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
+        const envLine = `TOOLHOST_REGISTRAR_DIR=${registrarDir} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} TOOLHOST_STATE_DIR=${path.join(root, 'schedules')}`;
+        io.out(`  try        ${envLine} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
+        io.out(`  jobs       ${envLine} bin/toolhost jobs --tool hello --home ${path.join(homes, 'hello')} list   (a continuous bot, a one-off task, a job every minute)\n`);
         if (opts.check) {
           let failed = 0;
           const home = await fetch(`${base}/?format=json`);
@@ -156,6 +178,12 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
             io.out(`  check ${c.tool.name}: HTTP ${res.status}\n`);
             if (res.status !== 200) failed++;
           }
+          // the bot keeps running, the task ran once
+          const deadline = Date.now() + 15_000;
+          const jobState = (): string[] => jobStatuses(jobsCtx as JobsContext).map((j) => `${j.spec.name} ${j.record?.status ?? 'none'}`);
+          while (Date.now() < deadline && !(jobState().includes('heartbeat running') && jobState().includes('greet succeeded'))) await new Promise((r) => setTimeout(r, 100));
+          io.out(`  check jobs: ${jobState().join(', ')}\n`);
+          if (!jobState().includes('heartbeat running') || !jobState().includes('greet succeeded')) failed++;
           setExit(failed ? 1 : 0);
           return;
         }
