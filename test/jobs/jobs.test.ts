@@ -337,3 +337,25 @@ t.test('a job\'s name follows Toolforge\'s rule; unknown jobs and --wait running
   t.equal(waitLong.code, 1);
   t.match(waitLong.stderr, /job "sleepy" did not finish within 1 s; it goes on running .*\[TH_ERR_JOB_WAIT_TIMEOUT\]/);
 });
+
+t.test('a tool\'s own web server submits jobs (seed 000: "submit jobs from … a web service")', async (t) => {
+  const r = await rig(t, 'submitter');
+  const bin = path.resolve('bin', 'toolhost');
+  r.script(
+    'server.cjs',
+    `const { execFile } = require('child_process');
+const port = Number(process.argv.at(-1));
+require('http').createServer((req, res) => {
+  // the supervisor's readiness and liveness probes ask for /
+  if (!req.url.endsWith('/submit')) return res.end('up');
+  execFile(${JSON.stringify(bin)}, ['jobs', 'run', 'fromweb', '--command', 'echo submitted by the web server', '--wait'], (err, out, errout) => res.end(err ? 'failed: ' + errout : 'ok'));
+}).listen(port, '127.0.0.1');
+`,
+  );
+  const ws = await runBin(t, 'webservice', ['--tool', 'submitter', '--home', r.tool.home, 'generic', 'start', '--', process.execPath, path.join(r.tool.home, 'server.cjs')], { env: r.env });
+  t.equal(ws.code, 0, ws.stderr);
+  t.teardown(() => runBin(t, 'webservice', ['--tool', 'submitter', '--home', r.tool.home, 'stop'], { env: r.env }));
+  const state = JSON.parse(readFileSync(path.join(r.runtime, 'submitter', 'state.json'), 'utf8')) as { url: string };
+  t.equal(await (await fetch(`${state.url}/submit`)).text(), 'ok');
+  t.equal(readFileSync(path.join(r.tool.home, 'fromweb.out'), 'utf8'), 'submitted by the web server\n');
+});
