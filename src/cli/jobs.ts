@@ -112,6 +112,8 @@ export function statusText(s: JobStatus): string {
         return `Restarting (${r.restarts} restart(s))`;
       case 'crash-looping':
         return `Crash-looping (${r.restarts} restarts): ${r.message}`;
+      case 'stopping':
+        return 'Stopping';
       case 'stopped':
         return 'Stopped';
       case 'failed':

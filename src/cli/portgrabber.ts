@@ -6,11 +6,11 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import getPort from 'get-port';
-import { toolByName } from '../accounts/index.js';
+import { lookupAccount } from '../accounts/index.js';
 import { RegistrarClient, registrarDir } from '../registrar/index.js';
 import { tcpProbe } from '../supervisor/index.js';
 import { isToolhostError, ToolhostError } from '../errors.js';
-import { validateToolName } from '../tool-name.js';
+import { toolAccountName, validateToolName } from '../tool-name.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
@@ -19,7 +19,6 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SI
 
 interface Options {
   description?: string;
-  homeRoot?: string;
 }
 
 async function run(tool: string, command: string[], opts: Options, io: CliIo): Promise<number> {
@@ -93,11 +92,13 @@ export async function portgrabber(argv: readonly string[], io: CliIo): Promise<n
     .argument('<tool>', 'the tool whose route this server is')
     .argument('<command...>', 'the server command; the port is appended as its last argument and set in PORT')
     .option('--description <text>', 'the tool\'s description for the home page')
-    .option('--home-root <dir>', 'where tool homes are, for a tool without a unix account', '/data/project')
     .passThroughOptions()
     .action(async (tool: string, command: string[], opts: Options) => {
       validateToolName(tool);
-      const asTool = await runAsToolIfRoot(toolByName(tool, opts.homeRoot ?? '/data/project'), argv, io);
+      // a tool with an account runs it as itself (root drops to it); for a development tool the
+      // registrar lets only the owner of the tool's socket register
+      const account = lookupAccount(toolAccountName(tool));
+      const asTool = account ? await runAsToolIfRoot({ name: tool, home: account.home, account }, argv, io) : null;
       exit = asTool ?? (await run(tool, command, opts, io));
     });
   return (await runProgram(program, argv)) ?? exit;

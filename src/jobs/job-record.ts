@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
 
-export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'stopped' | 'backing-off' | 'crash-looping';
+export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'stopping' | 'stopped' | 'backing-off' | 'crash-looping';
 
 export interface JobRecord {
   readonly job: string;

@@ -50,6 +50,7 @@ function runStatus(s: UnitSnapshot<JobInstance>): RunStatus {
     case 'backing-off':
       return s.crashLooping ? 'crash-looping' : 'backing-off';
     case 'stopping':
+      return 'stopping';
     case 'stopped':
       return 'stopped';
     case 'config-error':

@@ -57,6 +57,11 @@ function runningSupervisor(ctx: ControlContext): number | null {
   return supervisorPid(ctx.runtimeDir, ctx.tool.name, ownerOf(ctx));
 }
 
+/** whether the tool's supervisor runs (for its webservice, its continuous jobs, or both) */
+export function supervisorRunning(ctx: ControlContext): boolean {
+  return runningSupervisor(ctx) !== null;
+}
+
 /** the webservice as the tool's supervisor runs it: null when none runs (the supervisor may run jobs only) */
 function runningWebservice(ctx: ControlContext): { pid: number; state: ServiceState } | null {
   const pid = runningSupervisor(ctx);

@@ -19,7 +19,7 @@ import {
 import { processInfo } from '../supervisor/index.js';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { jobsDir } from '../jobs/index.js';
-import { wakeSupervisor, type ControlContext } from './control.js';
+import { supervisorRunning, wakeSupervisor, type ControlContext } from './control.js';
 
 export interface JobsContext extends ControlContext {
   /** the monitor's schedule state directory (read only) */
@@ -106,10 +106,15 @@ export async function deleteJobs(ctx: JobsContext, names: readonly string[] | nu
   if (names !== null) for (const n of names) if (!jobs.some((j) => j.name === n)) throw new ToolhostError('TH_ERR_JOB_UNKNOWN', n);
   writeJobs(ctx.tool.home, jobs.filter((j) => !going.includes(j)));
   const continuous = going.filter((j) => j.type === 'continuous');
-  if (continuous.length) {
+  if (continuous.length && supervisorRunning(ctx)) {
     wakeSupervisor(ctx);
     const deadline = Date.now() + (ctx.timeoutMs ?? 60_000);
-    while (continuous.some((j) => isLive(readRecord(ctx.runtimeDir, j.name)?.runner ?? null) && readRecord(ctx.runtimeDir, j.name)?.status !== 'stopped')) {
+    // until the supervisor has written its last word on each (or is gone): nothing after it
+    const settled = (j: JobSpec): boolean => {
+      const status = readRecord(ctx.runtimeDir, j.name)?.status;
+      return status === undefined || status === 'stopped' || !supervisorRunning(ctx);
+    };
+    while (!continuous.every(settled)) {
       if (Date.now() > deadline) throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', ctx.tool.name, 'stop the job', Math.round((ctx.timeoutMs ?? 60_000) / 1000));
       await sleep(20);
     }
