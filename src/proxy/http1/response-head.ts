@@ -20,6 +20,8 @@ export interface ResponseHead {
   readonly framing: BodyFraming;
   /** the backend connection can carry another request afterwards */
   readonly reusable: boolean;
+  /** the backend sent a Date header (the proxy adds one when it did not, RFC 9110 6.6.1) */
+  readonly hasDate: boolean;
   /** bytes of the head, blank line included */
   readonly size: number;
 }
@@ -62,6 +64,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
   let transferEncoding: string | null = null;
   let keepAlive = !http10;
   let named: string[] | null = null;
+  let hasDate = false;
   while (lineEnd >= 0) {
     const start = lineEnd + 2;
     lineEnd = head.indexOf('\r\n', start);
@@ -72,6 +75,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
     if (!TOKEN.test(rawName) || CTL.test(line)) return 'invalid';
     const name = rawName.toLowerCase();
     const value = line.slice(colon + 1).trim();
+    if (name === 'date') hasDate = true;
     if (name === 'content-length') {
       // repeated equal values are tolerated (RFC 9110 8.6), differing ones are not
       for (const part of value.split(',')) {
@@ -113,6 +117,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
     forwardLines,
     framing,
     reusable: keepAlive && framing.kind !== 'close',
+    hasDate,
     size: endAt + 4,
   };
 }
@@ -137,5 +142,6 @@ function commonHead(status: number, reason: string, lines: string, headRequest: 
   }
   const none = headRequest || status < 200 || status === 204 || status === 304;
   const framing: BodyFraming = none ? { kind: 'none' } : length >= 0 ? { kind: 'length', length } : { kind: 'close' };
-  return { status, reason, forwardLines: lines.length > 0 ? `${lines}\r\n` : '', framing, reusable: framing.kind !== 'close', size };
+  const hasDate = lower.indexOf('\r\ndate:') >= 0;
+  return { status, reason, forwardLines: lines.length > 0 ? `${lines}\r\n` : '', framing, reusable: framing.kind !== 'close', hasDate, size };
 }
