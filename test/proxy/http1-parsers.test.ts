@@ -131,9 +131,10 @@ t.test('response heads: framing, reuse, hop-by-hop headers', async (t) => {
   t.equal(plain.forwardLines, 'Content-Length: 5\r\nX-Tool: y\r\n');
   t.equal(plain.size, 49);
 
-  const chunked = res('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n') as ResponseHead;
+  const chunked = res('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n') as ResponseHead;
   t.same(chunked.framing, { kind: 'chunked' });
-  t.equal(chunked.forwardLines, 'Transfer-Encoding: chunked\r\n', 'Content-Length under Transfer-Encoding, Keep-Alive and Connection-named headers dropped');
+  t.equal(chunked.forwardLines, 'Transfer-Encoding: chunked\r\n', 'Keep-Alive and Connection-named headers dropped');
+  t.equal(res('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n'), 'invalid', 'Transfer-Encoding with Content-Length: refused, as llhttp does (#10)');
 
   const http10 = res('HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n') as ResponseHead;
   t.equal(http10.reusable, false, 'HTTP/1.0 without keep-alive');
@@ -148,7 +149,8 @@ t.test('response heads: framing, reuse, hop-by-hop headers', async (t) => {
   t.same((res('HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n') as ResponseHead).framing, { kind: 'none' });
   t.same((res('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n', true) as ResponseHead).framing, { kind: 'none' }, 'answer to HEAD');
   t.equal((res('HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n') as ResponseHead).status, 103);
-  t.equal((res('HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n') as ResponseHead).reusable, true, 'equal repeated lengths are one length');
+  t.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n'), 'invalid', 'a list of lengths, even equal ones, is refused as llhttp refuses it (#10)');
+  t.equal(res('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n'), 'invalid', 'and so are two equal lines');
 
   for (const bad of [
     'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n',

@@ -227,6 +227,13 @@ export class ClientConnection implements ExchangeClient {
     if (this.#state === 'awaiting-head') this.#next();
   }
 
+  responseBroken(reset: boolean): void {
+    this.#exchange = null;
+    this.#closeAfter = true;
+    if (reset) this.socket.destroy();
+    else this.#close(null);
+  }
+
   /** end the connection after `last` (or what was written), reading and dropping the rest */
   #close(last: string | null): void {
     if (this.#state === 'closing' || this.#state === 'closed') return;

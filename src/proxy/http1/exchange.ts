@@ -381,13 +381,17 @@ export class Exchange implements UpstreamUser {
     this.#client.exchangeDone(true);
   }
 
-  /** the response broke after its head went out: the client sees the connection cut */
+  /**
+   * The response broke after its head went out. What was relayed is sent, then the connection
+   * ends: the client sees a chunked or length-framed body cut short. A body framed by the
+   * connection's end would look complete that way, so that connection is reset instead.
+   */
   #abort(): void {
     if (this.#phase === 'done') return;
     this.#to('done', 0);
     this.#discardUpstream();
     this.#finish();
-    this.#client.socket.destroy();
+    this.#client.responseBroken(this.#response?.framing.kind === 'close');
   }
 
   #discardUpstream(): void {

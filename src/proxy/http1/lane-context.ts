@@ -73,6 +73,8 @@ export interface ExchangeClient {
   readonly localPort: number;
   /** the exchange is over; closeClient: the connection must close after what was written */
   exchangeDone(closeClient: boolean): void;
+  /** the response was cut short: end the connection after what was written (reset: at once) */
+  responseBroken(reset: boolean): void;
   pauseReading(): void;
   resumeReading(): void;
 }
