@@ -84,6 +84,7 @@ export class BufferedBody {
   #writing = false;
   #fileBytes = 0;
   #error: NodeJS.ErrnoException | null = null;
+  #full = false;
   #onSettled: ((err: NodeJS.ErrnoException | null) => void) | null = null;
   #onDrain: (() => void) | null = null;
   /** file operations in flight: the descriptor is closed only when none is (a closed number can be reused at once) */
@@ -129,8 +130,6 @@ export class BufferedBody {
     this.#pump();
     return this.#queued < PENDING_WRITE_BYTES;
   }
-
-  #full = false;
 
   /** the total buffering room ran out: stream this body instead */
   get full(): boolean {

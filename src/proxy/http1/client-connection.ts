@@ -43,7 +43,6 @@ export class ClientConnection implements ExchangeClient {
   #deadline: number;
   /** what runs out at #deadline while awaiting a head: the head timer (408) or the idle timer */
   #headStarted = false;
-  #served = 0;
   /** the client asked to close, or the proxy is closing: no request after the one in progress */
   #closeAfter = false;
   readonly #onData = (chunk: Buffer): void => this.#data(chunk);
@@ -136,7 +135,6 @@ export class ClientConnection implements ExchangeClient {
       }
       this.#buffer = this.#buffer.length === head.size ? EMPTY : this.#buffer.subarray(head.size);
       this.#headStarted = false;
-      this.#served++;
       if (head.close) this.#closeAfter = true;
       const decision = this.#ctx.host.admit(head, this.proto, this.#address);
       if (decision.kind === 'answer') {
@@ -283,9 +281,5 @@ export class ClientConnection implements ExchangeClient {
     } else if (this.#state === 'awaiting-head' || this.#state === 'draining') {
       this.socket.destroy();
     }
-  }
-
-  get served(): number {
-    return this.#served;
   }
 }
