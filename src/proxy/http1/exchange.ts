@@ -101,14 +101,15 @@ export class Exchange implements UpstreamUser {
         this.#fail('no-backend');
         return;
       }
-      this.#connect(backend, true);
+      this.#connect(backend);
     }
   }
 
-  #connect(backend: LiveBackend, first: boolean): void {
-    const now = Date.now();
-    if (!first) this.#to('connecting', now + this.#ctx.options.connectTimeoutMs);
-    else this.#deadline = now + this.#ctx.options.connectTimeoutMs;
+  /** in the connecting phase: a connection to `backend`, the request written on it */
+  #connect(backend: LiveBackend): void {
+    if (this.#phase !== 'connecting') throw new Error(`fast lane exchange: connect in ${this.#phase}`);
+    // the connect timeout belongs to this phase; a reused connection leaves it at once
+    this.#deadline = Date.now() + this.#ctx.options.connectTimeoutMs;
     this.#backend = backend;
     this.#responseBuffer = EMPTY;
     const up = this.#ctx.upstream.acquire(backend.backend.host, backend.backend.port, this);
@@ -124,7 +125,8 @@ export class Exchange implements UpstreamUser {
     } else {
       socket.write(this.#requestHead, 'latin1');
       body.writeTo(socket, (err) => {
-        if (err !== null && this.#upstream === up) this.#upstreamFailed('ECONNRESET');
+        // the temp file could not be read back (a closed backend connection is told apart by onUpstreamGone)
+        if (err !== null && this.#upstream === up) this.#fail('internal');
       });
     }
     if (up.connected) this.onUpstreamConnect();
@@ -166,7 +168,7 @@ export class Exchange implements UpstreamUser {
       if (backend === null) this.#fail('no-backend');
       else {
         this.#to('connecting', 0);
-        this.#connect(backend, true);
+        this.#connect(backend);
       }
     });
   }
@@ -348,7 +350,8 @@ export class Exchange implements UpstreamUser {
       const next = outcome.retry === 'another-backend' ? this.#ctx.host.pick(this.#route.compiled, now, backend) : backend;
       if (next !== null) {
         this.#ctx.host.onRetry();
-        this.#connect(next, false);
+        this.#to('connecting', 0);
+        this.#connect(next);
         return;
       }
     }
