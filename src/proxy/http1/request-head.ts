@@ -50,7 +50,8 @@ export function isRefusal(r: RequestHeadResult): r is HeadRefusal {
 /** the methods Node's parser (llhttp) knows, so both lanes accept the same ones; CONNECT has no target to route */
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS.filter((m) => m !== 'CONNECT'));
 const LONGEST_METHOD = Math.max(...[...KNOWN_METHODS].map((m) => m.length));
-const REQUEST_LINE = /^([A-Z-]+) ([!-~]+) HTTP\/1\.([01])$/;
+/** a request target: visible ASCII, at least one character */
+const TARGET = /^[!-~]+$/;
 const DIGITS = /^\d{1,15}$/;
 const MAX_HEADERS = 1000;
 /** RFC 9112 2.2: empty lines before a request line are ignored (a few of them) */
@@ -156,14 +157,21 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
   if (end - start > maxHeadBytes) return R.tooLarge;
   const head = buf.toString('latin1', start, end - 4);
   const lineEnd = head.indexOf('\r\n');
-  const m = REQUEST_LINE.exec(lineEnd < 0 ? head : head.slice(0, lineEnd));
-  if (!m) return R.requestLine;
-  const method = m[1] as string;
-  if (!KNOWN_METHODS.has(method)) return R.method;
-  const rawTarget = m[2] as string;
-  const http10 = m[3] === '0';
-  const routed = effectiveTarget(rawTarget);
-  if (routed === null) return R.target;
+  const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
+  // METHOD SP target SP version, one space each; read with indexOf, no match array per request
+  const sp1 = requestLine.indexOf(' ');
+  const sp2 = requestLine.indexOf(' ', sp1 + 1);
+  if (sp1 < 0 || sp2 < 0) return R.requestLine;
+  const version = requestLine.slice(sp2 + 1);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return R.requestLine;
+  const method = requestLine.slice(0, sp1);
+  if (!KNOWN_METHODS.has(method)) return method === '' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method) ? R.requestLine : R.method;
+  const rawTarget = requestLine.slice(sp1 + 1, sp2);
+  if (!TARGET.test(rawTarget)) return R.requestLine;
+  const http10 = version === 'HTTP/1.0';
+  // an origin-form target is routed as it is; only another form needs reading
+  const routed = rawTarget.charCodeAt(0) === 47 /* / */ ? null : effectiveTarget(rawTarget);
+  if (routed === null && rawTarget.charCodeAt(0) !== 47) return R.target;
   const lines = lineEnd < 0 ? '' : head.slice(lineEnd + 2);
   if (!VALID_LINES.test(lines)) return R.lines;
   // the same offsets in both strings: lower-casing latin1 never changes a length
@@ -248,14 +256,14 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
   }
   let forwardLines: string;
   let effectiveHost = host as string;
-  if (routed.authority !== null) {
+  if (routed !== null && routed.authority !== null) {
     // RFC 9112 3.2.2: the target's authority replaces the Host header
     const e = lower.indexOf('\r\n', hostLine + 2);
     (cut ??= []).push(hostLine, e < 0 ? lower.length : e);
     effectiveHost = routed.authority;
     forwardLines = `Host: ${effectiveHost}\r\n${keptLines(lines, cut)}`;
   } else forwardLines = keptLines(lines, cut);
-  return { method, rawTarget, target: routed.path, forwardLines, host: effectiveHost, contentLength, close, userAgent, referer, accept, size: end };
+  return { method, rawTarget, target: routed === null ? rawTarget : routed.path, forwardLines, host: effectiveHost, contentLength, close, userAgent, referer, accept, size: end };
 }
 
 /** `lines` without the cut ranges (offsets in the CRLF-prefixed copy), each line ending in CRLF */
