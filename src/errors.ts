@@ -143,6 +143,10 @@ export const ERRORS = {
     'A certificate or key file for HTTPS is missing or unreadable.',
     2,
   ),
+  TH_ERR_ACCESS_LOG_UNWRITABLE: def(
+    'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
+    'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
+  ),
   TH_ERR_REDIS_UNREACHABLE: def(
     'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',
     'A command that needs the route table could not talk to Redis.',
@@ -265,6 +269,7 @@ export const ERRORS = {
   TH_ERR_LIGHTTPD_INCLUDE_DEPTH: def('%s', 'includes nest too deep, or a file includes itself.'),
   TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED: def('%s', 'include_shell ran a command that failed.'),
   TH_ERR_LIGHTTPD_TOO_LARGE: def('%s', 'A configuration (with its includes) is larger than the limit.'),
+  TH_ERR_LIGHTTPD_NESTING_TOO_DEEP: def('%s', 'Blocks or arrays nest deeper than the parser accepts (64 levels).'),
   TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION: def(
     '%s',
     'Warning: a server-wide option set inside a condition; lighttpd uses only the global value.',

@@ -24,7 +24,12 @@ export interface ProxyCliOptions {
   redisWait?: string;
   title?: string;
   rateLimit?: string;
+  rateBurst?: string;
   maxBodyMb?: string;
+  bufferBodyMb?: string;
+  connectTimeout?: string;
+  rewriteLocation?: boolean;
+  allowTrace?: boolean;
   maxConnectionsPerIp?: string;
   emptyUserAgent?: string;
   backendNetworks?: string;
@@ -39,7 +44,11 @@ interface FileSettings {
   tls?: { cert: string; key: string; listen: string; publicPort?: number } | null;
   accessLog?: { file: string; maxBytes?: number; keep?: number } | string | null;
   responseTimeoutSeconds?: number;
+  connectTimeoutSeconds?: number;
   websocketIdleTimeoutSeconds?: number;
+  rewriteLocation?: boolean;
+  allowTrace?: boolean;
+  bodyTempDir?: string | null;
   resyncIntervalSeconds?: number;
   redisWaitSeconds?: number;
   title?: string;
@@ -52,6 +61,8 @@ interface FileSettings {
     emptyUserAgent?: 'allow' | 'deny';
     headersTimeoutSeconds?: number;
     requestTimeoutSeconds?: number;
+    bufferBodyBytes?: number;
+    bufferTotalBytes?: number;
   };
   backendNetworks?: string[];
 }
@@ -144,15 +155,22 @@ export function resolveProxySettings(
   const ua = cli.emptyUserAgent ?? fl.emptyUserAgent ?? 'allow';
   if (ua !== 'allow' && ua !== 'deny') throw new ToolhostError('TH_ERR_USAGE', `--empty-user-agent takes allow or deny, not "${ua}"`);
   const rate = num(cli.rateLimit, fl.ratePerSecond, 100, 'limits.ratePerSecond');
+  // --rate-limit N means a burst of N too (its help says so), whatever the file's burst is
+  const burst =
+    cli.rateBurst !== undefined ? num(cli.rateBurst, undefined, 1, '--rate-burst') : cli.rateLimit !== undefined ? Math.max(1, rate) : num(undefined, fl.burst, Math.max(1, rate), 'limits.burst');
+  const mb = (cliValue: string | undefined, fileValue: number | undefined, fallbackBytes: number, option: string, key: string): number =>
+    cliValue !== undefined ? num(cliValue, undefined, 0, option) * 1024 * 1024 : num(undefined, fileValue, fallbackBytes, key);
   const limits = {
-    maxBodyBytes: cli.maxBodyMb !== undefined ? num(cli.maxBodyMb, undefined, 128, '--max-body-mb') * 1024 * 1024 : num(undefined, fl.maxBodyBytes, 128 * 1024 * 1024, 'limits.maxBodyBytes'),
+    maxBodyBytes: mb(cli.maxBodyMb, fl.maxBodyBytes, 128 * 1024 * 1024, '--max-body-mb', 'limits.maxBodyBytes'),
     maxHeaderBytes: num(undefined, fl.maxHeaderBytes, 16 * 1024, 'limits.maxHeaderBytes'),
     maxConnectionsPerIp: num(cli.maxConnectionsPerIp, fl.maxConnectionsPerIp, 256, 'limits.maxConnectionsPerIp'),
     ratePerSecond: rate,
-    burst: num(undefined, fl.burst, Math.max(1, rate), 'limits.burst'),
+    burst,
     emptyUserAgent: ua,
     headersTimeoutMs: seconds(fl.headersTimeoutSeconds, 20_000, 'limits.headersTimeoutSeconds', where),
     requestTimeoutMs: seconds(fl.requestTimeoutSeconds, 300_000, 'limits.requestTimeoutSeconds', where),
+    bufferBodyBytes: mb(cli.bufferBodyMb, fl.bufferBodyBytes, 16 * 1024 * 1024, '--buffer-body-mb', 'limits.bufferBodyBytes'),
+    bufferTotalBytes: num(undefined, fl.bufferTotalBytes, 1024 * 1024 * 1024, 'limits.bufferTotalBytes'),
   } as const;
   const backendNetworks = cli.backendNetworks ? cli.backendNetworks.split(',').map((x) => x.trim()).filter(Boolean) : s.backendNetworks;
   for (const cidr of backendNetworks ?? []) {
@@ -171,6 +189,11 @@ export function resolveProxySettings(
       tls,
       accessLog,
       responseTimeoutMs: seconds(cli.responseTimeout ?? s.responseTimeoutSeconds, 120_000, 'responseTimeoutSeconds', where),
+      connectTimeoutMs: seconds(cli.connectTimeout ?? s.connectTimeoutSeconds, 5_000, 'connectTimeoutSeconds', where),
+      // commander sets a --no-X option to true when it is not given: only false says anything
+      rewriteLocation: cli.rewriteLocation === false ? false : (s.rewriteLocation ?? true),
+      allowTrace: cli.allowTrace === true ? true : (s.allowTrace ?? false),
+      ...(s.bodyTempDir ? { bodyTempDir: path.resolve(cwd, s.bodyTempDir) } : {}),
       websocketIdleTimeoutMs: seconds(s.websocketIdleTimeoutSeconds, 3_600_000, 'websocketIdleTimeoutSeconds', where),
       resyncIntervalMs: seconds(cli.resyncInterval ?? s.resyncIntervalSeconds, 30_000, 'resyncIntervalSeconds', where),
       homeTitle: cli.title ?? s.title ?? 'Tools',

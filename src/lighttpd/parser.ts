@@ -22,6 +22,12 @@ import { lex, type Token, type TokenKind } from './lexer.js';
 import type { SourceFile } from './source.js';
 
 const IF_WORDS = new Set(['if', 'elif', 'elsif', 'elseif']);
+/**
+ * Blocks and arrays nested deeper than this are reported and skipped, not parsed: each level
+ * costs a few stack frames here and in the stages after, and 10 KB of "(" once overflowed the
+ * stack. Real configurations nest a few levels.
+ */
+export const MAX_NESTING = 64;
 
 const DESCRIBE: Readonly<Record<TokenKind, string>> = {
   eol: 'end of line',
@@ -78,6 +84,8 @@ class Parser {
   readonly #source: SourceFile;
   readonly #tokens: Token[];
   readonly #diagnostics: DiagnosticList;
+  /** blocks and arrays open around the current token */
+  #depth = 0;
 
   constructor(source: SourceFile, tokens: Token[], diagnostics: DiagnosticList) {
     this.#source = source;
@@ -99,7 +107,11 @@ class Parser {
     return t;
   }
 
-  #error(t: { start: number; end: number }, message: string, code: 'TH_ERR_LIGHTTPD_SYNTAX' | 'TH_ERR_LIGHTTPD_IF_KEYWORD' | 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE' = 'TH_ERR_LIGHTTPD_SYNTAX'): void {
+  #error(
+    t: { start: number; end: number },
+    message: string,
+    code: 'TH_ERR_LIGHTTPD_SYNTAX' | 'TH_ERR_LIGHTTPD_IF_KEYWORD' | 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE' | 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP' = 'TH_ERR_LIGHTTPD_SYNTAX',
+  ): void {
     this.#diagnostics.error(code, this.#source, t.start, Math.max(t.end, t.start + 1), message);
   }
 
@@ -133,6 +145,39 @@ class Parser {
   }
 
   #statements(opener: Token | null): Statement[] {
+    if (opener === null) return this.#statementList(null);
+    if (this.#depth >= MAX_NESTING) {
+      this.#tooDeep(opener);
+      this.#skipBlock();
+      return [];
+    }
+    this.#depth++;
+    try {
+      return this.#statementList(opener);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #tooDeep(opener: Token): void {
+    this.#error(opener, `blocks and arrays nest more than ${MAX_NESTING} levels deep here; the rest of this block is skipped: flatten the configuration`, 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP');
+  }
+
+  /** skip to the } that closes the block just opened, leaving it for the caller */
+  #skipBlock(): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.#peek();
+      if (t.kind === 'eof') return;
+      if (t.kind === 'rbrace') {
+        if (depth === 0) return;
+        depth--;
+      } else if (t.kind === 'lbrace') depth++;
+      this.#next();
+    }
+  }
+
+  #statementList(opener: Token | null): Statement[] {
     const out: Statement[] = [];
     for (;;) {
       const t = this.#peek();
@@ -254,6 +299,20 @@ class Parser {
 
   #array(): ArrayLiteral {
     const open = this.#next();
+    if (this.#depth >= MAX_NESTING) {
+      this.#tooDeep(open);
+      this.#skipToCloseParen();
+      throw new SyntaxAbort(this.#peek());
+    }
+    this.#depth++;
+    try {
+      return this.#arrayBody(open);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #arrayBody(open: Token): ArrayLiteral {
     const elements: ArrayElement[] = [];
     for (;;) {
       const t = this.#peek();

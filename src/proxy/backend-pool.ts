@@ -27,6 +27,10 @@ export interface PoolOptions {
   readonly downForMs?: number;
   /** a backend's time to send its response head (then 504) */
   readonly responseTimeoutMs?: number;
+  /** a backend's time to accept a connection (then 504, and it is skipped for downForMs) */
+  readonly connectTimeoutMs?: number;
+  /** the largest response head taken from a backend (as the fast lane's) */
+  readonly maxResponseHeadBytes?: number;
 }
 
 export class BackendPool {
@@ -44,6 +48,8 @@ export class BackendPool {
       upstreamKeepAliveMs: options.upstreamKeepAliveMs ?? 4000,
       downForMs: options.downForMs ?? 5000,
       responseTimeoutMs: options.responseTimeoutMs ?? 120_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      maxResponseHeadBytes: options.maxResponseHeadBytes ?? 64 * 1024,
     };
   }
 
@@ -64,6 +70,8 @@ export class BackendPool {
       keepAliveTimeout: this.#options.upstreamKeepAliveMs,
       keepAliveMaxTimeout: this.#options.upstreamKeepAliveMs,
       headersTimeout: this.#options.responseTimeoutMs,
+      connect: { timeout: this.#options.connectTimeoutMs },
+      maxHeaderSize: this.#options.maxResponseHeadBytes,
       // a stalled body (no byte for this long) is cut; long downloads that keep moving are fine
       bodyTimeout: this.#options.responseTimeoutMs,
     });

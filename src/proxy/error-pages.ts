@@ -12,7 +12,8 @@ export type ProxyErrorKind =
   | 'internal'
   | 'too-many-requests'
   | 'payload-too-large'
-  | 'no-user-agent';
+  | 'no-user-agent'
+  | 'method-not-allowed';
 
 interface ErrorText {
   readonly status: number;
@@ -72,6 +73,12 @@ const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
     message: () => 'Requests must have a user agent.',
     advice: () => 'Set a User-Agent header that says who you are and how to reach you.',
   },
+  'method-not-allowed': {
+    status: 405,
+    title: 'Method not allowed',
+    message: () => 'TRACE requests are not passed on to tools.',
+    advice: () => 'Use another method.',
+  },
   internal: {
     status: 500,
     title: 'Proxy error',
@@ -105,23 +112,27 @@ export class ErrorPages {
     });
   }
 
-  /** the headers of an error page, in either lane */
+  /** the headers of an error page, in every lane */
   headers(kind: ProxyErrorKind, body: string): Record<string, string> {
-    return {
+    const headers: Record<string, string> = {
       'content-type': 'text/html; charset=utf-8',
       'content-length': String(Buffer.byteLength(body)),
       'cache-control': 'no-store',
       'x-toolhost-error': kind,
     };
+    // RFC 9110 15.5.6: a 405 says which methods are allowed; 15.5.29: a 429 may say when to retry
+    if (kind === 'method-not-allowed') headers.allow = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+    if (kind === 'too-many-requests') headers['retry-after'] = '1';
+    return headers;
   }
 
-  send(res: ServerResponse, kind: ProxyErrorKind, tool: string, extraHeaders: Record<string, string> = {}): void {
+  send(res: ServerResponse, kind: ProxyErrorKind, tool: string): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
     const body = this.render(kind, tool);
-    res.writeHead(TEXTS[kind].status, { ...this.headers(kind, body), ...extraHeaders });
+    res.writeHead(TEXTS[kind].status, this.headers(kind, body));
     res.end(body);
   }
 }

@@ -1,14 +1,17 @@
-// Forwarding one HTTP request to a tool's backend: pooled keep-alive connections (undici),
-// bodies streamed both ways with backpressure (never buffered whole), the upstream request
-// aborted when the client goes away, a response-head timeout that is told apart from a
-// refusal or reset (504 vs 502), and bodiless idempotent requests retried on the next backend
-// when one refuses (or on a reused connection the backend had just closed).
+// Forwarding one request from Node's server to a tool's backend: pooled keep-alive connections
+// (undici). A request body up to the buffering limit is read whole first (request-body.ts, as
+// the fast lane does), so a slow client never holds a backend connection; a larger one streams,
+// capped at the body limit. Responses stream back with backpressure; 1xx interim answers are
+// relayed to HTTP/1.1 clients; the upstream request is aborted when the client goes away.
+// Failures are read by upstream-failure.ts, the same reading as the fast lane's.
 import type http from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BackendPool, CompiledRoute, LiveBackend } from './backend-pool.js';
 import type { ErrorPages, ProxyErrorKind } from './error-pages.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
+import type { BodyBuffers, BufferedBody } from './request-body.js';
+import { classifyUpstreamError, failureOutcome, isIdempotent } from './upstream-failure.js';
 
 export interface ForwardOutcome {
   readonly status: number;
@@ -16,58 +19,36 @@ export interface ForwardOutcome {
   readonly error: ProxyErrorKind | null;
 }
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-/** a reused keep-alive connection that the backend closed as we sent on it */
-const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+export interface ForwarderOptions {
+  readonly maxBodyBytes: number;
+  readonly bodies: BodyBuffers;
+  readonly onRetry: () => void;
+  /** a Location value rewritten for an HTTPS response (TLS on, rewriting on), or null */
+  readonly rewriteLocation: ((location: string, requestHost: string) => string) | null;
+}
+
 /**
  * A response whose whole length is known and small is written with one syscall (headers and
  * body corked together): 1 KB responses went from 5 700 to 6 600 req/s in the prototype.
  */
 const CORK_LIMIT = 64 * 1024;
 
-function hasBody(req: http.IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
-
-function errorKind(err: Error & { code?: string }): ProxyErrorKind {
-  return err.code === 'UND_ERR_HEADERS_TIMEOUT' ? 'gateway-timeout' : 'bad-gateway';
-}
+type RequestBody = Buffer | Readable | null;
 
 export class Forwarder {
   readonly #pool: BackendPool;
   readonly #pages: ErrorPages;
-  readonly #onRetry: () => void;
-  readonly #maxBodyBytes: number;
+  readonly #o: ForwarderOptions;
 
-  constructor(pool: BackendPool, pages: ErrorPages, onRetry: () => void, maxBodyBytes: number) {
+  constructor(pool: BackendPool, pages: ErrorPages, options: ForwarderOptions) {
     this.#pool = pool;
     this.#pages = pages;
-    this.#onRetry = onRetry;
-    this.#maxBodyBytes = maxBodyBytes;
+    this.#o = options;
   }
 
-  forward(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    tool: string,
-    compiled: CompiledRoute,
-    facts: ForwardFacts,
-    done: (outcome: ForwardOutcome) => void,
-  ): void {
-    const first = this.#pool.pick(compiled, Date.now());
-    if (!first) {
-      // only unusable entries (garbage URLs, addresses outside the backend networks): 502
-      const kind = compiled.route.rejected > 0 ? 'bad-gateway' : 'no-backend';
-      this.#pages.send(res, kind, tool);
-      done({ status: this.#pages.status(kind), bytes: 0, error: kind });
-      return;
-    }
-    const forwarded = new ForwardedRequest(this.#pool, this.#pages, this.#onRetry, req, res, tool, compiled, facts, done);
-    // a body of unknown length is counted on its way (only then: no listener on the hot path)
-    if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] === undefined) forwarded.capBody(this.#maxBodyBytes);
-    forwarded.start(first);
+  /** facts.host: the effective host (an absolute-form target's authority); path: the origin-form target */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, path: string, tool: string, compiled: CompiledRoute, facts: ForwardFacts, done: (outcome: ForwardOutcome) => void): void {
+    new ForwardedRequest(this.#pool, this.#pages, this.#o, req, res, path, tool, compiled, facts, done).begin();
   }
 }
 
@@ -79,23 +60,25 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
   #finished = false;
   #started = false;
   #bytes = 0;
-  #bodyCap = -1;
+  #body: RequestBody = null;
+  /** the body can be sent again (none, or held whole) */
+  #replayable = true;
+  #buffered: BufferedBody | null = null;
   readonly #headers: http.OutgoingHttpHeaders;
-  readonly #retryable: boolean;
 
   constructor(
     readonly pool: BackendPool,
     readonly pages: ErrorPages,
-    readonly onRetry: () => void,
+    readonly o: ForwarderOptions,
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
+    readonly path: string,
     readonly tool: string,
     readonly compiled: CompiledRoute,
     readonly facts: ForwardFacts,
     readonly done: (outcome: ForwardOutcome) => void,
   ) {
     this.#headers = upstreamRequestHeaders(req.headers, facts, false);
-    this.#retryable = RETRYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
     this.#triesLeft = Math.max(1, compiled.backends.length);
     // the client went away before the response was complete: stop the upstream request too
     res.once('close', () => {
@@ -106,39 +89,116 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     });
   }
 
-  /**
-   * A body of unknown length is counted on its way to the backend. It is read through an
-   * iterator, never a 'data' listener: a listener switched the body to flowing before undici
-   * read it, and chunked uploads reached backends empty.
-   */
-  capBody(max: number): void {
-    this.#bodyCap = max;
+  begin(): void {
+    const len = this.req.headers['content-length'];
+    const chunked = this.req.headers['transfer-encoding'] !== undefined;
+    const length = len === undefined ? -1 : Number(len);
+    if (!chunked && length <= 0) {
+      this.#dispatchFirst();
+      return;
+    }
+    const buffered = this.o.bodies.create(chunked ? -1 : length);
+    if (buffered === null) {
+      this.#streamBody(null, this.req[Symbol.asyncIterator]() as AsyncIterator<Buffer>);
+      return;
+    }
+    this.#buffered = buffered;
+    void this.#collect(buffered);
   }
 
-  async *#cappedBody(max: number): AsyncGenerator<Buffer> {
-    let seen = 0;
-    for await (const chunk of this.req as AsyncIterable<Buffer>) {
-      seen += chunk.length;
-      if (seen > max) {
-        // the 413 first: the abort reports an upstream error, which must not answer 502
-        this.#fail('payload-too-large');
-        this.#controller?.abort(new Error('request body too large'));
-        this.res.once('finish', () => this.req.destroy());
-        return;
+  /** read the body into the buffer; stream instead when it outgrows the buffering limits */
+  async #collect(body: BufferedBody): Promise<void> {
+    const it = this.req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (this.#finished) return;
+        if (r.done) break;
+        const chunk = r.value;
+        if (body.size + chunk.length > this.o.maxBodyBytes) return this.#fail('payload-too-large');
+        if (body.size + chunk.length > this.o.bodies.maxBytes) {
+          // longer than what is buffered: what is held goes first, the rest streams
+          this.#streamBody(body, it, chunk);
+          return;
+        }
+        if (!body.append(chunk)) {
+          if (body.full) {
+            this.#streamBody(body, it, chunk);
+            return;
+          }
+          await new Promise<void>((resolve) => body.onDrain(resolve));
+        }
       }
-      yield chunk;
+      const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => body.finish(resolve));
+      if (this.#finished) return;
+      if (err) return this.#fail('internal');
+      this.#body = body.inMemory ? Buffer.concat([...(await collect(body))]) : null;
+      this.#dispatchFirst();
+    } catch {
+      // the client went away (or timed out) while sending its body: nothing was forwarded
+      this.#finish(null);
     }
   }
 
-  start(backend: LiveBackend): void {
+  /** the body streams: what was held first, then the rest as it comes, capped at the body limit */
+  #streamBody(held: BufferedBody | null, rest: AsyncIterator<Buffer>, pending?: Buffer): void {
+    this.#replayable = false;
+    const max = this.o.maxBodyBytes;
+    const onTooLarge = (): void => {
+      // the 413 first: the abort reports an upstream error, which must not answer 502
+      this.#fail('payload-too-large');
+      this.#controller?.abort(new Error('request body too large'));
+      this.res.once('finish', () => this.req.destroy());
+    };
+    async function* body(): AsyncGenerator<Buffer> {
+      let seen = 0;
+      if (held !== null) {
+        for await (const c of held.chunks()) {
+          seen += c.length;
+          yield c;
+        }
+      }
+      if (pending !== undefined) {
+        seen += pending.length;
+        yield pending;
+      }
+      for (;;) {
+        const r = await rest.next();
+        if (r.done) return;
+        seen += r.value.length;
+        if (seen > max) {
+          onTooLarge();
+          return;
+        }
+        yield r.value;
+      }
+    }
+    this.#body = Readable.from(body(), { objectMode: false });
+    this.#dispatchFirst();
+  }
+
+  #dispatchFirst(): void {
+    if (this.#finished) return;
+    const first = this.pool.pick(this.compiled, Date.now());
+    if (!first) {
+      this.#fail('no-backend');
+      return;
+    }
+    this.#start(first);
+  }
+
+  #start(backend: LiveBackend): void {
     this.#backend = backend;
     this.#controller = null;
+    let body: RequestBody = this.#body;
+    // a body held in a temp file is read again from its start for every try
+    if (body === null && this.#buffered !== null && !this.#buffered.inMemory) body = Readable.from(this.#buffered.chunks(), { objectMode: false });
     this.pool.poolFor(backend.backend).dispatch(
       {
-        path: this.req.url ?? '/',
+        path: this.path,
         method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: this.#headers as Record<string, string | string[]>,
-        body: this.#retryable ? null : this.#bodyCap >= 0 ? Readable.from(this.#cappedBody(this.#bodyCap), { objectMode: false }) : this.req,
+        body,
       },
       this,
     );
@@ -147,7 +207,9 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
   #finish(error: ProxyErrorKind | null): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.done({ status: this.res.statusCode, bytes: this.#bytes, error });
+    this.#buffered?.release();
+    this.#buffered = null;
+    this.done({ status: this.res.headersSent ? this.res.statusCode : 499, bytes: this.#bytes, error });
   }
 
   #fail(kind: ProxyErrorKind): void {
@@ -162,16 +224,35 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
-    if (statusCode < 200) return; // 1xx interim answers are not relayed
-    this.#started = true;
     const res = this.res;
     if (res.destroyed) {
       controller.abort(new Error('client closed the connection'));
       return;
     }
+    if (statusCode < 200) {
+      this.#interim(statusCode, headers, statusMessage);
+      return;
+    }
+    this.#started = true;
     const len = headers['content-length'];
     if (typeof len === 'string' && Number(len) <= CORK_LIMIT) res.cork();
-    res.writeHead(statusCode, statusMessage || undefined, downstreamHeaderObject(headers));
+    const out = downstreamHeaderObject(headers);
+    const rewrite = this.o.rewriteLocation;
+    if (rewrite !== null && this.facts.proto === 'https' && typeof out.location === 'string') out.location = rewrite(out.location, this.facts.host);
+    res.writeHead(statusCode, statusMessage || undefined, out);
+  }
+
+  /**
+   * RFC 9110 15.2: a proxy forwards 1xx answers, but never to an HTTP/1.0 client. Nothing else
+   * has been written on this connection yet (it carries this one request), so the interim
+   * answer goes on the socket as it is.
+   */
+  #interim(statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
+    if (this.req.httpVersionMinor !== 1 || this.req.httpVersionMajor !== 1 || this.res.headersSent) return;
+    let head = `HTTP/1.1 ${statusCode} ${statusMessage ?? ''}\r\n`;
+    const out = downstreamHeaderObject(headers);
+    for (const name in out) for (const v of ([] as string[]).concat(out[name] as string | string[])) head += `${name}: ${v}\r\n`;
+    this.req.socket.write(`${head}\r\n`, 'latin1');
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -196,16 +277,22 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     }
     const now = Date.now();
     const backend = this.#backend as LiveBackend;
-    const refused = REFUSED.has(err.code ?? '');
-    if (refused) this.pool.markDown(backend, now);
-    if (this.#retryable && (refused || RESET.has(err.code ?? '')) && this.#triesLeft-- > 0) {
-      const next = refused ? this.pool.pick(this.compiled, now, backend) : backend;
+    const outcome = failureOutcome(classifyUpstreamError(err.code), { idempotent: isIdempotent(this.req.method ?? ''), replayable: this.#replayable });
+    if (outcome.markDown) this.pool.markDown(backend, now);
+    if (outcome.retry !== null && this.#triesLeft-- > 0) {
+      const next = outcome.retry === 'another-backend' ? this.pool.pick(this.compiled, now, backend) : backend;
       if (next) {
-        this.onRetry();
-        this.start(next);
+        this.o.onRetry();
+        this.#start(next);
         return;
       }
     }
-    this.#fail(errorKind(err));
+    this.#fail(outcome.answer);
   }
+}
+
+async function collect(body: BufferedBody): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of body.chunks()) out.push(c);
+  return out;
 }

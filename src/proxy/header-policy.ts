@@ -48,6 +48,7 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
 
 export interface ForwardFacts {
   readonly proto: 'http' | 'https';
+  /** the Host the client asked for (the authority of an absolute-form target replaces Host) */
   readonly host: string;
   readonly port: number;
 }
@@ -60,6 +61,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
     if (HOP_BY_HOP.has(name) || CLIENT_IDENTITY.has(name) || name === 'expect' || (named !== null && named.has(name))) continue;
     out[name] = incoming[name];
   }
+  if (facts.host !== '') out.host = facts.host;
   out['x-forwarded-proto'] = facts.proto;
   out['x-forwarded-host'] = facts.host;
   out['x-forwarded-port'] = String(facts.port);

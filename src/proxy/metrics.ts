@@ -8,6 +8,10 @@ export interface MetricSources {
   openUpstreamSockets(): number;
   routes(): number;
   redisUp(): boolean;
+  /** the access log's state, or null when there is none */
+  accessLog(): { readonly writable: boolean; readonly linesLost: number } | null;
+  /** bytes of request bodies the proxy holds now (memory and temp files) */
+  bufferedBodyBytes(): number;
 }
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -30,6 +34,11 @@ class RequestStats {
   readonly #buckets = CLASSES.map(() => new Float64Array(BUCKETS.length + 1));
   readonly #sums = new Float64Array(CLASSES.length);
   readonly #counts = new Float64Array(CLASSES.length);
+
+  /** a tool left the route table: its series go with it, so their number stays bounded */
+  forget(tool: string): void {
+    this.#byTool.delete(tool);
+  }
 
   observe(tool: string, status: number, seconds: number): void {
     const cls = status >= 500 ? 4 : status >= 400 ? 3 : status >= 300 ? 2 : status >= 200 ? 1 : 0;
@@ -77,7 +86,7 @@ class RequestStats {
 }
 
 /** a metric prom-client's registry reads like its own, with values computed at scrape time */
-function scrapedMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue[]): Parameters<Registry['registerMetric']>[0] {
+function scrapedMetric(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => MetricValue[]): Parameters<Registry['registerMetric']>[0] {
   const metric = {
     name,
     help,
@@ -99,7 +108,7 @@ export class ProxyMetrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'toolhost_proxy_process_' });
     this.registry.registerMetric(
-      scrapedMetric('toolhost_proxy_requests_total', 'Requests answered, by tool ("" for none) and status class (2xx, 3xx, 4xx, 5xx)', 'counter', () => this.#stats.requestValues()),
+      scrapedMetric('toolhost_proxy_requests_total', 'Requests answered, by tool (only tools in the route table; "" for every other name) and status class (1xx to 5xx)', 'counter', () => this.#stats.requestValues()),
     );
     const duration = 'toolhost_proxy_request_duration_seconds';
     this.registry.registerMetric(scrapedMetric(duration, 'Time from request to the end of the response', 'histogram', () => this.#stats.durationValues(duration)));
@@ -109,9 +118,28 @@ export class ProxyMetrics {
     new Gauge({ name: 'toolhost_proxy_open_upstream_sockets', help: 'Open connections to backends (pooled, active and websocket)', registers, collect() { this.set(sources.openUpstreamSockets()); } });
     new Gauge({ name: 'toolhost_proxy_routes', help: 'Tools in the in-memory route table', registers, collect() { this.set(sources.routes()); } });
     new Gauge({ name: 'toolhost_proxy_redis_up', help: '1 when the route table is connected to Redis', registers, collect() { this.set(sources.redisUp() ? 1 : 0); } });
+    new Gauge({ name: 'toolhost_proxy_request_body_buffered_bytes', help: 'Request body bytes held by the proxy before forwarding (memory and temp files)', registers, collect() { this.set(sources.bufferedBodyBytes()); } });
+    this.registry.registerMetric(
+      scrapedMetric('toolhost_proxy_access_log_writable', '1 while the access log is written, 0 while writes fail (absent without an access log)', 'gauge', () => {
+        const s = sources.accessLog();
+        return s ? [{ value: s.writable ? 1 : 0, labels: {} }] : [];
+      }),
+    );
+    this.registry.registerMetric(
+      scrapedMetric('toolhost_proxy_access_log_lines_lost_total', 'Access-log lines dropped (failed writes, or a queue full because the disk is slower than the requests)', 'counter', () => {
+        const s = sources.accessLog();
+        return s ? [{ value: s.linesLost, labels: {} }] : [];
+      }),
+    );
   }
 
+  /** tool: a tool in the route table, or '' (none, or a name nobody routes) */
   observe(tool: string, status: number, seconds: number): void {
     this.#stats.observe(tool, status, seconds);
+  }
+
+  /** a tool left the route table */
+  forgetTool(tool: string): void {
+    this.#stats.forget(tool);
   }
 }

@@ -1,34 +1,35 @@
 // The front proxy: public listener(s) (HTTP, and HTTPS when a certificate is given), an admin
-// listener for metrics, the in-memory route table, and the request lifecycle:
-//   health? -> HTTPS redirect? -> route decision (memory only) -> home page | error page |
-//   forward (HTTP or Upgrade) -> access log + metrics.
-// Each connection starts in the fast lane (http1/fast-lane.ts), which relays plain requests for
-// live tools over raw sockets; any other request moves the connection to Node's HTTP server
-// (never listening itself) and the undici forwarder below. Nothing on the path from request to
-// forwarding awaits anything.
+// listener, the in-memory route table, and the parts a request goes through:
+//   fast lane (http1/) or Node's server (node-lane.ts) -> the one admission decision
+//   (admission.ts) -> the proxy's own answer (proxy-answers.ts) or a backend (fast lane exchange,
+//   forwarder.ts, websocket.ts) -> one record (request-recorder.ts: access log + metrics).
+// This file only builds the parts, binds the listeners and runs start/close/destroy. Nothing on
+// the path from request to forwarding awaits anything.
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { RouteTable, type Route, type RouteProblem } from '../routes/index.js';
 import { AccessLog } from './access-log.js';
+import { createAdminServer } from './admin-server.js';
+import { Admission, type Proto } from './admission.js';
+import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
 import { BackendPool } from './backend-pool.js';
+import { ClientLimits } from './client-limits.js';
 import { ErrorPages } from './error-pages.js';
 import { Forwarder } from './forwarder.js';
-import type { ForwardFacts } from './header-policy.js';
 import { HomePage } from './home-page.js';
 import { PageTemplate } from './html.js';
-import { ProxyMetrics } from './metrics.js';
-import { decide, hostName, type RouterOptions } from './router.js';
-import { UpgradeForwarder } from './websocket.js';
-import { refuse } from './http1/answers.js';
-import { backendPolicy, DEFAULT_BACKEND_NETWORKS } from './backend-networks.js';
-import { ClientLimits } from './client-limits.js';
+import { FastLane, type FastLaneHost } from './http1/fast-lane.js';
 import { duplicateListenHandles } from './listen-handles.js';
-import { FastLane, type FastExchangeRecord, type FastLaneHost, type FastRoute, type Proto } from './http1/fast-lane.js';
-import type { RequestHead } from './http1/request-head.js';
-import type { Duplex as DuplexStream } from 'node:stream';
+import { LocationRewriter } from './location-rewrite.js';
+import { ProxyMetrics } from './metrics.js';
+import { NodeLane } from './node-lane.js';
+import { ProxyAnswers } from './proxy-answers.js';
+import { BodyBuffers } from './request-body.js';
+import { RequestRecorder } from './request-recorder.js';
+import { UpgradeForwarder } from './websocket.js';
 
 /** what one client may do (Toolforge: 128 MB bodies, 100 requests/s with a burst of 100) */
 export interface ProxyLimits {
@@ -43,6 +44,10 @@ export interface ProxyLimits {
   readonly headersTimeoutMs: number;
   /** and this long for the whole request */
   readonly requestTimeoutMs: number;
+  /** request bodies up to this size are held by the proxy before a backend is connected (0: all stream) */
+  readonly bufferBodyBytes: number;
+  /** all held request bodies together (memory and temp files); beyond it, bodies stream */
+  readonly bufferTotalBytes: number;
 }
 
 export const DEFAULT_LIMITS: ProxyLimits = {
@@ -54,6 +59,8 @@ export const DEFAULT_LIMITS: ProxyLimits = {
   emptyUserAgent: 'allow',
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 300_000,
+  bufferBodyBytes: 16 * 1024 * 1024,
+  bufferTotalBytes: 1024 * 1024 * 1024,
 };
 
 export interface ListenAddress {
@@ -72,12 +79,20 @@ export interface ProxyOptions {
   readonly tls: { readonly listen: ListenAddress; readonly certFile: string; readonly keyFile: string; readonly publicPort?: number } | null;
   readonly accessLog: { readonly file: string; readonly maxBytes?: number; readonly keep?: number } | null;
   readonly responseTimeoutMs: number;
+  /** a backend's time to accept a connection (default 5 s): then 504 and the backend is skipped for a while */
+  readonly connectTimeoutMs?: number;
   readonly websocketIdleTimeoutMs: number;
   readonly resyncIntervalMs: number;
   readonly homeTitle: string;
   readonly templatesDir: string;
   readonly proxyName?: string;
   readonly limits?: Partial<ProxyLimits>;
+  /** with TLS: a tool's `Location: http://<the host asked for>/...` becomes https (default true, as Toolforge did) */
+  readonly rewriteLocation?: boolean;
+  /** pass TRACE on to tools (default false: 405) */
+  readonly allowTrace?: boolean;
+  /** where request bodies larger than 64 KB are held (default: the system's temp directory) */
+  readonly bodyTempDir?: string;
   /** CIDRs backends may be in (default: loopback) */
   readonly backendNetworks?: readonly string[];
   /** handles accepting on each public socket: libuv takes one connection per handle and loop turn (default 32; npm run bench, 512 connections: p99 2.3-3.8 s in two of five runs with 1, 0.10-0.21 s in three runs with 32) */
@@ -89,63 +104,94 @@ export interface ProxyOptions {
 
 const HSTS = 'max-age=31622400';
 const DEFAULT_ACCEPT_HANDLES = 32;
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** a keep-alive client may stay idle this long between requests */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** below lighttpd's and Node's default server idle timeouts (5 s): the proxy closes first */
 const UPSTREAM_KEEP_ALIVE_MS = 3_000;
+const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 
 export class ProxyServer {
   readonly #options: ProxyOptions;
   readonly #table: RouteTable;
   readonly #pool: BackendPool;
-  readonly #pages: ErrorPages;
-  readonly #home: HomePage;
   readonly #metrics: ProxyMetrics;
-  readonly #forwarder: Forwarder;
   readonly #upgrades: UpgradeForwarder;
   readonly #accessLog: AccessLog | null;
-  readonly #router: RouterOptions;
+  readonly #bodies: BodyBuffers;
+  readonly #answers: ProxyAnswers;
+  readonly #recorder: RequestRecorder;
+  readonly #admission: Admission;
+  readonly #fastLane: FastLane;
+  readonly #nodeLane: NodeLane;
+  readonly #home: HomePage;
   /** the listeners: plain TCP, or TLS */
   readonly #servers: { server: net.Server; proto: Proto }[] = [];
-  /** Node's HTTP server per protocol, for connections the fast lane hands over */
-  readonly #inner = new Map<Proto, http.Server>();
-  readonly #fastLane: FastLane;
   #admin: http.Server | null = null;
   readonly #clientSockets = new Set<Socket>();
   readonly #limits: ProxyLimits;
   readonly #clients: ClientLimits;
+  /** set once listening (the plain port is known then) */
+  #rewriter: LocationRewriter | null = null;
   #closing = false;
 
   constructor(options: ProxyOptions) {
     this.#options = options;
-    this.#router = { domain: options.domain, pathRouting: options.pathRouting };
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#boundAddresses.push(...this.#forbiddenTargets());
     this.#clients = new ClientLimits(this.#limits);
-    this.#pool = new BackendPool({ responseTimeoutMs: options.responseTimeoutMs });
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#pool = new BackendPool({ responseTimeoutMs: options.responseTimeoutMs, connectTimeoutMs, maxResponseHeadBytes: MAX_RESPONSE_HEAD_BYTES });
     this.#table = new RouteTable({
       redisUrl: options.redisUrl,
       resyncIntervalMs: options.resyncIntervalMs,
       backendPolicy: backendPolicy(options.backendNetworks ?? DEFAULT_BACKEND_NETWORKS, this.#boundAddresses),
     });
-    this.#pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
+    const pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
     this.#home = new HomePage({
       template: PageTemplate.load(`${options.templatesDir}/home-page.html`),
       title: options.homeTitle,
       linkFor: (tool) => (options.domain && !options.pathRouting ? `//${tool}.${options.domain}/` : `/${tool}/`),
       routes: () => this.#table.routes(),
     });
+    this.#bodies = new BodyBuffers({ maxBytes: this.#limits.bufferBodyBytes, totalBytes: this.#limits.bufferTotalBytes, tempDir: options.bodyTempDir ?? os.tmpdir() });
+    this.#accessLog = options.accessLog ? new AccessLog({ ...options.accessLog, onProblem: (line) => options.log?.(line) }) : null;
     this.#metrics = new ProxyMetrics({
       openClientSockets: () => this.#clientSockets.size,
-      openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets + this.#fastLane.upstream.open,
+      openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets + this.#fastLane.upstreamSockets,
       routes: () => this.#table.size,
       redisUp: () => this.#table.state === 'ready',
+      accessLog: () => this.#accessLog?.status ?? null,
+      bufferedBodyBytes: () => this.#bodies.held,
     });
-    this.#forwarder = new Forwarder(this.#pool, this.#pages, () => this.#metrics.retries.inc(), this.#limits.maxBodyBytes);
-    this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs });
-    this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : null;
-    this.#fastLane = new FastLane(this.#fastLaneHost(), this.#pages, {
+    this.#answers = new ProxyAnswers(pages, this.#home, { problems: () => this.#problems() });
+    this.#recorder = new RequestRecorder(this.#metrics, this.#accessLog, (tool) => this.#pool.get(tool) !== undefined);
+    this.#admission = new Admission(
+      {
+        router: { domain: options.domain, pathRouting: options.pathRouting },
+        maxBodyBytes: this.#limits.maxBodyBytes,
+        emptyUserAgent: this.#limits.emptyUserAgent,
+        allowTrace: options.allowTrace ?? false,
+        httpsOrigin: options.tls ? (host) => this.#httpsOrigin(host) : null,
+      },
+      this.#clients,
+      (tool) => this.#pool.get(tool),
+    );
+    const rewrite = options.tls && (options.rewriteLocation ?? true);
+    const forwarder = new Forwarder(this.#pool, pages, {
+      maxBodyBytes: this.#limits.maxBodyBytes,
+      bodies: this.#bodies,
+      onRetry: () => this.#metrics.retries.inc(),
+      rewriteLocation: rewrite ? (location, host) => this.#rewriter?.value(location, host) ?? location : null,
+    });
+    this.#upgrades = new UpgradeForwarder(this.#pool, { idleTimeoutMs: options.websocketIdleTimeoutMs, responseTimeoutMs: options.responseTimeoutMs, connectTimeoutMs });
+    this.#nodeLane = new NodeLane(
+      { admission: this.#admission, answers: this.#answers, forwarder, upgrades: this.#upgrades, recorder: this.#recorder, hsts: HSTS },
+      { keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, headersTimeoutMs: this.#limits.headersTimeoutMs, requestTimeoutMs: this.#limits.requestTimeoutMs, maxHeaderBytes: this.#limits.maxHeaderBytes },
+    );
+    this.#fastLane = new FastLane(this.#fastLaneHost(rewrite ? (lines, host) => this.#rewriter?.lines(lines, host) ?? lines : null), {
       maxHeadBytes: this.#limits.maxHeaderBytes,
+      connectTimeoutMs,
       responseTimeoutMs: options.responseTimeoutMs,
       keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: this.#limits.headersTimeoutMs,
@@ -155,6 +201,7 @@ export class ProxyServer {
     });
     this.#table.on('change', (tool: string, route: Route | null) => {
       this.#pool.update(tool, route);
+      if (route === null) this.#metrics.forgetTool(tool);
       this.#home.invalidate();
     });
     this.#table.on('problem', (p: RouteProblem) => {
@@ -168,6 +215,19 @@ export class ProxyServer {
     this.#table.on('error', () => {
       // state changes are logged; the last known table keeps serving
     });
+  }
+
+  /** what keeps the proxy from doing all its work (healthz says it) */
+  #problems(): string[] {
+    const log = this.#accessLog?.status;
+    return log && !log.writable && log.problem ? [log.problem] : [];
+  }
+
+  /** `https://host[:port]` as clients reach the HTTPS listener */
+  #httpsOrigin(host: string): string {
+    const t = this.#options.tls as NonNullable<ProxyOptions['tls']>;
+    const port = t.publicPort ?? this.addresses().https?.port ?? 443;
+    return `https://${host || this.#options.listen.host}${port === 443 ? '' : `:${port}`}`;
   }
 
   /** the proxy's own listeners and its Redis: never backends */
@@ -203,39 +263,18 @@ export class ProxyServer {
     if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
     await this.#listenPublic(this.#createListener('http'), this.#options.listen);
     if (this.#options.tls) await this.#listenPublic(this.#createListener('https'), this.#options.tls.listen);
+    if (this.#options.tls) this.#rewriter = new LocationRewriter((host) => this.#httpsOrigin(host), this.addresses().http.port);
     if (this.#options.adminListen) {
-      this.#admin = http.createServer((req, res) => void this.#handleAdmin(req, res));
+      this.#admin = createAdminServer({ metrics: this.#metrics, table: this.#table, health: () => this.#answers.render({ kind: 'health' }).body });
       await this.#listen(this.#admin, this.#options.adminListen);
     }
     return loaded;
   }
 
-  /** Node's HTTP server for handed-over connections of one protocol; it never listens itself */
-  #innerServer(proto: Proto): http.Server {
-    const server = http.createServer(
-      {
-        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-        headersTimeout: this.#limits.headersTimeoutMs,
-        requestTimeout: this.#limits.requestTimeoutMs,
-        maxHeaderSize: this.#limits.maxHeaderBytes,
-        // how often slow clients are looked for (Node's default, 30 s, outlives short timeouts)
-        connectionsCheckingInterval: Math.max(50, Math.min(1000, this.#limits.headersTimeoutMs / 4)),
-      },
-      (req, res) => this.#handleRequest(req, res, proto),
-    );
-    server.on('upgrade', (req: http.IncomingMessage, socket: DuplexStream, head: Buffer) => this.#handleUpgrade(req, socket, head, proto));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: DuplexStream) => {
-      refuse(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
-    });
-    // 'listening' starts Node's header and request timers for the connections it is given
-    server.emit('listening');
-    return server;
-  }
-
   #createListener(proto: Proto): net.Server {
-    this.#inner.set(proto, this.#innerServer(proto));
     const track = (socket: Socket): boolean => {
       const ip = socket.remoteAddress ?? '';
+      // the per-address connection cap: decided here, before any lane, for every path alike
       if (!this.#clients.connect(ip)) {
         socket.destroy();
         return false;
@@ -265,54 +304,23 @@ export class ProxyServer {
     return server;
   }
 
-  #fastLaneHost(): FastLaneHost {
+  #fastLaneHost(rewriteLocation: FastLaneHost['rewriteLocation']): FastLaneHost {
     return {
-      fastRoute: (head, proto, ip) => this.#fastRoute(head, proto, ip),
+      admit: (head, proto, ip) =>
+        this.#admission.admit(
+          { method: head.method, target: head.target, host: head.host, userAgent: head.userAgent, accept: head.accept, contentLength: head.contentLength, proto, clientAddress: ip },
+          Date.now(),
+        ),
+      render: (answer) => this.#answers.render(answer),
       pick: (compiled, now, exclude) => this.#pool.pick(compiled, now, exclude),
       markDown: (backend, now) => this.#pool.markDown(backend, now),
-      delegate: (socket, proto) => (this.#inner.get(proto) as http.Server).emit('connection', socket),
-      record: (entry) => this.#recordFast(entry),
+      delegate: (socket, proto) => this.#nodeLane.accept(socket, proto),
+      record: (entry) => this.#recorder.record(entry),
+      refused: (status) => this.#recorder.refused(status),
       onRetry: () => this.#metrics.retries.inc(),
+      rewriteLocation,
+      bodies: this.#bodies,
     };
-  }
-
-  /**
-   * The same checks as #handleRequest, in the same order; any request they would not simply
-   * forward goes to the slow path, which gives the answer (so each answer has one author).
-   * The rate is charged last, and only for requests the fast lane takes.
-   */
-  #fastRoute(head: RequestHead, proto: Proto, ip: string): FastRoute | null {
-    if (this.#options.tls && proto === 'http') return null;
-    const decision = decide(head.target, head.host, this.#router);
-    if (decision.kind !== 'tool') return null;
-    if (this.#limits.emptyUserAgent === 'deny' && !head.userAgent) return null;
-    if (head.contentLength > this.#limits.maxBodyBytes) return null;
-    const compiled = this.#pool.get(decision.tool);
-    if (!compiled) return null;
-    const now = Date.now();
-    const backend = this.#pool.pick(compiled, now);
-    if (!backend) return null;
-    if (!this.#clients.request(ip, now)) {
-      // the slow path answers 429; give back nothing, the bucket is empty anyway
-      return null;
-    }
-    return { tool: decision.tool, compiled, backend };
-  }
-
-  #recordFast(e: FastExchangeRecord): void {
-    this.#metrics.observe(e.tool, e.status, e.durationMs / 1000);
-    this.#accessLog?.write({
-      time: new Date(),
-      method: e.head.method,
-      url: e.head.target,
-      httpVersion: '1.1',
-      status: e.status,
-      bytes: e.bytes,
-      referer: e.head.referer,
-      userAgent: e.head.userAgent,
-      tool: e.tool,
-      durationMs: e.durationMs,
-    });
   }
 
   /** extra handles on each public listening socket (see listen-handles.ts) */
@@ -352,141 +360,6 @@ export class ProxyServer {
     };
   }
 
-  #facts(req: http.IncomingMessage, proto: 'http' | 'https'): ForwardFacts {
-    const port = (req.socket.localPort ?? 0) as number;
-    return { proto, host: req.headers.host ?? '', port };
-  }
-
-  #handleRequest(req: http.IncomingMessage, res: http.ServerResponse, proto: 'http' | 'https'): void {
-    const started = performance.now();
-    const url = req.url ?? '/';
-    const decision = decide(url, req.headers.host, this.#router);
-    let tool = '';
-    const record = (status: number, bytes: number): void => {
-      const ms = performance.now() - started;
-      this.#metrics.observe(tool, status, ms / 1000);
-      this.#accessLog?.write({
-        time: new Date(),
-        method: req.method ?? '-',
-        url,
-        httpVersion: req.httpVersion,
-        status,
-        bytes,
-        referer: req.headers.referer,
-        userAgent: req.headers['user-agent'],
-        tool,
-        durationMs: ms,
-      });
-    };
-    if (this.#options.tls && proto === 'http' && decision.kind !== 'health') {
-      const host = hostName(req.headers.host) || this.#options.listen.host;
-      const port = this.#options.tls.publicPort ?? this.addresses().https?.port ?? 443;
-      const location = `https://${host}${port === 443 ? '' : `:${port}`}${url}`;
-      res.writeHead(301, { location, 'content-length': 0 });
-      res.end();
-      record(301, 0);
-      return;
-    }
-    if (proto === 'https') res.setHeader('strict-transport-security', HSTS);
-    if (decision.kind !== 'health') {
-      if (!this.#clients.request(req.socket.remoteAddress ?? '', Date.now())) {
-        this.#pages.send(res, 'too-many-requests', '', { 'retry-after': '1' });
-        record(429, 0);
-        return;
-      }
-      if (this.#limits.emptyUserAgent === 'deny' && !req.headers['user-agent']) {
-        this.#pages.send(res, 'no-user-agent', '');
-        record(403, 0);
-        return;
-      }
-      const len = req.headers['content-length'];
-      if (len !== undefined && Number(len) > this.#limits.maxBodyBytes) {
-        this.#pages.send(res, 'payload-too-large', '', { connection: 'close' });
-        record(413, 0);
-        return;
-      }
-    }
-    switch (decision.kind) {
-      case 'health':
-        this.#sendText(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-        record(200, 3);
-        return;
-      case 'home': {
-        const wantsJson = url.includes('format=json') || (req.headers.accept ?? '').startsWith('application/json');
-        const body = wantsJson ? this.#home.json() : this.#home.html();
-        this.#sendText(res, 200, wantsJson ? 'application/json' : 'text/html; charset=utf-8', body, req.method === 'HEAD');
-        record(200, Buffer.byteLength(body));
-        return;
-      }
-      case 'redirect':
-        res.writeHead(301, { location: decision.location, 'content-length': 0 });
-        res.end();
-        record(301, 0);
-        return;
-      case 'bad-request':
-        this.#pages.send(res, 'bad-request', '');
-        record(400, 0);
-        return;
-      case 'unknown':
-        this.#pages.send(res, 'unknown-tool', decision.name);
-        record(404, 0);
-        return;
-      case 'tool': {
-        tool = decision.tool;
-        const compiled = this.#pool.get(tool);
-        if (!compiled) {
-          this.#pages.send(res, 'unknown-tool', tool);
-          record(404, 0);
-          return;
-        }
-        this.#forwarder.forward(req, res, tool, compiled, this.#facts(req, proto), (o) => record(o.status, o.bytes));
-        return;
-      }
-    }
-  }
-
-  #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https'): void {
-    socket.on('error', () => socket.destroy());
-    const decision = decide(req.url ?? '/', req.headers.host, this.#router);
-    if (decision.kind !== 'tool') {
-      refuse(socket, 404);
-      return;
-    }
-    const compiled = this.#pool.get(decision.tool);
-    if (!compiled) {
-      refuse(socket, 404);
-      return;
-    }
-    const started = performance.now();
-    this.#upgrades.forward(req, socket, head, compiled, this.#facts(req, proto), (status) => {
-      this.#metrics.observe(decision.tool, status, (performance.now() - started) / 1000);
-    });
-  }
-
-  #sendText(res: http.ServerResponse, status: number, type: string, body: string, headOnly = false): void {
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' });
-    res.end(headOnly ? undefined : body);
-  }
-
-  async #handleAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      const body = await this.#metrics.registry.metrics();
-      this.#sendText(res, 200, this.#metrics.registry.contentType, body);
-      return;
-    }
-    if (path === '/routes') {
-      const routes = [...this.#table.routes()].map((r) => ({ tool: r.tool, backends: r.backends.map((b) => ({ id: b.id, url: b.url, leaseUntil: b.leaseUntil })), description: r.description }));
-      this.#sendText(res, 200, 'application/json', `${JSON.stringify({ redis: this.#table.state, routes })}\n`);
-      return;
-    }
-    if (path === '/.well-known/healthz') {
-      this.#sendText(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-      return;
-    }
-    this.#sendText(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /routes\n');
-  }
-
   /** SIGHUP: continue the access log in a new file (after logrotate moved it) */
   reopenLogs(): void {
     this.#accessLog?.reopen();
@@ -499,7 +372,7 @@ export class ProxyServer {
     const all: net.Server[] = [...this.#servers.map((s) => s.server), ...this.#handleCopies, ...(this.#admin ? [this.#admin] : [])];
     const closed = Promise.all(all.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.#fastLane.close();
-    for (const inner of this.#inner.values()) inner.closeIdleConnections();
+    this.#nodeLane.closeIdle();
     this.#admin?.closeIdleConnections();
     const timer = setTimeout(() => this.destroy(), deadlineMs);
     timer.unref();
@@ -511,7 +384,7 @@ export class ProxyServer {
   /** stop now: every connection closed */
   destroy(): void {
     this.#closing = true;
-    for (const inner of this.#inner.values()) inner.closeAllConnections();
+    this.#nodeLane.destroy();
     this.#admin?.closeAllConnections();
     this.#fastLane.destroy();
     for (const copy of this.#handleCopies) copy.close();
@@ -525,8 +398,7 @@ export class ProxyServer {
     this.#partsDown = true;
     this.#clients.close();
     this.#fastLane.destroy();
-    // stops the header-timeout timers of the never-listening servers
-    for (const inner of this.#inner.values()) inner.close();
+    this.#nodeLane.close();
     await this.#pool.destroy();
     await this.#table.close();
     await this.#accessLog?.close();

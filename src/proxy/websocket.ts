@@ -1,17 +1,22 @@
-// WebSocket (and any HTTP/1.1 Upgrade) through the same routing. Error handlers go on both
-// sockets first thing (an unhandled socket error would take the proxy down); a backend that
-// answers without 101 has its response relayed and both sides closed; either side closing or
-// going idle closes the other, so no half-open pair is left behind.
+// WebSocket (and any HTTP/1.1 Upgrade), after the same admission as every request. Error
+// handlers go on both sockets first thing (an unhandled socket error would take the proxy down);
+// a backend that answers without 101 has its response relayed (its body capped) and both sides
+// closed; either side closing or going idle closes the other, so no half-open pair is left.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BackendPool, CompiledRoute } from './backend-pool.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
-import { refuse } from './http1/answers.js';
+import { endWith, refuse } from './http1/answers.js';
+import { classifyUpstreamError, failureOutcome } from './upstream-failure.js';
 
 export interface UpgradeOptions {
   readonly idleTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  readonly connectTimeoutMs: number;
 }
+
+/** the largest refusal (a non-101 answer) relayed; a bigger one is cut and answered 502 */
+export const MAX_REFUSAL_BYTES = 64 * 1024;
 
 function rawResponse(status: number, statusText: string, headers: readonly string[]): string {
   let head = `HTTP/1.1 ${status} ${statusText}\r\n`;
@@ -34,37 +39,50 @@ export class UpgradeForwarder {
     return this.#open;
   }
 
-  forward(req: http.IncomingMessage, client: Duplex, head: Buffer, compiled: CompiledRoute, facts: ForwardFacts, done: (status: number) => void): void {
+  /** done: the status the client got, and the bytes of a relayed refusal's body */
+  forward(req: http.IncomingMessage, client: Duplex, head: Buffer, path: string, compiled: CompiledRoute, facts: ForwardFacts, done: (status: number, bytes: number) => void): void {
     // upgrades get their own connection (node:http): it leaves the pool for good once upgraded
     const backend = this.#pool.pick(compiled, Date.now());
     if (!backend) {
       refuse(client, 503);
-      done(503);
+      done(503, 0);
       return;
     }
+    let settled = false;
+    const settle = (status: number, bytes = 0): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done(status, bytes);
+    };
     const up = http.request({
       host: backend.backend.host,
       port: backend.backend.port,
       method: req.method,
-      path: req.url,
+      path,
       headers: upstreamRequestHeaders(req.headers, facts, true),
       agent: false,
     });
-    const timer = setTimeout(() => {
-      up.destroy();
-      refuse(client, 504);
-      done(504);
-    }, this.#options.responseTimeoutMs);
+    // a silent backend: its connect timeout (then skipped for a while, as on the other paths)
+    up.once('socket', (s) => {
+      const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'TH_CONNECT_TIMEOUT' })), this.#options.connectTimeoutMs);
+      s.once('connect', () => clearTimeout(connectTimer));
+      s.once('close', () => clearTimeout(connectTimer));
+    });
+    const timer = setTimeout(() => up.destroy(Object.assign(new Error('response timeout'), { code: 'TH_RESPONSE_TIMEOUT' })), this.#options.responseTimeoutMs);
     client.once('close', () => {
       clearTimeout(timer);
       up.destroy();
+      settle(499);
     });
 
     up.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (err.code === 'ECONNREFUSED') this.#pool.markDown(backend, Date.now());
-      refuse(client, 502);
-      done(502);
+      if (settled) return;
+      const outcome = failureOutcome(classifyUpstreamError(err.code), { idempotent: false, replayable: false });
+      if (outcome.markDown) this.#pool.markDown(backend, Date.now());
+      const status = outcome.answer === 'gateway-timeout' ? 504 : 502;
+      refuse(client, status);
+      settle(status);
     });
 
     // the backend declined to switch protocols: relay its answer, then close both sides
@@ -72,16 +90,27 @@ export class UpgradeForwarder {
       clearTimeout(timer);
       const { 'content-length': _length, ...headers } = downstreamHeaderObject(ures.headers);
       const chunks: Buffer[] = [];
-      ures.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      ures.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_REFUSAL_BYTES) {
+          up.destroy();
+          refuse(client, 502);
+          settle(502);
+          return;
+        }
+        chunks.push(c);
+      });
       ures.on('error', () => client.destroy());
       ures.on('end', () => {
+        if (settled) return;
         const body = Buffer.concat(chunks);
         const filtered: string[] = [];
         for (const [name, value] of Object.entries(headers)) for (const v of Array.isArray(value) ? value : [value]) filtered.push(name, v);
         filtered.push('Content-Length', String(body.length), 'Connection', 'close');
-        if (client.writable) client.end(Buffer.concat([Buffer.from(rawResponse(ures.statusCode ?? 502, ures.statusMessage ?? '', filtered)), body]));
-        client.destroy();
-        done(ures.statusCode ?? 502);
+        const status = ures.statusCode ?? 502;
+        endWith(client, Buffer.concat([Buffer.from(rawResponse(status, ures.statusMessage ?? '', filtered)), body]));
+        settle(status, body.length);
       });
     });
 
@@ -110,10 +139,10 @@ export class UpgradeForwarder {
         };
         upstream.setTimeout(idle, onIdle);
         (client as { setTimeout?: (ms: number, cb: () => void) => void }).setTimeout?.(idle, onIdle);
-      }
+      } else upstream.setTimeout(0);
       upstream.pipe(client);
       client.pipe(upstream);
-      done(101);
+      settle(101);
     });
 
     up.end();

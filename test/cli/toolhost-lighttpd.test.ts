@@ -80,3 +80,18 @@ t.test('toolhost lighttpd compat reports alone, concatenated and merged results 
   t.match(r.stdout, /alone BAD {2}concat BAD {2}merged BAD {2}03-broken\.conf/);
   t.match(r.stdout, /3 files: lighttpd accepts 2 alone; template\+file concatenated \(Toolforge's way\): 0; toolhost merge: 2 \(2 of the 2 accepted alone\)/);
 });
+
+t.test('toolhost lighttpd check on 10 KB of nested parentheses or 3,000 nested conditions: a coded, positioned error, no crash (#10)', async (t) => {
+  const dir = t.testdir({
+    'deep.conf': `x = ${'('.repeat(10_000)}${')'.repeat(10_000)}\n`,
+    'nested.conf': `${'$HTTP["url"] =~ "a" {\n'.repeat(3000)}z = 1\n${'}\n'.repeat(3000)}`,
+  });
+  const parens = await runBin(t, 'toolhost', ['lighttpd', 'check', '--no-lighttpd', 'deep.conf'], { cwd: dir });
+  t.equal(parens.code, 1);
+  t.match(parens.stderr, /^deep\.conf:1:69: error: blocks and arrays nest more than 64 levels deep here.*\[TH_ERR_LIGHTTPD_NESTING_TOO_DEEP\]\n/m);
+  t.notMatch(parens.stderr, /RangeError|Maximum call stack/);
+  const blocks = await runBin(t, 'toolhost', ['lighttpd', 'check', '--no-lighttpd', 'nested.conf'], { cwd: dir });
+  t.equal(blocks.code, 1);
+  t.match(blocks.stderr, /^nested\.conf:65:21: error: blocks and arrays nest more than 64 levels deep here.*\[TH_ERR_LIGHTTPD_NESTING_TOO_DEEP\]\n/m);
+  t.notMatch(blocks.stderr, /RangeError|Maximum call stack/);
+});

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { evaluate, makeSource, nodeHost, parse, printConfig } from '../../src/lighttpd/index.js';
+import { evaluate, makeSource, nodeHost, parse, positionOf, printConfig } from '../../src/lighttpd/index.js';
 import { lighttpdBinary } from '../helpers/index.js';
 
 const ACCEPTED: Record<string, string> = {
@@ -40,36 +40,37 @@ const ACCEPTED: Record<string, string> = {
   'include paths may be expressions': 'd = "inc"\ninclude d + "/a.conf"\n',
 };
 
-const REJECTED: Record<string, string> = {
-  'duplicate = in one scope': 'server.tag = "a"\nserver.tag = "b"\n',
-  'duplicate = even with the same value, and after :=': 'a := 1\na = 1\n',
-  'duplicate = in a re-opened block': '$HTTP["url"] =~ "^/x" { a = 1 }\n$HTTP["url"] =^ "/x" { a = 2 }\n',
-  'duplicate = across global { } and top level': 'a = 1\nglobal { a = 2 }\n',
-  'case-insensitive duplicate key': 'server.tag = "a"\nServer.Tag = "b"\n',
-  'duplicate keys in one array literal': 'x = ("a" => 1, "A" => 1)\n',
-  'duplicate array key with another value through +=': 'm = (".a" => "x")\nm += (".A" => "y")\n',
-  'type mismatch string + array': 'a = "x" + ("y")\n',
-  'type mismatch in +=': 'a = ("x")\na += "y"\n',
-  'undefined variable': 'a = b\n',
-  'variable from a sibling block': '$HTTP["url"] =^ "/a" { inner = 1 }\n$HTTP["url"] =^ "/b" { x = inner }\n',
-  'undefined env variable': 'a = env.TOOLHOST_SURELY_UNSET_VARIABLE\n',
-  'setting env.': 'env.FOO = "x"\n',
-  'appending to env.': 'env.FOO += "x"\n',
-  'unknown condition field (case-sensitive)': '$HTTP["URL"] =^ "/x" { a = 1 }\n',
-  'unknown $SERVER field': '$SERVER["port"] == "80" { a = 1 }\n',
-  'integer condition value': '$HTTP["url"] == 1 { a = 1 }\n',
-  'invalid IP in remoteip': '$HTTP["remoteip"] == "999.1.1.1" { a = 1 }\n',
-  'condition inside global { }': 'global { $HTTP["url"] =^ "/a" { a = 1 } }\n',
-  'unreachable condition after else catch-all': '$HTTP["url"] =^ "/a" { a = 1 } else { a = 2 } else $HTTP["url"] =^ "/b" { a = 3 }\n',
-  'missing closing quote': 'a = "x\n',
-  'invalid character': 'a = 1;\n',
-  'missing }': '$HTTP["url"] =^ "/a" {\n a = 1\n',
-  'dangling = at end of file': 'a =\n',
-  '= inside an array': 'a = ("x" = 1)\n',
-  'number too large': 'a = 99999999999999999999\n',
-  'include file not found': 'include "inc/missing.conf"\n',
-  'include_shell exits non-zero': 'include_shell "exit 3"\n',
-  'an error inside an included file': 'include "inc/bad.conf"\n',
+/** each with where toolhost reports its first error (file:line:col) and the code */
+const REJECTED: Record<string, readonly [text: string, firstError: string]> = {
+  'duplicate = in one scope': ['server.tag = "a"\nserver.tag = "b"\n', 'main.conf:2:1 TH_ERR_LIGHTTPD_DUPLICATE_KEY'],
+  'duplicate = even with the same value, and after :=': ['a := 1\na = 1\n', 'main.conf:2:1 TH_ERR_LIGHTTPD_DUPLICATE_KEY'],
+  'duplicate = in a re-opened block': ['$HTTP["url"] =~ "^/x" { a = 1 }\n$HTTP["url"] =^ "/x" { a = 2 }\n', 'main.conf:2:24 TH_ERR_LIGHTTPD_DUPLICATE_KEY'],
+  'duplicate = across global { } and top level': ['a = 1\nglobal { a = 2 }\n', 'main.conf:2:10 TH_ERR_LIGHTTPD_DUPLICATE_KEY'],
+  'case-insensitive duplicate key': ['server.tag = "a"\nServer.Tag = "b"\n', 'main.conf:2:1 TH_ERR_LIGHTTPD_DUPLICATE_KEY'],
+  'duplicate keys in one array literal': ['x = ("a" => 1, "A" => 1)\n', 'main.conf:1:16 TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY'],
+  'duplicate array key with another value through +=': ['m = (".a" => "x")\nm += (".A" => "y")\n', 'main.conf:2:6 TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY'],
+  'type mismatch string + array': ['a = "x" + ("y")\n', 'main.conf:1:11 TH_ERR_LIGHTTPD_TYPE_MISMATCH'],
+  'type mismatch in +=': ['a = ("x")\na += "y"\n', 'main.conf:2:6 TH_ERR_LIGHTTPD_TYPE_MISMATCH'],
+  'undefined variable': ['a = b\n', 'main.conf:1:5 TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE'],
+  'variable from a sibling block': ['$HTTP["url"] =^ "/a" { inner = 1 }\n$HTTP["url"] =^ "/b" { x = inner }\n', 'main.conf:2:28 TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE'],
+  'undefined env variable': ['a = env.TOOLHOST_SURELY_UNSET_VARIABLE\n', 'main.conf:1:5 TH_ERR_LIGHTTPD_UNDEFINED_ENV'],
+  'setting env.': ['env.FOO = "x"\n', 'main.conf:1:1 TH_ERR_LIGHTTPD_ENV_ASSIGN'],
+  'appending to env.': ['env.FOO += "x"\n', 'main.conf:1:1 TH_ERR_LIGHTTPD_ENV_ASSIGN'],
+  'unknown condition field (case-sensitive)': ['$HTTP["URL"] =^ "/x" { a = 1 }\n', 'main.conf:1:1 TH_ERR_LIGHTTPD_UNKNOWN_FIELD'],
+  'unknown $SERVER field': ['$SERVER["port"] == "80" { a = 1 }\n', 'main.conf:1:1 TH_ERR_LIGHTTPD_UNKNOWN_FIELD'],
+  'integer condition value': ['$HTTP["url"] == 1 { a = 1 }\n', 'main.conf:1:17 TH_ERR_LIGHTTPD_CONDITION_VALUE'],
+  'invalid IP in remoteip': ['$HTTP["remoteip"] == "999.1.1.1" { a = 1 }\n', 'main.conf:1:22 TH_ERR_LIGHTTPD_INVALID_IP'],
+  'condition inside global { }': ['global { $HTTP["url"] =^ "/a" { a = 1 } }\n', 'main.conf:1:10 TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL'],
+  'unreachable condition after else catch-all': ['$HTTP["url"] =^ "/a" { a = 1 } else { a = 2 } else $HTTP["url"] =^ "/b" { a = 3 }\n', 'main.conf:1:47 TH_ERR_LIGHTTPD_UNREACHABLE_ELSE'],
+  'missing closing quote': ['a = "x\n', 'main.conf:1:5 TH_ERR_LIGHTTPD_UNTERMINATED_STRING'],
+  'invalid character': ['a = 1;\n', 'main.conf:1:6 TH_ERR_LIGHTTPD_INVALID_CHARACTER'],
+  'missing }': ['$HTTP["url"] =^ "/a" {\n a = 1\n', 'main.conf:1:22 TH_ERR_LIGHTTPD_SYNTAX'],
+  'dangling = at end of file': ['a =\n', 'main.conf:1:4 TH_ERR_LIGHTTPD_SYNTAX'],
+  '= inside an array': ['a = ("x" = 1)\n', 'main.conf:1:10 TH_ERR_LIGHTTPD_SYNTAX'],
+  'number too large': ['a = 99999999999999999999\n', 'main.conf:1:5 TH_ERR_LIGHTTPD_INVALID_NUMBER'],
+  'include file not found': ['include "inc/missing.conf"\n', 'main.conf:1:9 TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND'],
+  'include_shell exits non-zero': ['include_shell "exit 3"\n', 'main.conf:1:1 TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED'],
+  'an error inside an included file': ['include "inc/bad.conf"\n', 'bad.conf:2:5 TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE'],
 };
 
 /** lighttpd 1.4.69 silently drops tokens after these mid-file syntax errors; toolhost reports them */
@@ -98,12 +99,16 @@ function lighttpdPrint(file: string, cwd: string): { ok: boolean; text: string }
   return { ok: r.status === 0, text: r.stdout };
 }
 
-function ours(file: string, text: string, cwd: string): { ok: boolean; text: string; messages: string[] } {
+function ours(file: string, text: string, cwd: string): { ok: boolean; text: string; messages: string[]; positions: string[] } {
   const source = makeSource(file, text, { path: file });
   const parsed = parse(source);
   const evaluated = evaluate(parsed.file, nodeHost({ env, cwd }));
   const errors = [...parsed.diagnostics.items, ...evaluated.diagnostics].filter((d) => d.severity === 'error');
-  return { ok: errors.length === 0, text: printConfig(evaluated.global), messages: errors.map((d) => `${d.code}: ${d.message}`) };
+  const positions = errors.map((d) => {
+    const at = positionOf(d.source, d.start);
+    return `${path.basename(d.source.name)}:${at.line}:${at.col} ${d.code}`;
+  });
+  return { ok: errors.length === 0, text: printConfig(evaluated.global), messages: errors.map((d) => `${d.code}: ${d.message}`), positions };
 }
 
 const normalize = (s: string): string => s.replace(/^(\s*var\.(?:CWD|PID)\s*= ).*$/gm, '$1X');
@@ -125,13 +130,14 @@ t.test('lighttpd -p and toolhost print the same configuration', async (t) => {
 t.test('lighttpd and toolhost reject the same configurations, toolhost with a positioned error', async (t) => {
   const dir = t.testdir();
   setup(dir);
-  for (const [name, text] of Object.entries(REJECTED)) {
+  for (const [name, [text, firstError]] of Object.entries(REJECTED)) {
     const file = path.join(dir, 'main.conf');
     writeFileSync(file, text);
     const theirs = lighttpdPrint(file, dir);
     const mine = ours(file, text, dir);
     t.notOk(theirs.ok, `lighttpd rejects: ${name}`);
     t.notOk(mine.ok, `toolhost rejects: ${name}`);
+    t.equal(mine.positions[0], firstError, `toolhost's first error, where the problem is: ${name}`);
   }
 });
 

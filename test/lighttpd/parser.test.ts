@@ -98,3 +98,21 @@ t.test('after an error the parser goes on: one run reports every broken statemen
 t.test('array elements need commas between them', async (t) => {
   t.match(parseText('a = ("x" "y")').diagnostics[0]?.message, /expected "," or "\)"/);
 });
+
+t.test('nesting deeper than the limit is one positioned error, not a stack overflow (#10)', async (t) => {
+  // 10 KB of "(": an array nested 10 000 deep
+  const parens = parseText(`x = ${'('.repeat(10_000)}${')'.repeat(10_000)}\ny = 1\n`);
+  const deep = parens.diagnostics.filter((d) => d.code === 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP');
+  t.equal(deep.length, 1, 'one error for the whole nest');
+  t.equal(deep[0]?.start, 4 + 64, 'at the first ( past the limit');
+  t.same(positionOf(parens.source, deep[0]?.start ?? -1), { line: 1, col: 4 + 64 + 1 });
+  t.same(kindsOf(parens.statements), ['assign'], 'the next statement still parses');
+  // 3 000 nested conditions
+  const text = `${'$HTTP["url"] =~ "a" {\n'.repeat(3000)}z = 1\n${'}\n'.repeat(3000)}w = 2\n`;
+  const blocks = parseText(text);
+  const tooDeep = blocks.diagnostics.filter((d) => d.code === 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP');
+  t.equal(tooDeep.length, 1);
+  t.same(positionOf(blocks.source, tooDeep[0]?.start ?? -1), { line: 65, col: 21 }, 'at the { that opens level 65');
+  t.same(blocks.diagnostics.filter((d) => d.code !== 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP'), [], 'and nothing else is reported');
+  t.same(kindsOf(blocks.statements), ['chain', 'assign'], 'the statement after the nest parses');
+});

@@ -65,15 +65,27 @@ t.test('encoded traversal in the tool segment never reaches another tool', async
 });
 
 t.test('oversized headers get 431, oversized bodies 413 (by length and while streaming)', async (t) => {
-  const { proxy, victim } = await setup(t, { maxBodyBytes: 1024 });
-  const big = await raw(proxy.port, `GET /victim/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+  // bodies over 512 bytes stream to the tool instead of being held: the cap is then applied on the way
+  const { proxy, r } = await setup(t, { maxBodyBytes: 1024, bufferBodyBytes: 512 });
+  const received: { method: string; bytes: number }[] = [];
+  const counter = await startEchoBackend(t, 'counter', (req, res) => {
+    const seen = { method: req.method ?? '', bytes: 0 };
+    received.push(seen);
+    req.on('data', (c: Buffer) => (seen.bytes += c.length));
+    req.on('end', () => res.end('ok'));
+    return true;
+  });
+  await r.hset(routeKey('counter'), '.*', counter.url);
+  await waitFor(() => proxy.proxy.routeTable.get('counter') !== undefined);
+  const big = await raw(proxy.port, `GET /counter/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
   t.match(big, /^HTTP\/1\.1 431 /);
-  const byLength = await fetch(`${proxy.url}/victim/`, { method: 'POST', body: 'x'.repeat(2000) });
+  const byLength = await fetch(`${proxy.url}/counter/`, { method: 'POST', body: 'x'.repeat(2000) });
   t.equal(byLength.status, 413);
   t.match(await byLength.text(), /Request too large/);
-  const chunked = await raw(proxy.port, `POST /victim/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${'y'.repeat(2048)}\r\n0\r\n\r\n`);
+  t.same(received, [], 'a body too large by its length never reaches the tool');
+  const chunked = await raw(proxy.port, `POST /counter/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${'y'.repeat(2048)}\r\n0\r\n\r\n`);
   t.match(chunked, /^HTTP\/1\.1 413 /);
-  t.equal(victim.seen.filter((s) => s.method === 'POST').every((s) => s.method === 'POST'), true);
+  t.ok(received.length <= 1 && received.every((x) => x.method === 'POST' && x.bytes <= 1024), `the streamed body was cut at the cap: ${JSON.stringify(received)}`);
 });
 
 t.test('slow clients are cut off after the header timeout (408)', async (t) => {

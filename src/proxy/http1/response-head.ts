@@ -20,6 +20,8 @@ export interface ResponseHead {
   readonly framing: BodyFraming;
   /** the backend connection can carry another request afterwards */
   readonly reusable: boolean;
+  /** the backend sent a Date header (the proxy adds one when it did not, RFC 9110 6.6.1) */
+  readonly hasDate: boolean;
   /** bytes of the head, blank line included */
   readonly size: number;
 }
@@ -40,8 +42,8 @@ const SPECIAL = new RegExp(`\\r\\n(?:${[...SHARED_HOP_BY_HOP].join('|')}):`);
 
 /**
  * headRequest: the request was HEAD, so no body follows whatever the headers say.
- * Transfer-Encoding is passed on (the body is relayed as framed); when it is present any
- * Content-Length is dropped, as RFC 9112 6.3 says the recipient must.
+ * Transfer-Encoding is passed on (the body is relayed as framed); with a Content-Length beside
+ * it the head is invalid.
  */
 export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadBytes: number): ResponseHeadResult {
   const endAt = buf.indexOf('\r\n\r\n', 0, 'latin1');
@@ -62,6 +64,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
   let transferEncoding: string | null = null;
   let keepAlive = !http10;
   let named: string[] | null = null;
+  let hasDate = false;
   while (lineEnd >= 0) {
     const start = lineEnd + 2;
     lineEnd = head.indexOf('\r\n', start);
@@ -72,13 +75,12 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
     if (!TOKEN.test(rawName) || CTL.test(line)) return 'invalid';
     const name = rawName.toLowerCase();
     const value = line.slice(colon + 1).trim();
+    if (name === 'date') hasDate = true;
     if (name === 'content-length') {
-      // repeated equal values are tolerated (RFC 9110 8.6), differing ones are not
-      for (const part of value.split(',')) {
-        const v = part.trim();
-        if (!DIGITS.test(v) || (contentLength >= 0 && Number(v) !== contentLength)) return 'invalid';
-        contentLength = Number(v);
-      }
+      // one length, one value: RFC 9110 8.6 lets a recipient take equal repeats, but a proxy
+      // passing them on would hand its clients what llhttp (and so Node and undici) refuses
+      if (contentLength >= 0 || !DIGITS.test(value)) return 'invalid';
+      contentLength = Number(value);
     } else if (name === 'transfer-encoding') {
       transferEncoding = transferEncoding === null ? value : `${transferEncoding}, ${value}`;
     } else if (name === 'connection') {
@@ -93,6 +95,11 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
     if (!HOP_BY_HOP.has(name)) lines.push([name, line]);
   }
 
+  // RFC 9112 6.3 lets Transfer-Encoding override Content-Length, but calls the pair a likely
+  // smuggling attempt; llhttp (Node's client, undici) refuses it, and so does the fast lane
+  if (transferEncoding !== null && contentLength >= 0) return 'invalid';
+  // RFC 9112 6.1: Transfer-Encoding on HTTP/1.0 means the framing is faulty
+  if (transferEncoding !== null && http10) return 'invalid';
   let framing: BodyFraming;
   if (headRequest || status < 200 || status === 204 || status === 304) framing = { kind: 'none' };
   else if (transferEncoding !== null) {
@@ -104,7 +111,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
   let forwardLines = '';
   for (const [name, line] of lines) {
     if (named !== null && named.includes(name)) continue;
-    if (name === 'content-length' && (transferEncoding !== null || framing.kind === 'close')) continue;
+    if (name === 'content-length' && framing.kind === 'close') continue;
     forwardLines += `${line}\r\n`;
   }
   return {
@@ -113,6 +120,7 @@ export function parseResponseHead(buf: Buffer, headRequest: boolean, maxHeadByte
     forwardLines,
     framing,
     reusable: keepAlive && framing.kind !== 'close',
+    hasDate,
     size: endAt + 4,
   };
 }
@@ -129,13 +137,14 @@ function commonHead(status: number, reason: string, lines: string, headRequest: 
   const at = lower.indexOf('\r\ncontent-length:');
   let length = -1;
   if (at >= 0) {
-    if (lower.indexOf('\r\ncontent-length:', at + 2) >= 0) return null;
+    if (lower.indexOf('\r\ncontent-length:', at + 2) >= 0) return 'invalid';
     const end = lower.indexOf('\r\n', at + 2);
     const value = lower.slice(at + 17, end < 0 ? undefined : end).trim();
-    if (!DIGITS.test(value)) return value.includes(',') ? null : 'invalid';
+    if (!DIGITS.test(value)) return 'invalid';
     length = Number(value);
   }
   const none = headRequest || status < 200 || status === 204 || status === 304;
   const framing: BodyFraming = none ? { kind: 'none' } : length >= 0 ? { kind: 'length', length } : { kind: 'close' };
-  return { status, reason, forwardLines: lines.length > 0 ? `${lines}\r\n` : '', framing, reusable: framing.kind !== 'close', size };
+  const hasDate = lower.indexOf('\r\ndate:') >= 0;
+  return { status, reason, forwardLines: lines.length > 0 ? `${lines}\r\n` : '', framing, reusable: framing.kind !== 'close', hasDate, size };
 }

@@ -1,10 +1,20 @@
 // Keep-alive TCP connections to backends for the fast lane, idle ones kept per HOST:PORT. One
 // set of listeners per socket for its whole life; each event goes to whichever exchange holds
 // the socket now, so reuse costs no listener churn.
+//
+// Reads land in a 64 KB buffer the connection reuses, not a new allocation per read: the 100 KB
+// relay spent much of its time allocating and collecting read buffers. The bytes of one read are
+// handed out as a ReadChunk, and the connection alone decides when the buffer may be reused: a
+// chunk written on with `writeTo` that the destination has not taken in whole by the end of the
+// read keeps the buffer, and the next read goes into a new one. Nothing else can hold on to the
+// bytes but a `copy()`.
 import net from 'node:net';
+import type { Writable } from 'node:stream';
 
 export interface UpstreamUser {
-  onUpstreamData(chunk: Buffer): void;
+  /** the connection is established (a reused one is already) */
+  onUpstreamConnect(): void;
+  onUpstreamData(chunk: ReadChunk): void;
   /** the backend closed its side, or the connection failed: err says which */
   onUpstreamGone(err: NodeJS.ErrnoException | null): void;
   onUpstreamDrain(): void;
@@ -13,16 +23,53 @@ export interface UpstreamUser {
 /** bytes read from a backend at a time, into the connection's own reusable buffer */
 const READ_BUFFER_BYTES = 64 * 1024;
 
+/** the bytes of one read, valid while the read is being handled */
+export class ReadChunk {
+  readonly #owner: UpstreamConnection;
+  readonly #bytes: Buffer;
+
+  constructor(owner: UpstreamConnection, bytes: Buffer) {
+    this.#owner = owner;
+    this.#bytes = bytes;
+  }
+
+  get length(): number {
+    return this.#bytes.length;
+  }
+
+  /** look at the bytes now (to parse them); the Buffer must not be kept past this read */
+  peek(): Buffer {
+    return this.#bytes;
+  }
+
+  /** part of the chunk, with the same ownership */
+  slice(start: number, end?: number): ReadChunk {
+    return start === 0 && (end === undefined || end === this.#bytes.length) ? this : new ReadChunk(this.#owner, this.#bytes.subarray(start, end));
+  }
+
+  /** the bytes in a buffer of their own, to keep */
+  copy(): Buffer {
+    return Buffer.from(this.#bytes);
+  }
+
+  /** write the bytes on; the read buffer is kept aside if `dest` still holds them when the read is over */
+  writeTo(dest: Writable): void {
+    dest.write(this.#bytes);
+    this.#owner.wroteTo(dest);
+  }
+}
+
 export class UpstreamConnection {
   user: UpstreamUser | null = null;
   /** this connection carried a request before (a reset on it may just be the idle-close race) */
   reused = false;
+  connected = false;
   idleSince = 0;
   readonly socket: net.Socket;
   #gone = false;
   #readBuffer: Buffer | null = null;
-  /** the bytes of the last read are still referenced (a write in progress): read into a new buffer */
-  #retained = false;
+  /** where bytes of the current read were written */
+  #dest: Writable | null = null;
 
   constructor(
     host: string,
@@ -30,8 +77,6 @@ export class UpstreamConnection {
     readonly key: string,
     onGone: (c: UpstreamConnection) => void,
   ) {
-    // Reads land in a buffer the connection reuses, not a new allocation per read: the 100 KB
-    // relay spent much of its time allocating and collecting read buffers.
     const socket = net.connect({
       host,
       port,
@@ -39,14 +84,24 @@ export class UpstreamConnection {
       onread: {
         buffer: () => this.#nextBuffer(),
         callback: (n: number, buf: Uint8Array) => {
-          const chunk = (buf as Buffer).subarray(0, n);
-          if (this.user) this.user.onUpstreamData(chunk);
-          else socket.destroy(); // bytes from a backend nobody asked: the connection is not trustworthy
+          if (!this.user) {
+            socket.destroy(); // bytes from a backend nobody asked: the connection is not trustworthy
+            return true;
+          }
+          this.#dest = null;
+          this.user.onUpstreamData(new ReadChunk(this, (buf as Buffer).subarray(0, n)));
+          // a write that did not complete at once still references the read buffer
+          if (this.#dest !== null && (this.#dest as Writable).writableLength > 0) this.#readBuffer = null;
+          this.#dest = null;
           return true;
         },
       },
     });
     this.socket = socket;
+    socket.once('connect', () => {
+      this.connected = true;
+      this.user?.onUpstreamConnect();
+    });
     socket.on('drain', () => this.user?.onUpstreamDrain());
     const gone = (err: NodeJS.ErrnoException | null): void => {
       if (this.#gone) return;
@@ -65,19 +120,13 @@ export class UpstreamConnection {
     return this.#gone;
   }
 
-  /**
-   * The user keeps a reference to the chunk it was given beyond the callback (a write that did
-   * not complete at once, a head waiting for its end): the next read must go elsewhere.
-   */
-  retainLastChunk(): void {
-    this.#retained = true;
+  /** ReadChunk.writeTo: bytes of the current read went to dest */
+  wroteTo(dest: Writable): void {
+    this.#dest = dest;
   }
 
   #nextBuffer(): Buffer {
-    if (this.#readBuffer === null || this.#retained) {
-      this.#readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-      this.#retained = false;
-    }
+    this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
     return this.#readBuffer;
   }
 }
