@@ -6,12 +6,14 @@ import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import type { ListenAddress, ProxyOptions } from '../proxy/index.js';
+import { DEFAULT_REDIS_URL, redisUrlFrom } from '../routes/index.js';
 
 export interface ProxyCliOptions {
   config?: string;
   listen?: string;
   adminListen?: string;
   redis?: string;
+  redisFile?: string;
   domain?: string;
   pathRouting?: boolean;
   tlsCert?: string;
@@ -117,7 +119,9 @@ export function resolveProxySettings(
   const listen = parseListen(cli.listen ?? s.listen ?? '0.0.0.0:8080', '--listen');
   const adminRaw = cli.adminListen ?? s.adminListen ?? null;
   const adminListen = adminRaw === null || adminRaw === 'none' ? null : parseListen(adminRaw, '--admin-listen');
-  const redisUrl = cli.redis ?? env.TOOLHOST_REDIS_URL ?? s.redis ?? 'redis://127.0.0.1:6379';
+  // the option (never with a password: every user reads a command line) or a secret file, the
+  // environment, then the settings file
+  const redisUrl = cli.redis !== undefined || cli.redisFile !== undefined || env.TOOLHOST_REDIS_URL ? redisUrlFrom(cli, env) : (s.redis ?? DEFAULT_REDIS_URL);
   const domainRaw = cli.domain ?? s.domain ?? null;
   const domain = domainRaw ? domainRaw.toLowerCase().replace(/^\.+|\.+$/g, '') : null;
 

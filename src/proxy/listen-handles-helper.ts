@@ -10,3 +10,14 @@ process.on('message', (message: unknown, handle: unknown) => {
   process.send?.(message, server, () => server.close());
 });
 process.on('disconnect', () => process.exit(0));
+// 'disconnect' waits for handle sends the proxy acknowledges, and never comes to a helper whose
+// proxy died while it was starting; a helper left holding copies of the listening socket keeps
+// the port from a restarted proxy. Its work takes milliseconds: it goes as soon as its proxy
+// (whose pid it is given) is not its parent any more, and after 10 s in any case.
+const parent = Number(process.argv[2]);
+const orphaned = (): void => {
+  if (process.ppid !== parent) process.exit(0);
+};
+orphaned();
+setInterval(orphaned, 100).unref();
+setTimeout(() => process.exit(0), 10_000);

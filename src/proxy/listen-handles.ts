@@ -29,7 +29,8 @@ export function duplicateListenHandles(server: net.Server, copies: number, onSoc
   return new Promise((resolve) => {
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
-    const helper = fork(HELPER, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [], env });
+    // its parent's pid: a proxy killed while the helper was still starting is noticed at once
+    const helper = fork(HELPER, [String(process.pid)], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [], env });
     const got: net.Server[] = [];
     const finish = (): void => {
       clearTimeout(timer);

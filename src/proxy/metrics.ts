@@ -7,6 +7,10 @@ export interface MetricSources {
   openClientSockets(): number;
   openUpstreamSockets(): number;
   routes(): number;
+  /** how often a route's routing changed (a lease renewal is not a change) */
+  routeRebuilds(): number;
+  /** seconds since the route table last heard Redis (0 while it does) */
+  routeTableStaleSeconds(): number;
   redisUp(): boolean;
   /** the access log's state, or null when there is none */
   accessLog(): { readonly writable: boolean; readonly linesLost: number } | null;
@@ -118,6 +122,10 @@ export class ProxyMetrics {
     new Gauge({ name: 'toolhost_proxy_open_upstream_sockets', help: 'Open connections to backends (pooled, active and websocket)', registers, collect() { this.set(sources.openUpstreamSockets()); } });
     new Gauge({ name: 'toolhost_proxy_routes', help: 'Tools in the in-memory route table', registers, collect() { this.set(sources.routes()); } });
     new Gauge({ name: 'toolhost_proxy_redis_up', help: '1 when the route table is connected to Redis', registers, collect() { this.set(sources.redisUp() ? 1 : 0); } });
+    this.registry.registerMetric(
+      scrapedMetric('toolhost_proxy_route_rebuilds_total', 'Routes rebuilt because where requests go (or a description) changed; lease renewals rebuild nothing', 'counter', () => [{ value: sources.routeRebuilds(), labels: {} }]),
+    );
+    new Gauge({ name: 'toolhost_proxy_route_table_stale_seconds', help: 'Seconds since the route table last heard Redis (0 while it does); the table is served as it was', registers, collect() { this.set(sources.routeTableStaleSeconds()); } });
     new Gauge({ name: 'toolhost_proxy_request_body_buffered_bytes', help: 'Request body bytes held by the proxy before forwarding (memory and temp files)', registers, collect() { this.set(sources.bufferedBodyBytes()); } });
     this.registry.registerMetric(
       scrapedMetric('toolhost_proxy_access_log_writable', '1 while the access log is written, 0 while writes fail (absent without an access log)', 'gauge', () => {

@@ -97,12 +97,16 @@ export interface ProxyOptions {
   readonly backendNetworks?: readonly string[];
   /** handles accepting on each public socket: libuv takes one connection per handle and loop turn (default 32; npm run bench, 512 connections: p99 2.3-3.8 s in two of five runs with 1, 0.10-0.21 s in three runs with 32) */
   readonly acceptHandles?: number;
+  /** healthz says "degraded" once the route table has been cut off from Redis this long (default 60 s) */
+  readonly staleAfterMs?: number;
   /** called with each route entry skipped as invalid */
   readonly onRouteProblem?: (p: RouteProblem) => void;
   readonly log?: (line: string) => void;
 }
 
 const HSTS = 'max-age=31622400';
+/** how long a proxy may be cut off from Redis before healthz says it is degraded (default) */
+const STALE_AFTER_MS = 60_000;
 const DEFAULT_ACCEPT_HANDLES = 32;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** a keep-alive client may stay idle this long between requests */
@@ -160,6 +164,8 @@ export class ProxyServer {
       openClientSockets: () => this.#clientSockets.size,
       openUpstreamSockets: () => this.#pool.openSockets() + this.#upgrades.openSockets + this.#fastLane.upstreamSockets,
       routes: () => this.#table.size,
+      routeRebuilds: () => this.#table.rebuilds,
+      routeTableStaleSeconds: () => Math.round(this.#table.staleForMs() / 1000),
       redisUp: () => this.#table.state === 'ready',
       accessLog: () => this.#accessLog?.status ?? null,
       bufferedBodyBytes: () => this.#bodies.held,
@@ -219,8 +225,13 @@ export class ProxyServer {
 
   /** what keeps the proxy from doing all its work (healthz says it) */
   #problems(): string[] {
+    const out: string[] = [];
     const log = this.#accessLog?.status;
-    return log && !log.writable && log.problem ? [log.problem] : [];
+    if (log && !log.writable && log.problem) out.push(log.problem);
+    // a table cut off from Redis is still served (routes.md#unheard); after a while, say so
+    const stale = this.#table.staleForMs();
+    if (this.#table.loaded && stale > (this.#options.staleAfterMs ?? STALE_AFTER_MS)) out.push(`route table not updated for ${Math.round(stale / 1000)} s (Redis unreachable); serving the last one`);
+    return out;
   }
 
   /** `https://host[:port]` as clients reach the HTTPS listener */

@@ -136,3 +136,30 @@ t.test('the table is loaded with SCAN at start: 20 000 routes', async (t) => {
   t.equal(proxy.proxy.routeTable.size, 20_000);
   void getPort;
 });
+
+t.test('a proxy cut off from Redis keeps serving and says so in healthz and metrics; lease renewals are not rebuilds (#11)', async (t) => {
+  const dir = t.testdir();
+  const server = await startRedisServer(path.join(dir, 'r'));
+  t.teardown(() => server.stop());
+  const proxy = await startProxy(t, server.url, { staleAfterMs: 300 });
+  const backend = await startEchoBackend(t, 'kept');
+  const r = await redisClient(t, server.url);
+  const store = new RouteStore(r);
+  await store.register('kept', 'a', backend.url, { leaseMs: 60_000 });
+  await waitFor(() => proxy.proxy.routeTable.get('kept') !== undefined);
+  const metric = async (name: string): Promise<number> => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${proxy.adminUrl}/metrics`)).text())?.[1]);
+  const rebuilds = await metric('toolhost_proxy_route_rebuilds_total');
+  for (let i = 0; i < 5; i++) await store.renew('kept', 'a', 60_000 + i);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(await metric('toolhost_proxy_route_rebuilds_total'), rebuilds, 'five renewals, no rebuild');
+  t.equal(await (await fetch(`${proxy.adminUrl}/.well-known/healthz`)).text(), 'ok\n');
+  r.disconnect();
+  server.process.signal('SIGKILL');
+  await server.process.exited;
+  await waitFor(async () => (await (await fetch(`${proxy.adminUrl}/.well-known/healthz`)).text()).startsWith('degraded'), 5000, 'healthz to say it');
+  const health = await fetch(`${proxy.adminUrl}/.well-known/healthz`);
+  t.equal(health.status, 200, 'still serving: a load balancer keeps it');
+  t.match(await health.text(), /^degraded\nroute table not updated for \d+ s \(Redis unreachable\); serving the last one\n$/);
+  await waitFor(async () => (await metric('toolhost_proxy_route_table_stale_seconds')) >= 1, 5000, 'the stale seconds');
+  t.equal((await fetch(`${proxy.url}/kept/`)).status, 200, 'the last table is served');
+});
