@@ -109,7 +109,7 @@ export function parseJsub(argv: readonly string[]): JsubOptions {
         throw new ToolhostError('TH_ERR_USAGE', `jsub: unknown option ${a}; see docs/reference/jobs.md#grid`);
     }
   }
-  o.command = argv.slice(i) as string[];
+  o.command = argv.slice(i);
   if (o.command.length === 0) throw new ToolhostError('TH_ERR_USAGE', 'usage: jsub [options] program [args...]');
   return o;
 }
@@ -140,7 +140,7 @@ function contextFor(io: CliIo): { ctx: JobsContext } {
 }
 
 /** the grid commands run as the tool: root drops to it first */
-async function asTool(argv: readonly string[], io: CliIo, body: (ctx: JobsContext) => Promise<number>): Promise<number> {
+async function asTool(argv: readonly string[], io: CliIo, body: (ctx: JobsContext) => Promise<number> | number): Promise<number> {
   const { ctx } = contextFor(io);
   const dropped = await runAsToolIfRoot(ctx.tool, argv, io);
   return dropped ?? body(ctx);
@@ -217,7 +217,7 @@ export async function jobCommand(argv: readonly string[], io: CliIo): Promise<nu
   const verbose = argv[0] === '-v';
   const given = verbose ? argv[1] : argv[0];
   if (!given) throw new ToolhostError('TH_ERR_USAGE', 'usage: job [-v] job_name');
-  return asTool(argv, io, async (ctx) => {
+  return asTool(argv, io, (ctx) => {
     const s = jobStatuses(ctx).find((x) => x.spec.name === gridJobName(given));
     const rec = s?.record ?? null;
     if (!s || !running(rec)) {
@@ -233,7 +233,7 @@ export async function jobCommand(argv: readonly string[], io: CliIo): Promise<nu
 
 export async function qstatCommand(argv: readonly string[], io: CliIo): Promise<number> {
   if (argv.length) throw new ToolhostError('TH_ERR_USAGE', 'usage: qstat (the tool\'s running and pending jobs; see toolhost jobs show NAME for one)');
-  return asTool(argv, io, async (ctx) => {
+  return asTool(argv, io, (ctx) => {
     const rows = jobStatuses(ctx).filter((s) => running(s.record));
     if (rows.length === 0) return 0;
     const user = ctx.tool.account?.user ?? `tools.${ctx.tool.name}`;

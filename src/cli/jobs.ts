@@ -78,7 +78,7 @@ export function checkedSpec(input: JobInput, tool: string): JobSpec {
   } catch (err) {
     if (!(err instanceof JobSpecError)) throw err;
     const nameProblem = err.problems.find((p) => p.startsWith('invalid job name'));
-    if (nameProblem && err.problems.length === 1) throw new ToolhostError('TH_ERR_JOB_NAME_INVALID', String(input.name ?? ''));
+    if (nameProblem && err.problems.length === 1) throw new ToolhostError('TH_ERR_JOB_NAME_INVALID', typeof input.name === 'string' ? input.name : JSON.stringify(input.name ?? ''));
     throw new ToolhostError('TH_ERR_JOB_INVALID', err.problems.join('; '));
   }
   checkSchedule(spec, tool);
@@ -306,7 +306,7 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)');
   /** the tool, or root's drop to it: then the exit code of the command run as the tool */
   const withTool = async (action: (ctx: JobsContext) => Promise<number | void> | number | void): Promise<void> => {
-    const o = jobs.opts() as ToolOptions;
+    const o = jobs.opts<ToolOptions>();
     const tool = resolveTool({ tool: o.tool, home: o.home, env: io.env, cwd: io.cwd });
     const dropped = await runAsToolIfRoot(tool, argvOfExecutable(), io);
     if (dropped !== null) {

@@ -116,7 +116,7 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
       if (opts.lighttpd) {
         const binary = findLighttpd(io.env);
         if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
-        const result = runLighttpdCheck(binary, source.path as string, { env: io.env as NodeJS.ProcessEnv, cwd: io.cwd });
+        const result = runLighttpdCheck(binary, source.path as string, { env: io.env, cwd: io.cwd });
         reportLighttpdCheck(result, io, (m) => (m.line !== null ? `${file}:${m.line}: ` : ''));
       }
       io.out('Syntax OK\n');

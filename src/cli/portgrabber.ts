@@ -30,7 +30,7 @@ async function run(tool: string, command: string[], opts: Options, io: CliIo): P
   const port = await getPort({ host });
   const child = spawn(cmd, [...args, String(port)], {
     cwd: io.cwd,
-    env: { ...io.env, PORT: String(port) } as NodeJS.ProcessEnv,
+    env: { ...io.env, PORT: String(port) },
     stdio: 'inherit',
     // its own process group: a terminal's Ctrl-C reaches portgrabber, which passes it on
     // once, instead of the server getting it twice

@@ -87,7 +87,7 @@ function readSettings(file: string, cwd: string): FileSettings {
   try {
     const parsed = JSON.parse(text) as unknown;
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
-    return parsed as FileSettings;
+    return parsed;
   } catch (err) {
     throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, (err as Error).message);
   }

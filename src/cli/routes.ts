@@ -22,7 +22,7 @@ function describeHash(tool: string, stored: StoredRoute, now: number, leases: Le
 export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const routes = program.command('routes').description('read and change the route table in Redis');
   routes.option('--redis <url>', 'the route table, without a password (or TOOLHOST_REDIS_URL)').option('--redis-file <file>', 'a file only you may read holding the URL');
-  const redisUrl = (): string => redisUrlFrom(routes.opts() as RedisUrlOptions, io.env);
+  const redisUrl = (): string => redisUrlFrom(routes.opts<RedisUrlOptions>(), io.env);
 
   routes
     .command('list')

@@ -33,7 +33,7 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
   const ctx = (): AdminContext => {
-    const o = tool.opts() as AdminOptions;
+    const o = tool.opts<AdminOptions>();
     return {
       redisUrl: redisUrlFrom(o, io.env),
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),

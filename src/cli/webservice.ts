@@ -95,7 +95,7 @@ function reportState(s: ServiceState, io: CliIo): number {
   return 1;
 }
 
-async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
+function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): number {
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
@@ -115,7 +115,7 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
-    const result = runLighttpdCheck(binary, file, { env: built.env as NodeJS.ProcessEnv, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
+    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
     reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;
@@ -191,7 +191,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
       }
       switch (action) {
         case 'config':
-          exit = await config(type, tool, opts, io);
+          exit = config(type, tool, opts, io);
           return;
         case 'status':
           exit = await status(tool, opts, io);

@@ -55,7 +55,7 @@ export async function startJobProcess(o: JobProcessOptions): Promise<ManagedProc
     const env: Record<string, string | undefined> = { ...o.env, TOOL_DATA_DIR: o.tool.home, JOB_NAME: o.spec.name };
     if (o.spec.port !== undefined) env.PORT = String(o.spec.port);
     // a job is running once it is spawned (a one-off may well be over before anyone looks)
-    const child = spawn('/bin/sh', ['-c', o.spec.command], { cwd: o.tool.home, env: env as NodeJS.ProcessEnv, stdio: ['ignore', out, err], detached: true });
+    const child = spawn('/bin/sh', ['-c', o.spec.command], { cwd: o.tool.home, env: env, stdio: ['ignore', out, err], detached: true });
     const proc = new ManagedProcess(child, true);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);

@@ -49,7 +49,7 @@ export function parseSchedule(schedule: string, tool: string, job: string, timez
   if (cron.split(/\s+/).length !== 5) return `"${schedule}" is not a five-field cron expression (minute hour day month weekday) or @hourly/@daily/@weekly/@monthly/@yearly`;
   let c: Cron<unknown>;
   try {
-    c = new Cron(cron, { timezone, paused: true, mode: '5-part' } as ConstructorParameters<typeof Cron>[1]);
+    c = new Cron(cron, { timezone, paused: true, mode: '5-part' });
     // a zone name is only checked when a time is computed
     c.nextRun(new Date());
   } catch (err) {

@@ -50,7 +50,7 @@ export function nodeHost(options: { env?: Record<string, string | undefined>; cw
       try {
         const stdout = execFileSync(shell, ['-c', command], {
           cwd,
-          env: env as NodeJS.ProcessEnv,
+          env: env,
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],
           maxBuffer: MAX_SHELL_OUTPUT,

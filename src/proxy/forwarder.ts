@@ -196,7 +196,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     this.pool.poolFor(backend.backend).dispatch(
       {
         path: this.path,
-        method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
+        method: (this.req.method ?? 'GET'),
         headers: this.#headers as Record<string, string | string[]>,
         body,
       },

@@ -75,10 +75,10 @@ export function parseRequest(line: string): Request | string {
     case 'register':
       if (!validPort) return 'register needs a port';
       if (o.description !== undefined && o.description !== null && typeof o.description !== 'string') return 'description must be text';
-      return { n, op: 'register', port: port as number, description: (o.description as string | null | undefined) ?? null };
+      return { n, op: 'register', port: port, description: (o.description) ?? null };
     case 'unregister':
       if (!validPort) return 'unregister needs a port';
-      return { n, op: 'unregister', port: port as number };
+      return { n, op: 'unregister', port: port };
     case 'list':
       return { n, op: 'list' };
     default:

@@ -114,7 +114,7 @@ export class RouteStore {
     const run = async (sha: string): Promise<[Error | null, unknown][]> => {
       const p = this.#redis.pipeline();
       for (const tool of tools) p.call('EVALSHA_RO', sha, ...args(tool));
-      return ((await p.exec()) ?? []) as [Error | null, unknown][];
+      return ((await p.exec()) ?? []);
     };
     let res = await run(await this.#scriptSha());
     if (res.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
@@ -158,7 +158,7 @@ export class RouteStore {
       const hashes = await this.getMany(slice);
       slice.forEach((tool, j) => {
         const h = hashes[j];
-        if (h instanceof OversizedRoute || (h && Object.keys(h).length)) out.set(tool, h as StoredRoute);
+        if (h instanceof OversizedRoute || (h && Object.keys(h).length)) out.set(tool, h);
       });
     }
     return out;

@@ -240,7 +240,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
     if (this.#resyncTimer) clearInterval(this.#resyncTimer);
     if (this.#floorTimer) clearTimeout(this.#floorTimer);
@@ -251,6 +251,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     this.#setState('closed');
     this.#subscriber.disconnect();
     this.#commands.disconnect();
+    return Promise.resolve();
   }
 
   /** re-read one tool; keeps the last known route if Redis cannot be asked */

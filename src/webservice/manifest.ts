@@ -41,7 +41,7 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   const web = data?.web;
   if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
-  const hc = typeof data?.['health-check-script'] === 'string' ? (data['health-check-script'] as string) : undefined;
+  const hc = typeof data?.['health-check-script'] === 'string' ? (data['health-check-script']) : undefined;
   return { manifest: { type: web as WebserviceType, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) }, problem: null };
 }
 

@@ -60,13 +60,13 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   }
   const file = path.join(ctx.runtimeDir, `lighttpd-${port}.conf`);
   writeFileSync(file, built.text);
-  const check = runLighttpdCheck(binary, file, { env: built.env as NodeJS.ProcessEnv, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text });
+  const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text });
   if (!check.ok) {
     throw new ConfigProblem(
       check.messages.filter((m) => m.fatal).map((m) => `${m.origin ? `${m.origin.file}:${m.origin.line}: ` : ''}lighttpd: ${m.text}`),
     );
   }
-  return { file, env: built.env as NodeJS.ProcessEnv, binary };
+  return { file, env: built.env, binary };
 }
 
 export async function startInstance(ctx: ServerContext): Promise<ServerInstance> {
@@ -80,7 +80,7 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
     if (!cmd) throw new ConfigProblem(['a generic webservice needs a command: webservice generic start -- ./server.sh ARGS']);
     command = cmd;
     args = [...rest, String(port)];
-    env = { ...toolEnvironment(ctx.tool, ctx.env), PORT: String(port) } as NodeJS.ProcessEnv;
+    env = { ...toolEnvironment(ctx.tool, ctx.env), PORT: String(port) };
   } else {
     const prepared = prepareLighttpd(ctx, port);
     command = prepared.binary;

@@ -90,7 +90,7 @@ async function requireClosedRedis(r: Redis, url: string): Promise<void> {
   if (!reply) return;
   const get = (k: string): unknown => reply[reply.indexOf(k) + 1];
   const flags = (get('flags') as string[] | undefined) ?? [];
-  const commands = String(get('commands') ?? '');
+  const commands = typeof get('commands') === 'string' ? (get('commands') as string) : '';
   if (flags.includes('on') && flags.includes('nopass') && (flags.includes('allcommands') || commands.includes('+@all'))) {
     throw new ToolhostError('TH_ERR_REDIS_OPEN', redactRedisUrl(url));
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { mkdirSync } from 'node:fs';
 import { BIN, redisClient, runBin, startProxy, startRedis, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
 
@@ -15,10 +16,9 @@ s.listen(port, '127.0.0.1');
 process.on('SIGTERM', () => { fs.writeFileSync(marker, 'got SIGTERM'); s.close(); process.exit(0); });
 `;
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 /** Redis and the node registrar, serving the given tool homes (made here) */
-async function node(t: T, ...tools: string[]) {
+async function node(t: Test, ...tools: string[]) {
   const homes = path.join(workDir(t), 'homes');
   for (const tool of tools) mkdirSync(path.join(homes, tool), { recursive: true });
   const redis = await startRedis(t);
@@ -26,7 +26,7 @@ async function node(t: T, ...tools: string[]) {
   return { redis, registrar, env: { TOOLHOST_REGISTRAR_DIR: registrar.dir } };
 }
 
-function startPortgrabber(t: Parameters<Parameters<typeof t.test>[1]>[0], args: string[], env: Record<string, string>) {
+function startPortgrabber(t: Test, args: string[], env: Record<string, string>) {
   const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, 'portgrabber'), ...args], { env: userEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { HostMonitor } from '../../src/webservice/index.js';
 import { readScheduleState } from '../../src/jobs/index.js';
 import { freePort, killProcessesOf, lighttpdBinary, makeToolHome, runBin, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface Record {
   status: string;
@@ -22,7 +22,7 @@ interface Record {
   message: string;
 }
 
-async function rig(t: T, name = 'bots', files: Readonly<globalThis.Record<string, string>> = {}) {
+async function rig(t: Test, name = 'bots', files: Readonly<globalThis.Record<string, string>> = {}) {
   killProcessesOf(t);
   const redis = await startRedis(t);
   const tool = makeToolHome(t, name, files);

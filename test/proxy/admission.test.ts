@@ -7,6 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { WebSocketServer } from 'ws';
 import { routeKey } from '../../src/routes/index.js';
 import { redisClient, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
@@ -23,7 +24,7 @@ interface Answer {
 }
 
 /** a backend that serves plain HTTP and websockets */
-async function wsBackend(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<string> {
+async function wsBackend(t: Test): Promise<string> {
   const server = http.createServer((_req, res) => res.end('plain'));
   const wss = new WebSocketServer({ server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

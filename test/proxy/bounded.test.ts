@@ -103,9 +103,9 @@ t.test('the access log holds at most 1 MB of lines while its file does not take 
   // a reader comes: what was held is written
   let text = '';
   const reader = createReadStream(fifo, { encoding: 'utf8' });
-  reader.on('data', (d) => (text += d));
+  reader.on('data', (d) => (text += d.toString()));
   await log.close();
-  await new Promise((resolve) => reader.on('close', resolve));
+  await new Promise<void>((resolve) => reader.on('close', () => resolve()));
   const lines = text.split('\n').length - 1;
   t.equal(lines, 30_000 - log.status.linesLost, 'every line not counted as dropped was written');
   t.ok(text.length <= 1024 * 1024 + 200, `${text.length} bytes were held`);

@@ -6,10 +6,10 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
+import type { Test } from 'tap';
 import { routeKey } from '../../src/routes/index.js';
 import { startEchoBackend, startProxyWithRoutes, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 function send(port: number, text: string | Buffer, until?: (got: string) => boolean, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve) => {
@@ -34,7 +34,7 @@ function send(port: number, text: string | Buffer, until?: (got: string) => bool
 const LANES = { 'fast lane': '', 'Node lane': 'Expect: 100-continue\r\n' } as const;
 
 /** a listening socket that never accepts, its queue full: connections to it are never established */
-async function silentBackend(t: T): Promise<number> {
+async function silentBackend(t: Test): Promise<number> {
   const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1], flush=True)\ntime.sleep(600)'], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => py.kill('SIGKILL'));
   const port = await new Promise<number>((resolve) => py.stdout.once('data', (d) => resolve(Number(String(d).trim()))));

@@ -5,9 +5,9 @@
 // one request. One request in, at most one request out.
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { startProxyWithRoutes } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface RawBackend {
   readonly url: string;
@@ -16,7 +16,7 @@ interface RawBackend {
 }
 
 /** answers every head it sees with 200 "ok", and keeps every byte it was sent */
-async function rawBackend(t: T): Promise<RawBackend> {
+async function rawBackend(t: Test): Promise<RawBackend> {
   let bytes = '';
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {

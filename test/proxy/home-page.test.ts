@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { RouteStore, routeKey } from '../../src/routes/index.js';
 import { redisClient, startEchoBackend, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
-function chromium(t: Parameters<Parameters<typeof t.test>[1]>[0], args: string[]): Promise<string> {
+function chromium(t: Test, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const profile = path.join(workDir(t), `chromium-${Math.random().toString(36).slice(2)}`);
     const child = spawn(CHROMIUM as string, [
@@ -27,7 +28,7 @@ function chromium(t: Parameters<Parameters<typeof t.test>[1]>[0], args: string[]
   });
 }
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Test) {
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
   const proxy = await startProxy(t, redis.url, { homeTitle: 'Test Tools' });

@@ -2,12 +2,12 @@
 // cannot point it anywhere it should not go.
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { routeKey } from '../../src/routes/index.js';
 import { redisClient, startEchoBackend, startProxy, startRedis, waitFor } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
-async function setup(t: T, limits = {}) {
+async function setup(t: Test, limits = {}) {
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
   const logs: string[] = [];
@@ -25,7 +25,7 @@ function raw(port: number, data: string, waitMs = 1500): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
     const s = net.connect({ host: '127.0.0.1', port }, () => s.write(data));
-    s.on('data', (d) => (got += d));
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
     s.on('error', () => {});
     const timer = setTimeout(() => {
       s.destroy();

@@ -13,7 +13,7 @@ t.test('a tool served by lighttpd is reachable through the proxy at /<tool>/, it
   const built = buildLighttpdConfig({ tool: { name: 'lit', home: tool.home, account: null }, type: 'lighttpd-plain', port, bind: '127.0.0.1', runtimeDir: tool.runtimeDir, asAccount: false, env: process.env });
   const conf = path.join(tool.runtimeDir, 'lighttpd.conf');
   writeFileSync(conf, built.text);
-  await startLighttpd(t, conf, port, built.env as NodeJS.ProcessEnv);
+  await startLighttpd(t, conf, port, built.env);
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
   const proxy = await startProxy(t, redis.url);

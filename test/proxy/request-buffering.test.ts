@@ -5,9 +5,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { startProxyWithRoutes, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface CountingBackend {
   readonly url: string;
@@ -17,7 +17,7 @@ interface CountingBackend {
   readonly bodies: { sha: string; length: number }[];
 }
 
-async function countingBackend(t: T, options: { maxConnections?: number } = {}): Promise<CountingBackend> {
+async function countingBackend(t: Test, options: { maxConnections?: number } = {}): Promise<CountingBackend> {
   const state = { url: '', connections: 0, bodies: [] as { sha: string; length: number }[] };
   const server = http.createServer((req, res) => {
     const hash = createHash('sha256');
@@ -165,6 +165,6 @@ t.test('a tool with 100 workers stays reachable while 400 slow POSTs come from 4
   t.ok(backend.connections <= 20, `the slow POSTs took no backend connection (${backend.connections} connections, all the visitors')`);
 });
 
-async function setup(t: T, overrides: Parameters<typeof startProxyWithRoutes>[1] = {}) {
+async function setup(t: Test, overrides: Parameters<typeof startProxyWithRoutes>[1] = {}) {
   return startProxyWithRoutes(t, overrides);
 }

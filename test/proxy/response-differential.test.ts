@@ -12,9 +12,9 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
+import type { Test } from 'tap';
 import { startProxyWithRoutes } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface Outcome {
   /** 0: no response head */
@@ -45,13 +45,13 @@ function llhttpRead(bytes: Buffer): Outcome {
   parser[HTTPParser.kOnHeadersComplete] = ((_major: number, _minor: number, _headers: string[], _method: number, _url: string, statusCode: number) => {
     if (status === 0 && statusCode >= 200) status = statusCode;
     return 0;
-  }) as never;
+  });
   parser[HTTPParser.kOnBody] = ((b: Buffer) => {
     if (status !== 0 && !complete) parts.push(Buffer.from(b));
-  }) as never;
+  });
   parser[HTTPParser.kOnMessageComplete] = (() => {
     if (status !== 0) complete = true;
-  }) as never;
+  });
   const r = parser.execute(bytes);
   // the end of the connection ends a body framed by it
   if (!(r instanceof Error) && !complete) parser.finish();
@@ -59,7 +59,7 @@ function llhttpRead(bytes: Buffer): Outcome {
 }
 
 /** one scripted response per connection: bytes written in pieces, then the connection closes */
-async function scriptedBackend(t: T): Promise<{ port: number; next: (pieces: Buffer[]) => void }> {
+async function scriptedBackend(t: Test): Promise<{ port: number; next: (pieces: Buffer[]) => void }> {
   let pieces: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -115,7 +115,7 @@ function fetchOutcome(port: number, path: string): Promise<Outcome> {
       res.on('close', () => done(result(res.complete)));
     });
     // an error after the head was read cuts that response; before it, there is none
-    req.on('error', () => done(partial !== null ? (partial as () => Outcome)() : { status: 0, complete: false, body: Buffer.alloc(0), toolhostError: null }));
+    req.on('error', () => done(partial !== null ? (partial)() : { status: 0, complete: false, body: Buffer.alloc(0), toolhostError: null }));
     req.end();
   });
 }

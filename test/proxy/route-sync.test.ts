@@ -23,8 +23,8 @@ t.test('a route change reaches every proxy within milliseconds (two proxies on o
     await waitFor(() => one.proxy.routeTable.get('shared')?.backends[0]?.url === target.url && two.proxy.routeTable.get('shared')?.backends[0]?.url === target.url, 2000, 'both proxies');
     delays.push(Date.now() - started);
   }
-  const res1 = await (await fetch(`${one.url}/shared/`)).json();
-  const res2 = await (await fetch(`${two.url}/shared/`)).json();
+  const res1 = (await (await fetch(`${one.url}/shared/`)).json()) as { backend: string };
+  const res2 = (await (await fetch(`${two.url}/shared/`)).json()) as { backend: string };
   t.equal(res1.backend, 'b');
   t.equal(res2.backend, 'b');
   delays.sort((x, y) => x - y);

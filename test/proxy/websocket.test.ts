@@ -1,16 +1,17 @@
 import http from 'node:http';
 import t from 'tap';
+import type { Test } from 'tap';
 import { WebSocket, WebSocketServer } from 'ws';
 import { routeKey } from '../../src/routes/index.js';
 import { redisClient, startEchoBackend, startProxy, startRedis, waitFor } from '../helpers/index.js';
 
-async function wsBackend(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function wsBackend(t: Test) {
   const server = http.createServer((_req, res) => res.end('plain'));
   const wss = new WebSocketServer({ server });
   const seenHeaders: http.IncomingHttpHeaders[] = [];
   wss.on('connection', (ws, req) => {
     seenHeaders.push(req.headers);
-    ws.on('message', (m) => ws.send(`echo:${m.toString()}`));
+    ws.on('message', (m: Buffer) => ws.send(`echo:${m.toString()}`));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => {
@@ -40,7 +41,7 @@ t.test('websockets go through the same routing, both ways, without the client ad
   await waitFor(() => proxy.proxy.routeTable.get('chat') !== undefined);
   const ws = await open(`ws://127.0.0.1:${proxy.port}/chat/socket`, { 'x-forwarded-for': '6.6.6.6' });
   const reply = await new Promise<string>((resolve) => {
-    ws.once('message', (m) => resolve(m.toString()));
+    ws.once('message', (m: Buffer) => resolve(m.toString()));
     ws.send('hello');
   });
   t.equal(reply, 'echo:hello');

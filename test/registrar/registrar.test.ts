@@ -7,15 +7,15 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { listeningSockets, parseProcNet, withRegistrar } from '../../src/registrar/index.js';
 import { ToolhostError } from '../../src/errors.js';
 import { killProcessesOf, redisClient, runBin, startEchoBackend, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 const asRoot = process.getuid?.() === 0;
 
 /** a TCP listener in its own process, as uid (for "another user's port") */
-async function listenerAs(t: T, uid: number, host = '127.0.0.1'): Promise<{ port: number; stop: () => void }> {
+async function listenerAs(t: Test, uid: number, host = '127.0.0.1'): Promise<{ port: number; stop: () => void }> {
   const child = spawn(process.execPath, ['-e', `const s=require('net').createServer(c=>c.end()).listen(0,'${host}',()=>console.log(s.address().port))`], { uid, gid: uid, stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = (): void => {
     child.kill('SIGKILL');
@@ -26,7 +26,7 @@ async function listenerAs(t: T, uid: number, host = '127.0.0.1'): Promise<{ port
 }
 
 /** a TCP listener in this process (the test's uid) */
-async function listener(t: T, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
+async function listener(t: Test, host = '127.0.0.1'): Promise<{ port: number; close: () => Promise<void> }> {
   const server = net.createServer((c) => c.end());
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
@@ -34,7 +34,7 @@ async function listener(t: T, host = '127.0.0.1'): Promise<{ port: number; close
   return { port: (server.address() as net.AddressInfo).port, close };
 }
 
-async function node(t: T, tools: string[], leaseSeconds = 15) {
+async function node(t: Test, tools: string[], leaseSeconds = 15) {
   killProcessesOf(t);
   const homes = path.join(workDir(t), 'homes');
   for (const tool of tools) mkdirSync(path.join(homes, tool), { recursive: true });

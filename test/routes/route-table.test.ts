@@ -5,13 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { RouteStore, RouteTable, routeKey } from '../../src/routes/index.js';
 import { startProcess, tcpProbe, type ManagedProcess } from '../../src/supervisor/index.js';
 import { freePort, redisClient, startRedis, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
-async function table(t: T, redisUrl: string, options: { leaseGraceMs?: number; resyncIntervalMs?: number } = {}): Promise<RouteTable> {
+async function table(t: Test, redisUrl: string, options: { leaseGraceMs?: number; resyncIntervalMs?: number } = {}): Promise<RouteTable> {
   const rt = new RouteTable({ redisUrl, ...options });
   rt.on('error', () => {});
   t.teardown(() => rt.close());
@@ -20,7 +20,7 @@ async function table(t: T, redisUrl: string, options: { leaseGraceMs?: number; r
 }
 
 /** redis-server on a given port (to stop and start "the same" Redis), optionally with its data on disk */
-async function redisAt(t: T, dir: string, port: number, aof: boolean): Promise<ManagedProcess> {
+async function redisAt(t: Test, dir: string, port: number, aof: boolean): Promise<ManagedProcess> {
   const proc = await startProcess({
     command: 'redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'always'],

@@ -6,13 +6,13 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { startProcess, tcpProbe, type ManagedProcess } from '../../src/supervisor/index.js';
 import { BIN, freePort, killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 /** a redis-server that can be killed and started again on the same port */
-function restartableRedis(t: T, aof: boolean) {
+function restartableRedis(t: Test, aof: boolean) {
   const dir = path.join(workDir(t), 'redis');
   mkdirSync(dir, { recursive: true });
   let proc: ManagedProcess | null = null;
@@ -66,7 +66,7 @@ function requestLoop(url: string) {
 }
 
 /** Redis, the registrar, the proxy and a lighttpd tool started with `webservice start` */
-async function stack(t: T, options: { aof?: boolean; leaseSeconds?: number; name?: string } = {}) {
+async function stack(t: Test, options: { aof?: boolean; leaseSeconds?: number; name?: string } = {}) {
   killProcessesOf(t);
   const redis = restartableRedis(t, options.aof ?? false);
   await redis.start();

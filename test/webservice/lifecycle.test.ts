@@ -5,16 +5,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface Env {
   readonly env: Record<string, string>;
   readonly runtimeDir: string;
 }
 
-async function setup(t: T, name: string, files: Record<string, string> = {}) {
+async function setup(t: Test, name: string, files: Record<string, string> = {}) {
   killProcessesOf(t);
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
@@ -58,7 +58,7 @@ async function setup(t: T, name: string, files: Record<string, string> = {}) {
 }
 
 const envs = new WeakMap<object, Record<string, string>>();
-async function envOf(t: T): Promise<Record<string, string>> {
+async function envOf(t: Test): Promise<Record<string, string>> {
   return envs.get(t) ?? {};
 }
 

@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import type { Test } from 'tap';
 import { buildLighttpdConfig } from '../../src/webservice/index.js';
 import { freePort, makeToolHome, startLighttpd } from '../helpers/index.js';
 import { writeFileSync } from 'node:fs';
 
-async function serve(t: Parameters<Parameters<typeof t.test>[1]>[0], name: string, files: Record<string, string>) {
+async function serve(t: Test, name: string, files: Record<string, string>) {
   const tool = makeToolHome(t, name, files);
   const port = await freePort();
   const built = buildLighttpdConfig({
@@ -24,7 +25,7 @@ async function serve(t: Parameters<Parameters<typeof t.test>[1]>[0], name: strin
   t.ok(built.ok, built.diagnostics.map((d) => d.message).join('\n'));
   const file = path.join(tool.runtimeDir, 'lighttpd.conf');
   writeFileSync(file, built.text);
-  await startLighttpd(t, file, port, built.env as NodeJS.ProcessEnv);
+  await startLighttpd(t, file, port, built.env);
   const get = async (p: string) => {
     const res = await fetch(`http://127.0.0.1:${port}${p}`, { redirect: 'manual' });
     return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };

@@ -6,10 +6,10 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
+import type { Test } from 'tap';
 import { withRegistrar } from '../../src/registrar/index.js';
 import { killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
-type T = Parameters<Parameters<typeof t.test>[1]>[0];
 
 interface State {
   readonly state: string;
@@ -35,7 +35,7 @@ function serversOf(runtimeDir: string): number[] {
   return out;
 }
 
-async function rig(t: T, name: string) {
+async function rig(t: Test, name: string) {
   killProcessesOf(t);
   const redis = await startRedis(t);
   const r = await redisClient(t, redis.url);
@@ -59,7 +59,7 @@ async function rig(t: T, name: string) {
  * and a running service is the one routed and answering through the proxy (a hung server is
  * found by the liveness probe and replaced, so "settled" may take a few probes).
  */
-async function settled(t: T, x: Awaited<ReturnType<typeof rig>>, what: string): Promise<void> {
+async function settled(t: Test, x: Awaited<ReturnType<typeof rig>>, what: string): Promise<void> {
   let last = '';
   try {
     await waitFor(async () => {
@@ -79,7 +79,7 @@ async function settled(t: T, x: Awaited<ReturnType<typeof rig>>, what: string): 
   }
 }
 
-async function stoppedClean(t: T, x: Awaited<ReturnType<typeof rig>>): Promise<void> {
+async function stoppedClean(t: Test, x: Awaited<ReturnType<typeof rig>>): Promise<void> {
   const stop = await x.ws('stop');
   t.equal(stop.code, 0, stop.stderr);
   await waitFor(() => serversOf(x.runtimeDir).length === 0, 15_000, 'no server left');

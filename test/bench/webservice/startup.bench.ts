@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const sockets = mkdtempSync(path.join(os.tmpdir(), 'toolhost-bench-reg-'));
   const registrar = new Registrar({ redisUrl: redis.url, socketDir: sockets, homeRoot: path.dirname(home), node: 'bench', address: '127.0.0.1', log: () => {} });
   await registrar.start();
-  const env = { ...process.env, TOOLHOST_REGISTRAR_DIR: sockets, TOOLHOST_RUNTIME_DIR: path.join(work, 'run') };
+  const env: NodeJS.ProcessEnv = { ...process.env, TOOLHOST_REGISTRAR_DIR: sockets, TOOLHOST_RUNTIME_DIR: path.join(work, 'run') };
   delete env.NODE_OPTIONS;
   const ws = (...args: string[]): void => void execFileSync(path.join(ROOT, 'bin', 'webservice'), ['--tool', 'bench', '--home', home, ...args], { env, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/bench/`;
