@@ -62,8 +62,20 @@ t.test('the table above covers every option of toolhost proxy but --config', asy
   registerProxyCommand(program, { out: () => {}, err: () => {}, env: {}, cwd: '/' }, () => {});
   const proxy = program.commands.find((c) => c.name() === 'proxy') as Command;
   const flags = proxy.options.map((o) => o.long as string).sort();
-  const covered = new Set(['--config', '--tls-key', ...PAIRS.map(([argv]) => argv[0] as string)]);
+  // --redis-file has its own test below (it needs a file only its owner may read)
+  const covered = new Set(['--config', '--tls-key', '--redis-file', ...PAIRS.map(([argv]) => argv[0] as string)]);
   t.same(flags.filter((f) => !covered.has(f)), []);
+});
+
+t.test('the proxy takes a Redis password from a secret file or the environment, never from --redis (#9)', async (t) => {
+  const dir = t.testdir();
+  const settings = path.join(dir, 'settings.json');
+  writeFileSync(settings, JSON.stringify({ redis: 'redis://127.0.0.1:5' }));
+  const secret = path.join(dir, 'proxy.url');
+  writeFileSync(secret, 'redis://toolhost-proxy:pw@127.0.0.1:7\n', { mode: 0o600 });
+  t.equal(resolveProxySettings(parse(['--config', settings, '--redis-file', secret]), {}, dir).options.redisUrl, 'redis://toolhost-proxy:pw@127.0.0.1:7', 'the file over the settings file');
+  t.equal(resolveProxySettings(parse(['--config', settings]), { TOOLHOST_REDIS_URL: 'redis://u:p@127.0.0.1:8' }, dir).options.redisUrl, 'redis://u:p@127.0.0.1:8', 'the environment over the settings file');
+  t.throws(() => resolveProxySettings(parse(['--redis', 'redis://toolhost-proxy:pw@127.0.0.1:7']), {}, dir), { code: 'TH_ERR_SECRET_ON_COMMAND_LINE' });
 });
 
 t.test('--rate-limit N gives a burst of N, whatever the file says, unless --rate-burst is given (#10)', async (t) => {
