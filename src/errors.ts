@@ -131,6 +131,24 @@ export const ERRORS = {
     'Warning: the unit runs without cgroups (no root registrar on the host, or no memory controller); rlimits stand in.',
     0,
   ),
+  TH_ERR_NOTIFY_BACKLOG: def(
+    'notice refused: %s of the tool\'s notices are waiting to be mailed; the monitor (the notifier) is not taking them — tell an administrator',
+    'A tool handed more notices than the spool keeps for it while nothing mailed them.',
+    1,
+    429,
+  ),
+  TH_ERR_SMTP_URL_INVALID: def(
+    'invalid SMTP relay %s: give smtp://host:port or smtps://host:port (user:password@ when it wants a login)',
+    'TOOLHOST_SMTP_URL or --smtp is not an SMTP URL.',
+    2,
+    400,
+  ),
+  TH_ERR_EMAIL_INVALID: def(
+    'invalid email address %s: give one address like maintainer@example.org',
+    'toolhost tool add-maintainer --email was given something that is not one address.',
+    2,
+    400,
+  ),
   TH_ERR_QUANTITY_INVALID: def(
     'invalid %s: %s',
     'A --mem or --cpu value is not an amount toolhost understands.',

@@ -1,5 +1,5 @@
-// Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
-// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, everything ->
+// Imports point down only (STYLE rules 2 and 3): cli -> webservice -> jobs -> registrar ->
+// notify -> limits -> accounts, with supervisor, routes, lighttpd beside; proxy -> routes; everything ->
 // the root modules (errors, tool-name, ip-address, package-files);
 // another folder is reached only through its index.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,11 +17,13 @@ const ALLOWED: Record<string, readonly string[]> = {
   supervisor: ['.'],
   accesslog: ['.'],
   accounts: ['.'],
-  registrar: ['.', 'accounts', 'routes'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor'],
+  limits: ['.', 'accounts'],
+  notify: ['.', 'accounts', 'limits', 'supervisor'],
+  registrar: ['.', 'accounts', 'routes', 'limits', 'notify'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify'],
 };
 
 function sources(dir: string): string[] {

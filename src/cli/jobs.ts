@@ -3,6 +3,7 @@
 // words and tables — so wiki pages and the jobs.yaml files kept in tools' repositories work
 // unchanged. Run in a tool account, or with --tool/--home; typed by root, it runs as the tool.
 import { stateDirectory } from '../state-dir.js';
+import { noticeStatus } from '../notify/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command as Commander } from 'commander';
@@ -224,6 +225,7 @@ function show(ctx: JobsContext, name: string, io: CliIo): void {
       ['Output log:', logs.out],
       ['Error log:', logs.err],
       ['Emails:', spec.emails],
+      ['Last notice:', noticeStatus(ctx.stateDir, ctx.tool.name, 'job', spec.name, r?.notice) ?? 'none'],
       ['Resources:', resources(spec)],
       ['Limits:', r?.limits ? limitsText(r.limits) : limitsText({ ...resourcesOf(spec), enforced: true, warning: null }).replace(' (enforced by cgroups)', '')],
       ['Retry:', spec.retry ? String(spec.retry) : 'no'],

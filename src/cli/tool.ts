@@ -9,8 +9,9 @@ import { redisUrlFrom } from '../routes/index.js';
 import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { requireRootOwnedDirectory } from '../accounts/index.js';
-import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
+import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
 import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
+import { forgetToolMail, isAddress, recordMaintainerEmail } from '../notify/index.js';
 
 interface AdminOptions {
   redis?: string;
@@ -37,15 +38,7 @@ interface QuotaOptions {
 
 /** the options given, checked and in the quota's units */
 function quotaChanges(o: QuotaOptions): Partial<ToolQuota> {
-  const amount = (option: string, v: string | undefined, parse: (t: string) => number): number | undefined => {
-    if (v === undefined) return undefined;
-    try {
-      return parse(v);
-    } catch (err) {
-      if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
-      throw err;
-    }
-  };
+  const amount = (option: string, v: string | undefined, parse: (t: string) => number): number | undefined => (v === undefined ? undefined : quantityOption(option, v, parse));
   const count = (option: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -123,6 +116,7 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .description('remove the tool\'s Redis user and routes, stop its processes and remove its unix user')
     .action(async (name: string, opts: { removeHome?: boolean }) => {
       await deleteTool(ctx(), name, { removeHome: opts.removeHome === true });
+      forgetToolMail(stateDirectory(io.env), validateToolName(name));
       io.out(`tool ${name} deleted\n`);
       setExit(0);
     });
@@ -152,10 +146,14 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('add-maintainer')
     .argument('<name>')
     .argument('<user>')
-    .description('let a unix user maintain the tool (membership of group tools.NAME)')
-    .action((name: string, user: string) => {
+    .option('--email <address>', 'where the tool\'s notices reach this maintainer (used when the tool has no ~/.forward)')
+    .option('--state-dir <dir>', `where toolhost keeps its state (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .description('let a unix user maintain the tool (membership of group tools.NAME), with the address notices go to')
+    .action((name: string, user: string, o: { email?: string; stateDir?: string }) => {
+      if (o.email !== undefined && !isAddress(o.email)) throw new ToolhostError('TH_ERR_EMAIL_INVALID', JSON.stringify(o.email));
       addMaintainer(name, user);
-      io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+      if (o.email !== undefined) recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, o.email);
+      io.out(`${user} maintains ${name} (group tools.${name})${o.email ? `; notices go to ${o.email} unless the tool has a ~/.forward` : ''}; they need to log in again\n`);
       setExit(0);
     });
 

@@ -1,4 +1,5 @@
 // `webservice [--tool NAME --home DIR] [TYPE] ACTION [-- COMMAND…]`: what a tool maintainer runs.
+import { stateDirectory } from '../state-dir.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +8,8 @@ import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
 import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { registrarDir } from '../registrar/index.js';
-import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
-import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, resourcesOf, unitName } from '../limits/index.js';
+import { EMAIL_POLICIES, noticeStatus, type EmailPolicy } from '../notify/index.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, resourcesOf, unitName } from '../limits/index.js';
 import { limitsText } from './limits-text.js';
 import {
   checkStart,
@@ -95,13 +96,7 @@ function manifestFor(tool: Tool, type: WebserviceType | undefined, command: stri
 }
 
 function checkQuantity(option: string, value: string | undefined, parse: (v: string) => number): void {
-  if (value === undefined) return;
-  try {
-    parse(value);
-  } catch (err) {
-    if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
-    throw err;
-  }
+  if (value !== undefined) quantityOption(option, value, parse);
 }
 
 function duration(ms: number): string {
@@ -174,6 +169,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
         lastExit: st?.lastExit ?? null,
         lastCause: st?.lastCause ?? null,
         limits: st?.limits ?? null,
+        notice: noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice),
         configError: st?.configError ?? null,
         routeRegistered: registered,
         supervisorPid: s.running ? (st?.supervisorPid ?? null) : null,
@@ -181,8 +177,10 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
     );
     return 0;
   }
+  const notice = noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice);
   if (!s.running || !st) {
     io.out(`Your webservice is not running.${st?.lastExit ? ` Last exit: ${st.lastExit}.` : ''}\n`);
+    if (notice) io.out(`  notice      ${notice}\n`);
     return 0;
   }
   io.out(`Your webservice is ${st.state} (${st.type}).\n`);
@@ -193,6 +191,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
   if (st.limits) io.out(`  limits      ${limitsText(st.limits)}\n`);
   if (st.lastExit) io.out(`  last exit   ${st.lastExit}\n`);
   io.out(`  message     ${st.message}\n`);
+  if (notice) io.out(`  notice      ${notice}\n`);
   for (const l of st.configError ?? []) io.out(`  config      ${l}\n`);
   return 0;
 }

@@ -39,6 +39,12 @@ function openLog(file: string, flags: string): number {
   }
 }
 
+/** where a job's error output goes: ~/NAME.err (or its -e file), or its internal log */
+export function errorLogOf(home: string, runtimeDir: string, spec: JobSpec): string {
+  const files = logFiles(spec);
+  return files.stderr === null ? internalLogPath(runtimeDir, spec.name) : path.resolve(home, files.stderr);
+}
+
 export async function startJobProcess(o: JobProcessOptions): Promise<ManagedProcess> {
   const files = logFiles(o.spec);
   const fds: number[] = [];

@@ -8,6 +8,8 @@ import { isToolhostError } from '../errors.js';
 import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsPeer } from '../limits/index.js';
 import { processInfo } from '../supervisor/index.js';
 import { JobLogError, startJobProcess } from './job-process.js';
+import { noticeJob, type JobNoticeContext } from './job-notices.js';
+import type { NotifyPeer } from '../notify/index.js';
 import { emptyRecord, writeRecord, type JobRecord } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
@@ -21,12 +23,31 @@ export interface RunOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** the registrar, which admits the run and places it in its cgroup; null: none reachable (why) */
   readonly limits: { readonly peer: LimitsPeer | null; readonly why?: string };
+  /** who takes its notices (--emails): the registrar; null: none reachable (why) */
+  readonly notices: { readonly peer: NotifyPeer | null; readonly why?: string };
   /** between a failed attempt and the next */
   readonly retryDelayMs?: number;
   readonly stopGraceMs?: number;
 }
 
 export async function runJob(o: RunOptions): Promise<JobRecord> {
+  const rec = await runAttempts(o);
+  // the run is over: its maintainers hear of it as --emails says, and the record says what became of that
+  const failed = rec.status !== 'succeeded';
+  const note = await noticeJob(noticeContext(o), failed ? 'failed' : 'succeeded', rec.message, rec.cause);
+  if (note) {
+    const done = { ...rec, notice: note, updatedAt: Date.now() };
+    writeRecord(o.runtimeDir, done);
+    return done;
+  }
+  return rec;
+}
+
+function noticeContext(o: RunOptions): JobNoticeContext {
+  return { tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, peer: o.notices.peer, why: o.notices.why };
+}
+
+async function runAttempts(o: RunOptions): Promise<JobRecord> {
   const attempts = o.spec.retry + 1;
   const self = processInfo(process.pid);
   let rec: JobRecord = {
@@ -51,6 +72,8 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
     return rec;
   }
   save({ limits: guard.summary() });
+  const started = await noticeJob(noticeContext(o), 'started', `started (${o.trigger})`, null);
+  if (started) save({ notice: started });
   try {
     return await attemptAll(o, guard, attempts, save, () => rec);
   } finally {

@@ -11,6 +11,8 @@ import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type Li
 import type { RegistrarClient } from '../registrar/index.js';
 import { processInfo, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
 import { startJobProcess } from './job-process.js';
+import { noticeJob } from './job-notices.js';
+import { UnitAlerts, type EventKind, type NoticeNote } from '../notify/index.js';
 import { writeRecord, type JobRecord, type RunStatus } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
@@ -79,11 +81,16 @@ export class JobUnit {
   #startedAt = Date.now();
   #lastCause: ExitCause | null = null;
   #limits: LimitsSummary | null = null;
+  #lastSnapshot: UnitSnapshot<JobInstance> | null = null;
+  #notice: NoticeNote | null = null;
+  readonly #alerts: UnitAlerts;
 
   constructor(options: JobUnitOptions) {
     this.#o = options;
     this.spec = options.spec;
     this.#health = { ...HEALTH, ...options.health };
+    // every death of a continuous job is a failure to report, and so is a crash loop
+    this.#alerts = new UnitAlerts({ everyExit: true, emit: (kind, summary) => void this.#notify(kind, summary) });
     const publish = options.spec.publish === true && options.registrar !== null;
     const driver: UnitDriver<JobInstance> = {
       noun: 'job',
@@ -110,9 +117,18 @@ export class JobUnit {
     this.unit = new Unit(`job ${options.spec.name}`, driver, { orphan: options.orphan ?? null });
   }
 
+  async #notify(kind: EventKind, summary: string): Promise<void> {
+    const peer = this.#o.registrar;
+    const note = await noticeJob({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, peer, why: peer ? undefined : 'no registrar on this host' }, kind, summary, kind === 'recovered' ? null : this.#lastCause);
+    if (!note) return;
+    this.#notice = note;
+    if (this.#lastSnapshot) this.#publish(this.#lastSnapshot);
+  }
+
   /** stopped, and its cgroup released */
   async stop(): Promise<void> {
     await this.unit.stop();
+    this.#alerts.close();
     await this.#guard?.release();
   }
 
@@ -166,6 +182,9 @@ export class JobUnit {
   }
 
   #publish(s: UnitSnapshot<JobInstance>): void {
+    const first = this.#lastSnapshot !== s;
+    this.#lastSnapshot = s;
+    if (first) this.#alerts.observe(s);
     const c = s.current;
     writeRecord(this.#o.runtimeDir, {
       job: this.spec.name,
@@ -182,6 +201,7 @@ export class JobUnit {
       signal: null,
       cause: s.state === 'running' ? null : this.#lastCause,
       limits: this.#limits,
+      notice: this.#notice,
       attempt: 1,
       attempts: 1,
       restarts: s.restarts,

@@ -49,6 +49,7 @@ const rec = await runJob({
   scheduledFor: arg('--scheduled-for') ?? null,
   env: process.env,
   limits: why === undefined ? { peer: registrar } : { peer: null, why },
+  notices: why === undefined ? { peer: registrar } : { peer: null, why: `no registrar took it (${why})` },
 });
 registrar.close();
 process.exitCode = rec.status === 'succeeded' ? 0 : 1;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
-import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
+import { EMAIL_POLICIES, type EmailPolicy } from '../notify/index.js';
 import { parseCpu, parseMemory } from '../limits/index.js';
 
 export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';

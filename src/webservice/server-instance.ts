@@ -1,6 +1,7 @@
 // One running copy of a tool's web server on one port: the real lighttpd with the tool's merged
 // configuration (checked by lighttpd -tt first), or the tool's own command with the port
 // appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log.
+import type { EmailPolicy } from '../notify/index.js';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly readyTimeoutMs?: number;
   /** memory (bytes) and CPU (thousandths) it runs with */
   readonly resources: { readonly memory: number; readonly cpu: number };
+  /** what its maintainers are mailed about (--emails) */
+  readonly emails: EmailPolicy;
 }
 
 export interface ServerInstance {

@@ -1,5 +1,6 @@
 // What a tool's supervisor tells the world: its pid file (one supervisor per tool), a state
 // file read by `webservice status`, and ~/service.log, one timestamped line per event.
+import type { NoticeNote } from '../notify/index.js';
 import type { ExitCause, LimitsSummary } from '../limits/index.js';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,8 @@ export interface ServiceState {
   readonly limits?: LimitsSummary | null;
   /** how the last server ended, when it ended on its own (the OOM killer, a signal) */
   readonly lastCause?: ExitCause | null;
+  /** the last notice for its maintainers, and whether it reached the notifier */
+  readonly notice?: NoticeNote | null;
   readonly updatedAt: number;
 }
 

@@ -12,6 +12,7 @@ import { httpProbe, Unit, type Orphan, type UnitDriver, type UnitSnapshot } from
 import { USER_CONFIG_NAME } from './lighttpd-config.js';
 import { ERROR_LOG, startInstance, type ServerContext, type ServerInstance } from './server-instance.js';
 import { serviceLog, writeState, type ServiceStateName } from './service-state.js';
+import { notify, tailOf, UnitAlerts, type EventKind, type NoticeNote } from '../notify/index.js';
 
 export interface WebUnitOptions {
   readonly server: ServerContext;
@@ -21,6 +22,8 @@ export interface WebUnitOptions {
   readonly livenessIntervalMs?: number;
   readonly orphan?: Orphan | null;
   readonly drainMs?: number;
+  /** a crash loop is over after a run this long (the notice "recovered") */
+  readonly stableMs?: number;
 }
 
 function publishedState(s: UnitSnapshot<ServerInstance>): ServiceStateName {
@@ -47,6 +50,7 @@ export class WebUnit {
 
   constructor(options: WebUnitOptions) {
     this.#o = options;
+    this.#alerts = new UnitAlerts({ everyExit: false, emit: (kind, summary) => void this.#notify(kind, summary), ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}) });
     const livenessMs = options.livenessIntervalMs ?? 10_000;
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',
@@ -75,6 +79,27 @@ export class WebUnit {
 
   #guard: UnitGuard | null = null;
   #lastCause: ExitCause | null = null;
+  #lastSnapshot: UnitSnapshot<ServerInstance> | null = null;
+  #notice: NoticeNote | null = null;
+  readonly #alerts: UnitAlerts;
+
+  /** tell the maintainers, as --emails says; what became of it shows in webservice status */
+  async #notify(kind: EventKind, summary: string): Promise<void> {
+    const server = this.#o.server;
+    const note = await notify(this.#o.registrar, undefined, server.emails, {
+      source: 'webservice',
+      name: server.type,
+      kind,
+      at: Date.now(),
+      summary,
+      cause: kind === 'crash-loop' ? this.#lastCause : null,
+      stderr: tailOf(path.join(server.tool.home, ERROR_LOG)),
+      look: `webservice status; webservice logs (as ${server.tool.name})`,
+    });
+    if (!note) return;
+    this.#notice = note;
+    if (this.#lastSnapshot) this.#publish(this.#lastSnapshot);
+  }
 
   /** how the last server ended, when it did (OOM, a signal) */
   get lastCause(): ExitCause | null {
@@ -106,6 +131,7 @@ export class WebUnit {
     void this.#watcher?.close();
     this.#watcher = null;
     await this.#unit.stop();
+    this.#alerts.close();
     await this.#guard?.release();
   }
 
@@ -116,6 +142,9 @@ export class WebUnit {
   }
 
   #publish(s: UnitSnapshot<ServerInstance>): void {
+    const first = this.#lastSnapshot !== s;
+    this.#lastSnapshot = s;
+    if (first) this.#alerts.observe(s);
     const c = s.current;
     writeState(this.#o.server.runtimeDir, {
       tool: this.#o.server.tool.name,
@@ -135,6 +164,7 @@ export class WebUnit {
       message: s.message,
       limits: this.#guard?.summary() ?? null,
       lastCause: this.#lastCause,
+      notice: this.#notice,
       updatedAt: Date.now(),
     });
   }
