@@ -1,9 +1,6 @@
 // `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
 // should run (see HostMonitor). Run by root, as a system service.
 import type { Command as Commander } from 'commander';
-import { DEFAULT_STATE_DIR } from '../jobs/index.js';
-import { registrarDir } from '../registrar/index.js';
-import { HostMonitor } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
@@ -14,6 +11,8 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
     .option('--interval <seconds>', 'time between scans', '10')
     .option('--once', 'one scan, then exit')
     .action(async (opts: { homeRoot: string; interval: string; once?: boolean }) => {
+      // the monitor loads when it runs, not for `toolhost monitor --help` (#14)
+      const [{ DEFAULT_STATE_DIR }, { registrarDir }, { HostMonitor }] = await Promise.all([import('../jobs/index.js'), import('../registrar/index.js'), import('../webservice/index.js')]);
       const monitor = new HostMonitor({
         homeRoot: opts.homeRoot,
         registrarDir: registrarDir(io.env),

@@ -1,29 +1,17 @@
 // `webservice [--tool NAME --home DIR] [TYPE] ACTION [-- COMMAND…]`: what a tool maintainer runs.
+// Each action loads the code it uses when it runs: `webservice status` loads neither the lighttpd
+// engine nor the registrar's daemon, `--help` none of them (#14).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
-import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
-import { registrarDir } from '../registrar/index.js';
-import {
-  buildLighttpdConfig,
-  readManifest,
-  restartWebservice,
-  startWebservice,
-  statusOf,
-  stopWebservice,
-  WEBSERVICE_TYPES,
-  type ControlContext,
-  type Manifest,
-  type ServiceState,
-  type WebserviceType,
-} from '../webservice/index.js';
+import { registrarDir } from '../registrar/protocol.js';
+import type { ControlContext, ServiceState } from '../webservice/index.js';
+import { readManifest, WEBSERVICE_TYPES, type Manifest, type WebserviceType } from '../webservice/manifest.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
-import { showLogs } from './webservice-logs.js';
 
 const ACTIONS = ['start', 'stop', 'restart', 'status', 'logs', 'config'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -95,7 +83,12 @@ function reportState(s: ServiceState, io: CliIo): number {
   return 1;
 }
 
-function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): number {
+async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const [{ buildLighttpdConfig }, { findLighttpd, runLighttpdCheck }, { printDiagnostics, reportLighttpdCheck }] = await Promise.all([
+    import('../webservice/lighttpd-config.js'),
+    import('../lighttpd/index.js'),
+    import('./lighttpd-files.js'),
+  ]);
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
@@ -125,6 +118,7 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
 }
 
 async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const { statusOf } = await import('../webservice/control.js');
   const s = await statusOf(controlContext(tool, io));
   const st = s.state;
   const now = Date.now();
@@ -191,15 +185,16 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
       }
       switch (action) {
         case 'config':
-          exit = config(type, tool, opts, io);
+          exit = await config(type, tool, opts, io);
           return;
         case 'status':
           exit = await status(tool, opts, io);
           return;
         case 'logs':
-          exit = await showLogs(tool, opts, io);
+          exit = await (await import('./webservice-logs.js')).showLogs(tool, opts, io);
           return;
         case 'start': {
+          const { startWebservice } = await import('../webservice/control.js');
           const manifest = manifestFor(tool, type, command, opts);
           io.err('Starting webservice...\n');
           const r = await startWebservice(controlContext(tool, io), manifest);
@@ -212,12 +207,14 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         }
         case 'stop': {
+          const { stopWebservice } = await import('../webservice/control.js');
           const was = await stopWebservice(controlContext(tool, io));
           io.out(was ? 'Your webservice is stopped; its route is removed.\n' : 'Your webservice is not running.\n');
           exit = 0;
           return;
         }
         case 'restart': {
+          const { restartWebservice } = await import('../webservice/control.js');
           const manifest = manifestFor(tool, type, command, opts);
           io.err('Restarting webservice...\n');
           exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);

@@ -8,9 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { withRegistrar, type Listing } from '../registrar/index.js';
+import type { Listing } from '../registrar/index.js';
+// the registrar's client alone, not its daemon (and Redis): `webservice status` loads this module (#14)
+import { withRegistrar } from '../registrar/registrar-client.js';
 import { removeManifest, writeManifest, type Manifest } from './manifest.js';
-import { prepareLighttpd, ConfigProblem, type ServerContext } from './server-instance.js';
+import type { ServerContext } from './server-instance.js';
 import { readState, SERVICE_LOG, SUPERVISOR_ENTRY, supervisorPid, type ServiceState } from './service-state.js';
 
 export interface ControlContext {
@@ -84,6 +86,8 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   }
   prepareFiles(ctx);
   if (manifest.type !== 'generic') {
+    // the lighttpd engine loads to start a server, not for `webservice status` (#14)
+    const { prepareLighttpd, ConfigProblem } = await import('./server-instance.js');
     try {
       prepareLighttpd(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest), 0);
     } catch (err) {
