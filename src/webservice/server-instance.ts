@@ -3,7 +3,6 @@
 // appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
 import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
 import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
@@ -70,6 +69,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
 }
 
 export async function startInstance(ctx: ServerContext): Promise<ServerInstance> {
+  const { default: getPort } = await import('get-port');
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   let command: string;
