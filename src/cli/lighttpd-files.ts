@@ -10,6 +10,8 @@ import {
   formatDiagnostic,
   lex,
   makeSource,
+  missingModuleError,
+  moduleCauses,
   nodeHost,
   parse,
   positionOf,
@@ -42,12 +44,15 @@ export function printDiagnostics(list: readonly Diagnostic[], io: CliIo): number
 
 /**
  * lighttpd -tt's messages, each prefixed with where it points (`place`), then
- * TH_ERR_LIGHTTPD_REJECTED naming the first fatal one if lighttpd refused the file.
+ * TH_ERR_LIGHTTPD_REJECTED naming the first fatal one if lighttpd refused the file, or
+ * TH_ERR_LIGHTTPD_MODULE_MISSING if that was a module it could not load.
  */
 export function reportLighttpdCheck(result: LighttpdCheck, io: CliIo, place: (m: LighttpdMessage) => string): void {
-  for (const m of result.messages) io.err(`${place(m)}${m.text}\n`);
+  const first = result.ok ? undefined : (result.messages.find((m) => m.fatal) ?? result.messages[0]);
+  // a missing module is the error line itself: said once
+  for (const m of result.messages) if (!(m === first && m.missingModule)) io.err(`${place(m)}${m.text}\n`);
   if (result.ok) return;
-  const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
+  if (first?.missingModule) throw missingModuleError(first.missingModule, place(first));
   throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? `${place(first)}${first.text}` : `exit status ${result.status}`);
 }
 
@@ -96,14 +101,14 @@ export function parseFile(file: string, io: CliIo): number {
 /** `toolhost lighttpd check FILE`: toolhost's checks, then lighttpd -tt's unless `withLighttpd` is false */
 export function checkFile(file: string, withLighttpd: boolean, io: CliIo): void {
   const source = readSource(file, io);
-  const { diagnostics } = evaluateFile(source, io);
+  const { evaluated, diagnostics } = evaluateFile(source, io);
   const errors = printDiagnostics(diagnostics, io);
   if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
   if (withLighttpd) {
     const binary = findLighttpd(io.env);
     if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
-    const result = runLighttpdCheck(binary, source.path as string, { env: io.env, cwd: io.cwd });
-    reportLighttpdCheck(result, io, (m) => (m.line !== null ? `${file}:${m.line}: ` : ''));
+    const result = runLighttpdCheck(binary, source.path as string, { env: io.env, cwd: io.cwd, moduleCauses: moduleCauses(evaluated) });
+    reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.file}:${m.origin.line}: ` : m.line !== null ? `${file}:${m.line}: ` : ''));
   }
   io.out('Syntax OK\n');
 }

@@ -108,7 +108,7 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
-    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
+    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
     reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;

@@ -91,7 +91,7 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
     try {
       prepareLighttpd(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest), 0);
     } catch (err) {
-      if (err instanceof ConfigProblem) throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
+      if (err instanceof ConfigProblem) throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
       throw err;
     }
   }

@@ -3,7 +3,8 @@
 // appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
+import type { ToolhostError } from '../errors.js';
+import { findLighttpd, formatDiagnostic, missingModuleError, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
 import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
@@ -31,6 +32,8 @@ export class ConfigProblem extends UnitConfigError {
   constructor(
     lines: readonly string[],
     readonly diagnostics: readonly Diagnostic[] = [],
+    /** the coded error it is, when it is one (a module this host lacks) */
+    readonly error: ToolhostError | null = null,
   ) {
     super(lines);
     this.name = 'ConfigProblem';
@@ -59,8 +62,13 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   }
   const file = path.join(ctx.runtimeDir, `lighttpd-${port}.conf`);
   writeFileSync(file, built.text);
-  const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text });
+  const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
   if (!check.ok) {
+    const missing = check.messages.find((m) => m.fatal && m.missingModule)?.missingModule;
+    if (missing) {
+      const error = missingModuleError(missing);
+      throw new ConfigProblem([error.message], [], error);
+    }
     throw new ConfigProblem(
       check.messages.filter((m) => m.fatal).map((m) => `${m.origin ? `${m.origin.file}:${m.origin.line}: ` : ''}lighttpd: ${m.text}`),
     );
