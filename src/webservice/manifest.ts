@@ -6,6 +6,7 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { parseFlatYaml } from '../flat-yaml.js';
 import { onFirstUse } from '../on-first-use.js';
 
 const yaml = onFirstUse<typeof import('yaml')>('yaml');
@@ -36,7 +37,8 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   if (!read.ok) return { manifest: null, problem: read.missing ? null : read.reason };
   let data: Record<string, unknown> | null;
   try {
-    data = yaml().parse(read.text) as Record<string, unknown> | null;
+    // most manifests are flat: read without loading the yaml package (#14)
+    data = parseFlatYaml(read.text) ?? (yaml().parse(read.text) as Record<string, unknown> | null);
   } catch {
     return { manifest: null, problem: 'it is not YAML' };
   }
