@@ -35,6 +35,7 @@ const ALLOWED: Record<string, readonly string[]> = {
 const PUBLIC_MODULES: Record<string, readonly string[]> = {
   registrar: ['registrar-client.ts', 'protocol.ts'],
   webservice: ['control.ts', 'lighttpd-config.ts', 'manifest.ts'],
+  supervisor: ['process-info.ts'],
 };
 
 function sources(dir: string): string[] {
