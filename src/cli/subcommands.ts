@@ -39,7 +39,7 @@ export const JOBS_SUBCOMMAND: Subcommand = {
   name: 'jobs',
   summary: 'bots, one-off tasks and scheduled runs (toolforge jobs)',
   load: async () => {
-    const { registerJobsCommand } = await import('./jobs.js');
+    const { registerJobsCommand } = await import('./jobs-command.js');
     return (program, io, setExit, argv) => registerJobsCommand(program, io, setExit, () => argv);
   },
 };
