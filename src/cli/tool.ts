@@ -4,10 +4,14 @@ import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
-import { lookupAccount } from '../accounts/index.js';
-import { redisUrlFrom } from '../routes/index.js';
-import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import type { AdminContext, ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
+
+/** accounts, Redis's client and the tool administration load when a subcommand runs, not for --help (#14) */
+async function admin() {
+  const [accounts, routes, webservice] = await Promise.all([import('../accounts/index.js'), import('../routes/index.js'), import('../webservice/index.js')]);
+  return { lookupAccount: accounts.lookupAccount, redisUrlFrom: routes.redisUrlFrom, ...webservice };
+}
 
 interface AdminOptions {
   redis?: string;
@@ -32,8 +36,9 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--redis-file <file>', 'a file only you may read holding the administrator\'s URL')
     .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
-  const ctx = (): AdminContext => {
+  const ctx = async (): Promise<AdminContext> => {
     const o = tool.opts<AdminOptions>();
+    const { redisUrlFrom } = await admin();
     return {
       redisUrl: redisUrlFrom(o, io.env),
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
@@ -48,7 +53,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--json', 'print the record as JSON')
     .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
     .action(async (name: string, opts: { json?: boolean }) => {
-      printRecord(await createTool(ctx(), name), opts.json === true, io);
+      const { createTool } = await admin();
+      printRecord(await createTool(await ctx(), name), opts.json === true, io);
       setExit(0);
     });
 
@@ -58,7 +64,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--remove-home', 'also remove the home directory')
     .description('remove the tool\'s Redis user and routes, stop its processes and remove its unix user')
     .action(async (name: string, opts: { removeHome?: boolean }) => {
-      await deleteTool(ctx(), name, { removeHome: opts.removeHome === true });
+      const { deleteTool } = await admin();
+      await deleteTool(await ctx(), name, { removeHome: opts.removeHome === true });
       io.out(`tool ${name} deleted\n`);
       setExit(0);
     });
@@ -67,7 +74,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('list')
     .description('every tool with a Redis user')
     .action(async () => {
-      for (const name of await listTools(ctx())) io.out(`${name}\n`);
+      const { listTools } = await admin();
+      for (const name of await listTools(await ctx())) io.out(`${name}\n`);
       setExit(0);
     });
 
@@ -75,9 +83,10 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('show')
     .argument('<name>')
     .option('--json', 'as JSON: name, home, uid, gid, redisUser, credentialsFile, maintainers')
-    .action((name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }) => {
       validateToolName(name);
-      const r = toolRecord(name, ctx().homeRoot);
+      const { toolRecord, lookupAccount } = await admin();
+      const r = toolRecord(name, (await ctx()).homeRoot);
       // a development tool has no unix account: it exists if its home does
       if (r.uid === null && !lookupAccount(`tools.${name}`) && !existsSync(r.home)) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
       printRecord(r, opts.json === true, io);
@@ -89,7 +98,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .argument('<name>')
     .argument('<user>')
     .description('let a unix user maintain the tool (membership of group tools.NAME)')
-    .action((name: string, user: string) => {
+    .action(async (name: string, user: string) => {
+      const { addMaintainer } = await admin();
       addMaintainer(name, user);
       io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
       setExit(0);
@@ -99,7 +109,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('registrar-user')
     .description('create (or reset) the node registrars\' Redis user, the only one that writes tools\' routes; prints its URL for toolhost registrar --redis')
     .action(async () => {
-      io.out(`${await createRegistrarUser(ctx())}\n`);
+      const { createRegistrarUser } = await admin();
+      io.out(`${await createRegistrarUser(await ctx())}\n`);
       setExit(0);
     });
 
@@ -107,7 +118,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('proxy-user')
     .description('create (or reset) the proxy\'s read-only Redis user; prints its URL for toolhost proxy --redis')
     .action(async () => {
-      io.out(`${await createProxyUser(ctx())}\n`);
+      const { createProxyUser } = await admin();
+      io.out(`${await createProxyUser(await ctx())}\n`);
       setExit(0);
     });
 }
