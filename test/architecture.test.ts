@@ -1,5 +1,6 @@
 // Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
-// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, everything ->
+// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, limits ->
+// accounts (limits is below jobs, registrar, webservice and cli), everything ->
 // the root modules (errors, tool-name, ip-address, package-files, on-first-use);
 // another folder is reached only through its index.ts, or one of the few modules it offers to
 // the commands typed all day (PUBLIC_MODULES).
@@ -18,11 +19,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   supervisor: ['.'],
   accesslog: ['.'],
   accounts: ['.'],
-  registrar: ['.', 'accounts', 'routes'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor'],
+  limits: ['.', 'accounts'],
+  registrar: ['.', 'accounts', 'routes', 'limits'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits'],
 };
 
 /**
@@ -36,6 +38,7 @@ const PUBLIC_MODULES: Record<string, readonly string[]> = {
   registrar: ['registrar-client.ts', 'protocol.ts'],
   webservice: ['control.ts', 'lighttpd-config.ts', 'manifest.ts'],
   supervisor: ['process-info.ts'],
+  jobs: ['job-spec.ts'],
 };
 
 function sources(dir: string): string[] {

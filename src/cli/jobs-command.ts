@@ -4,6 +4,7 @@
 // unchanged. Run in a tool account, or with --tool/--home; typed by root, it runs as the tool.
 // The subcommands and their options only: what they do (jobs.ts) loads when one runs (#14).
 import type { Command as Commander } from 'commander';
+import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory } from '../limits/index.js';
 import type { JobsContext } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
@@ -72,9 +73,9 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--health-check-script <command>', 'continuous: a check run once a second at startup (120 failures restart), then every 10 s (3 failures restart)')
     .option('--port <n>', 'continuous: the port the job listens on (in PORT)')
     .option('--publish', 'continuous, with --port: route the tool to the job (a web server run as a job)')
-    .option('--emails <when>', 'none, onfailure, onfinish or all (recorded; mail comes with notifications)')
-    .option('--mem <size>', 'memory (512Mi, 1Gi; recorded; enforced with limits)')
-    .option('--cpu <cpus>', 'CPU (0.5, 500m, 2; recorded; enforced with limits)')
+    .option('--emails <when>', 'mail to the maintainers: none (default), onfailure, onfinish or all')
+    .option('--mem <size>', `memory limit, enforced by the kernel (512Mi, 1Gi; default ${formatMemory(DEFAULT_MEMORY)})`)
+    .option('--cpu <cpus>', `CPU limit, enforced by the kernel (0.5, 500m, 2; default ${formatCpu(DEFAULT_CPU)})`)
     .option('--image <name>', 'recorded only: jobs run on this host, there are no container images')
     .option('--mount <which>', 'recorded only: all of the home is always there')
     .action(async (name: string, o: RunOptions) => withTool((j, ctx) => j.run(ctx, name, o, io)));
@@ -129,6 +130,12 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .description('print your jobs as YAML, ready for a later load')
     .option('-f, --to-file <file>', 'write it to a file instead')
     .action(async (o: { toFile?: string }) => withTool((j, ctx) => j.dump(ctx, o.toFile, io)));
+
+  jobs
+    .command('quota')
+    .description('what your tool runs and may run: running jobs, CPU, memory, definitions')
+    .option('--json', 'as JSON')
+    .action(async (o: { json?: boolean }) => withTool((j, ctx) => j.quota(ctx, o, io)));
 
   jobs
     .command('images')

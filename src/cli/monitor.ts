@@ -1,5 +1,6 @@
 // `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
 // should run (see HostMonitor). Run by root, as a system service.
+import { stateDirectory } from '../state-dir.js';
 import type { Command as Commander } from 'commander';
 import type { CliIo } from './io.js';
 
@@ -12,11 +13,11 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
     .option('--once', 'one scan, then exit')
     .action(async (opts: { homeRoot: string; interval: string; once?: boolean }) => {
       // the monitor loads when it runs, not for `toolhost monitor --help` (#14)
-      const [{ DEFAULT_STATE_DIR }, { registrarDir }, { HostMonitor }] = await Promise.all([import('../jobs/index.js'), import('../registrar/index.js'), import('../webservice/index.js')]);
+      const [{ registrarDir }, { HostMonitor }] = await Promise.all([import('../registrar/index.js'), import('../webservice/index.js')]);
       const monitor = new HostMonitor({
         homeRoot: opts.homeRoot,
         registrarDir: registrarDir(io.env),
-        stateDir: io.env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR,
+        stateDir: stateDirectory(io.env),
         env: io.env,
         log: (line) => io.err(`toolhost monitor: ${line}\n`),
       });

@@ -5,6 +5,7 @@ import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import net from 'node:net';
 import type { CliIo } from './io.js';
+import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
 
 interface Options {
   redis?: string;
@@ -15,6 +16,8 @@ interface Options {
   address: string;
   lease: string;
   scanInterval: string;
+  stateDir?: string;
+  cgroupRoot?: string;
 }
 
 export function registerRegistrarCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
@@ -29,6 +32,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
     .option('--address <ip>', 'where tools\' servers listen and proxies reach them', '127.0.0.1')
     .option('--lease <seconds>', 'how long this node\'s backends stay routed without a renewal', '15')
     .option('--scan-interval <seconds>', 'how often the home root is scanned for new and removed tools', '2')
+    .option('--state-dir <dir>', `where administrators' quotas are (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .option('--cgroup-root <name>', 'toolhost\'s directory in the cgroup hierarchies', 'toolhost')
     .action(async (opts: Options) => {
       // the registrar and Redis's client load when it runs, not for `toolhost registrar --help` (#14)
       const [{ Registrar, registrarDir }, { redactRedisUrl, redisUrlFrom }] = await Promise.all([import('../registrar/index.js'), import('../routes/index.js')]);
@@ -46,6 +51,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
         address: opts.address,
         leaseMs,
         scanIntervalMs: Math.max(50, Number(opts.scanInterval) * 1000 || 2000),
+        stateDir: opts.stateDir ?? stateDirectory(io.env),
+        ...(opts.cgroupRoot ? { cgroupRoot: opts.cgroupRoot } : {}),
         log: (line) => io.err(`toolhost registrar: ${line}\n`),
       });
       await registrar.start();

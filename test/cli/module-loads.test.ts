@@ -16,10 +16,13 @@ const WITH_HELP = ['toolhost', 'webservice', 'portgrabber', 'toolforge'];
 /** what no --help needs: the proxy, the route table, jobs, the registrar, process supervision, the lighttpd engine */
 const HEAVY_FOLDERS = ['proxy', 'routes', 'jobs', 'registrar', 'supervisor', 'lighttpd', 'accesslog'];
 
-/** modules of those folders that hold only constants and types: the registrar's socket path and messages */
-const CONSTANTS_ONLY = ['registrar/protocol.js'];
-/** the folders of src/ whose code ran, not counting CONSTANTS_ONLY */
-const codeFolders = (modules: ReadonlySet<string>): Set<string> => foldersOf(new Set([...modules].filter((m) => !CONSTANTS_ONLY.includes(m))));
+/**
+ * modules of those folders that hold only data and pure functions, and load nothing else of
+ * their folder: the registrar's socket path and messages, the jobs' e-mail policies
+ */
+const PURE_MODULES = ['registrar/protocol.js', 'jobs/job-spec.js'];
+/** the folders of src/ whose code ran, not counting PURE_MODULES */
+const codeFolders = (modules: ReadonlySet<string>): Set<string> => foldersOf(new Set([...modules].filter((m) => !PURE_MODULES.includes(m))));
 
 const only = (loaded: ReadonlySet<string>, allowed: readonly string[]): string[] => [...loaded].filter((p) => !allowed.includes(p)).sort();
 
