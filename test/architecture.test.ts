@@ -39,6 +39,7 @@ const PUBLIC_MODULES: Record<string, readonly string[]> = {
   webservice: ['control.ts', 'lighttpd-config.ts', 'manifest.ts'],
   supervisor: ['process-info.ts'],
   jobs: ['job-spec.ts'],
+  limits: ['quantities.ts', 'quota.ts'],
 };
 
 function sources(dir: string): string[] {

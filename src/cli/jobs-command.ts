@@ -4,7 +4,8 @@
 // unchanged. Run in a tool account, or with --tool/--home; typed by root, it runs as the tool.
 // The subcommands and their options only: what they do (jobs.ts) loads when one runs (#14).
 import type { Command as Commander } from 'commander';
-import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory } from '../limits/index.js';
+import { formatCpu, formatMemory } from '../limits/quantities.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY } from '../limits/quota.js';
 import type { JobsContext } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 

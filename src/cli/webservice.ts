@@ -9,7 +9,9 @@ import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { registrarDir } from '../registrar/protocol.js';
 // the policies alone, not the jobs' code (#14)
 import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/job-spec.js';
-import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, resourcesOf, unitName } from '../limits/index.js';
+// the notation and the defaults alone, not the cgroups' code (#14)
+import { formatCpu, formatMemory, parseCpu, parseMemory, QuantityError } from '../limits/quantities.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, resourcesOf, unitName } from '../limits/quota.js';
 import { limitsText } from './limits-text.js';
 import type { ControlContext, ServiceState } from '../webservice/index.js';
 import { readManifest, WEBSERVICE_TYPES, type Manifest, type WebserviceType } from '../webservice/manifest.js';

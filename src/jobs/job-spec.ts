@@ -3,7 +3,8 @@
 // files kept in tools' repositories work unchanged. One parser for both: the CLI turns its
 // options into the same object a YAML entry is.
 import { formatMessage } from '../errors.js';
-import { parseCpu, parseMemory, QuantityError } from '../limits/index.js';
+// the notation alone: \`webservice --help\` and \`status\` read this module (#14)
+import { parseCpu, parseMemory, QuantityError } from '../limits/quantities.js';
 
 export type JobType = 'one-off' | 'continuous' | 'scheduled';
 export type EmailPolicy = 'none' | 'onfailure' | 'onfinish' | 'all';

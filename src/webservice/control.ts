@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { resourcesOf } from '../limits/index.js';
+import { resourcesOf } from '../limits/quota.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import type { Listing } from '../registrar/index.js';
 // the registrar's client alone, not its daemon (and Redis): `webservice status` loads this module (#14)

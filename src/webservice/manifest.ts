@@ -9,7 +9,7 @@ import { readOwnedFile, type Owner } from '../accounts/index.js';
 import { parseFlatYaml } from '../flat-yaml.js';
 // the policies alone, not the jobs' code: `webservice status` reads manifests (#14)
 import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/job-spec.js';
-import { parseCpu, parseMemory } from '../limits/index.js';
+import { parseCpu, parseMemory } from '../limits/quantities.js';
 import { onFirstUse } from '../on-first-use.js';
 
 const yaml = onFirstUse<typeof import('yaml')>('yaml');
