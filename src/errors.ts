@@ -295,6 +295,11 @@ export const ERRORS = {
     'lighttpd rejected the merged configuration: %s',
     'lighttpd -tt refused a configuration that toolhost accepted; the line says where.',
   ),
+  TH_ERR_LIGHTTPD_MODULE_MISSING: def(
+    '%s%s loads lighttpd\'s %s, which is not installed on this host; %s',
+    'The configuration makes lighttpd load a module this host does not have; the line says where it is asked for and which Debian package provides it (bin/setup installs the ones Debian recommends).',
+    3,
+  ),
   // lighttpd engine: diagnostics (collected, never thrown; the message is built where found)
   TH_ERR_LIGHTTPD_UNTERMINATED_STRING: def('%s', 'A string has no closing quote (only \\" is an escape).'),
   TH_ERR_LIGHTTPD_INVALID_CHARACTER: def('%s', 'A character that the lighttpd language does not allow.'),
@@ -330,6 +335,11 @@ export const ERRORS = {
   TH_WARN_LIGHTTPD_PLATFORM_KEY: def(
     '%s',
     'Warning: the maintainer sets a key toolhost controls (server.port, server.bind, server.username, ...); it is ignored.',
+    0,
+  ),
+  TH_WARN_LIGHTTPD_MODULE_MISSING: def(
+    '%s%s loads lighttpd\'s %s, which is not installed on this host: lighttpd runs without it; %s',
+    'Warning: a module lighttpd can do without (mod_deflate: responses are not compressed) is not installed; the line says which Debian package provides it.',
     0,
   ),
 } as const satisfies Record<string, ErrorDefinition>;

@@ -3,11 +3,8 @@
 // Run by root, as a system service.
 import { stateDirectory } from '../state-dir.js';
 import type { Command as Commander } from 'commander';
-import { registrarDir } from '../registrar/index.js';
-import { Notifier, relayName, smtpMailer } from '../notify/index.js';
-import { HostMonitor } from '../webservice/index.js';
 import type { CliIo } from './io.js';
-import { resolveMailSettings, type MailCliOptions } from './mail-settings.js';
+import type { MailCliOptions } from './mail-settings.js';
 
 interface MonitorCliOptions extends MailCliOptions {
   homeRoot: string;
@@ -28,6 +25,13 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
     .option('--mail-digest <seconds>', 'after a mail, further notices of the tool wait this long and go in one digest (600)')
     .option('--mail-hourly-cap <n>', 'mails per tool per hour at most (6)')
     .action(async (opts: MonitorCliOptions) => {
+      // the monitor loads when it runs, not for `toolhost monitor --help` (#14)
+      const [{ registrarDir }, { HostMonitor }, { Notifier, relayName, smtpMailer }, { resolveMailSettings }] = await Promise.all([
+        import('../registrar/index.js'),
+        import('../webservice/index.js'),
+        import('../notify/index.js'),
+        import('./mail-settings.js'),
+      ]);
       const mail = resolveMailSettings(opts, io.env, process.cwd());
       const stateDir = stateDirectory(io.env);
       const log = (line: string): void => io.err(`toolhost monitor: ${line}\n`);

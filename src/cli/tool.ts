@@ -4,14 +4,18 @@ import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
-import { lookupAccount } from '../accounts/index.js';
-import { redisUrlFrom } from '../routes/index.js';
-import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import type { AdminContext, ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
-import { requireRootOwnedDirectory } from '../accounts/index.js';
+import { lookupAccount, requireRootOwnedDirectory } from '../accounts/index.js';
 import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
 import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
 import { forgetToolMail, isAddress, recordMaintainerEmail } from '../notify/index.js';
+
+/** Redis's client and the tool administration load when a subcommand runs, not for --help (#14) */
+async function admin() {
+  const [routes, webservice] = await Promise.all([import('../routes/index.js'), import('../webservice/index.js')]);
+  return { redisUrlFrom: routes.redisUrlFrom, ...webservice };
+}
 
 interface AdminOptions {
   redis?: string;
@@ -89,8 +93,9 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--redis-file <file>', 'a file only you may read holding the administrator\'s URL')
     .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
-  const ctx = (): AdminContext => {
+  const ctx = async (): Promise<AdminContext> => {
     const o = tool.opts<AdminOptions>();
+    const { redisUrlFrom } = await admin();
     return {
       redisUrl: redisUrlFrom(o, io.env),
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
@@ -105,7 +110,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--json', 'print the record as JSON')
     .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
     .action(async (name: string, opts: { json?: boolean }) => {
-      printRecord(await createTool(ctx(), name), opts.json === true, io);
+      const { createTool } = await admin();
+      printRecord(await createTool(await ctx(), name), opts.json === true, io);
       setExit(0);
     });
 
@@ -115,7 +121,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--remove-home', 'also remove the home directory')
     .description('remove the tool\'s Redis user and routes, stop its processes and remove its unix user')
     .action(async (name: string, opts: { removeHome?: boolean }) => {
-      await deleteTool(ctx(), name, { removeHome: opts.removeHome === true });
+      const { deleteTool } = await admin();
+      await deleteTool(await ctx(), name, { removeHome: opts.removeHome === true });
       forgetToolMail(stateDirectory(io.env), validateToolName(name));
       io.out(`tool ${name} deleted\n`);
       setExit(0);
@@ -125,7 +132,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('list')
     .description('every tool with a Redis user')
     .action(async () => {
-      for (const name of await listTools(ctx())) io.out(`${name}\n`);
+      const { listTools } = await admin();
+      for (const name of await listTools(await ctx())) io.out(`${name}\n`);
       setExit(0);
     });
 
@@ -133,9 +141,10 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('show')
     .argument('<name>')
     .option('--json', 'as JSON: name, home, uid, gid, redisUser, credentialsFile, maintainers')
-    .action((name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }) => {
       validateToolName(name);
-      const r = toolRecord(name, ctx().homeRoot);
+      const { toolRecord } = await admin();
+      const r = toolRecord(name, (await ctx()).homeRoot);
       // a development tool has no unix account: it exists if its home does
       if (r.uid === null && !lookupAccount(`tools.${name}`) && !existsSync(r.home)) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
       printRecord(r, opts.json === true, io);
@@ -149,8 +158,9 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--email <address>', 'where the tool\'s notices reach this maintainer (used when the tool has no ~/.forward)')
     .option('--state-dir <dir>', `where toolhost keeps its state (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
     .description('let a unix user maintain the tool (membership of group tools.NAME), with the address notices go to')
-    .action((name: string, user: string, o: { email?: string; stateDir?: string }) => {
+    .action(async (name: string, user: string, o: { email?: string; stateDir?: string }) => {
       if (o.email !== undefined && !isAddress(o.email)) throw new ToolhostError('TH_ERR_EMAIL_INVALID', JSON.stringify(o.email));
+      const { addMaintainer } = await admin();
       addMaintainer(name, user);
       if (o.email !== undefined) recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, o.email);
       io.out(`${user} maintains ${name} (group tools.${name})${o.email ? `; notices go to ${o.email} unless the tool has a ~/.forward` : ''}; they need to log in again\n`);
@@ -192,7 +202,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('registrar-user')
     .description('create (or reset) the node registrars\' Redis user, the only one that writes tools\' routes; prints its URL for toolhost registrar --redis')
     .action(async () => {
-      io.out(`${await createRegistrarUser(ctx())}\n`);
+      const { createRegistrarUser } = await admin();
+      io.out(`${await createRegistrarUser(await ctx())}\n`);
       setExit(0);
     });
 
@@ -200,7 +211,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('proxy-user')
     .description('create (or reset) the proxy\'s read-only Redis user; prints its URL for toolhost proxy --redis')
     .action(async () => {
-      io.out(`${await createProxyUser(ctx())}\n`);
+      const { createProxyUser } = await admin();
+      io.out(`${await createProxyUser(await ctx())}\n`);
       setExit(0);
     });
 }

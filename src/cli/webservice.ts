@@ -1,35 +1,25 @@
 // `webservice [--tool NAME --home DIR] [TYPE] ACTION [-- COMMAND…]`: what a tool maintainer runs.
 import { stateDirectory } from '../state-dir.js';
+// Each action loads the code it uses when it runs: `webservice status` loads neither the lighttpd
+// engine nor the registrar's daemon, `--help` none of them (#14).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
-import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
-import { registrarDir } from '../registrar/index.js';
-import { EMAIL_POLICIES, noticeStatus, type EmailPolicy } from '../notify/index.js';
-import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, resourcesOf, unitName } from '../limits/index.js';
+import { registrarDir } from '../registrar/protocol.js';
+// the policies and the delivery record alone, not the notifier's code (#14)
+import { EMAIL_POLICIES, type EmailPolicy } from '../notify/policy.js';
+import { noticeStatus } from '../notify/delivery.js';
+// the notation and the defaults alone, not the cgroups' code (#14)
+import { formatCpu, formatMemory, parseCpu, parseMemory, quantityOption } from '../limits/quantities.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, resourcesOf, unitName } from '../limits/quota.js';
 import { limitsText } from './limits-text.js';
-import {
-  checkStart,
-  currentDefinitions,
-  buildLighttpdConfig,
-  readManifest,
-  restartWebservice,
-  startWebservice,
-  statusOf,
-  stopWebservice,
-  WEBSERVICE_TYPES,
-  type ControlContext,
-  type Manifest,
-  type ServiceState,
-  type WebserviceType,
-} from '../webservice/index.js';
+import type { ControlContext, ServiceState } from '../webservice/index.js';
+import { readManifest, WEBSERVICE_TYPES, type Manifest, type WebserviceType } from '../webservice/manifest.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
-import { showLogs } from './webservice-logs.js';
 
 const ACTIONS = ['start', 'stop', 'restart', 'status', 'logs', 'config'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -122,7 +112,12 @@ function reportState(s: ServiceState, io: CliIo): number {
   return 1;
 }
 
-function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): number {
+async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const [{ buildLighttpdConfig }, { findLighttpd, runLighttpdCheck }, { printDiagnostics, reportLighttpdCheck }] = await Promise.all([
+    import('../webservice/lighttpd-config.js'),
+    import('../lighttpd/index.js'),
+    import('./lighttpd-files.js'),
+  ]);
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
@@ -142,7 +137,7 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
-    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
+    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
     reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;
@@ -152,6 +147,7 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
 }
 
 async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const { statusOf } = await import('../webservice/control.js');
   const s = await statusOf(controlContext(tool, io));
   const st = s.state;
   const now = Date.now();
@@ -228,15 +224,16 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
       }
       switch (action) {
         case 'config':
-          exit = config(type, tool, opts, io);
+          exit = await config(type, tool, opts, io);
           return;
         case 'status':
           exit = await status(tool, opts, io);
           return;
         case 'logs':
-          exit = await showLogs(tool, opts, io);
+          exit = await (await import('./webservice-logs.js')).showLogs(tool, opts, io);
           return;
         case 'start': {
+          const { startWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
           const ctx = controlContext(tool, io);
           const defs = currentDefinitions(ctx);
@@ -252,12 +249,14 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         }
         case 'stop': {
+          const { stopWebservice } = await import('../webservice/control.js');
           const was = await stopWebservice(controlContext(tool, io));
           io.out(was ? 'Your webservice is stopped; its route is removed.\n' : 'Your webservice is not running.\n');
           exit = 0;
           return;
         }
         case 'restart': {
+          const { restartWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
           const ctx = controlContext(tool, io);
           await checkStart(ctx, currentDefinitions(ctx), { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });

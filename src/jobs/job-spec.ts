@@ -2,9 +2,10 @@
 // the options of `toolforge jobs run` and the keys of its jobs.yaml, so wiki pages and the
 // files kept in tools' repositories work unchanged. One parser for both: the CLI turns its
 // options into the same object a YAML entry is.
-import { DEFAULT_JOB_EMAILS, EMAIL_POLICIES, isEmailPolicy, type EmailPolicy } from '../notify/index.js';
+import { DEFAULT_JOB_EMAILS, EMAIL_POLICIES, isEmailPolicy, type EmailPolicy } from '../notify/policy.js';
 import { formatMessage } from '../errors.js';
-import { parseCpu, parseMemory, QuantityError } from '../limits/index.js';
+// the notation alone: \`webservice --help\` and \`status\` read this module (#14)
+import { parseCpu, parseMemory, QuantityError } from '../limits/quantities.js';
 
 export type JobType = 'one-off' | 'continuous' | 'scheduled';
 

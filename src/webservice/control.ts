@@ -7,12 +7,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { resourcesOf } from '../limits/index.js';
-import { DEFAULT_WEB_EMAILS } from '../notify/index.js';
+import { resourcesOf } from '../limits/quota.js';
+import { DEFAULT_WEB_EMAILS } from '../notify/policy.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { withRegistrar, type Listing } from '../registrar/index.js';
+import type { Listing } from '../registrar/index.js';
+// the registrar's client alone, not its daemon (and Redis): `webservice status` loads this module (#14)
+import { withRegistrar } from '../registrar/registrar-client.js';
 import { removeManifest, writeManifest, type Manifest } from './manifest.js';
-import { prepareLighttpd, ConfigProblem, type ServerContext } from './server-instance.js';
+import type { ServerContext } from './server-instance.js';
 import { readState, SERVICE_LOG, SUPERVISOR_ENTRY, supervisorPid, type ServiceState } from './service-state.js';
 
 export interface ControlContext {
@@ -86,10 +88,12 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   }
   prepareFiles(ctx);
   if (manifest.type !== 'generic') {
+    // the lighttpd engine loads to start a server, not for `webservice status` (#14)
+    const { prepareLighttpd, ConfigProblem } = await import('./server-instance.js');
     try {
       prepareLighttpd(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest), 0);
     } catch (err) {
-      if (err instanceof ConfigProblem) throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
+      if (err instanceof ConfigProblem) throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
       throw err;
     }
   }

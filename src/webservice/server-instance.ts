@@ -4,8 +4,8 @@
 import type { EmailPolicy } from '../notify/index.js';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
-import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
+import type { ToolhostError } from '../errors.js';
+import { findLighttpd, formatDiagnostic, missingModuleError, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
 import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
@@ -40,6 +40,8 @@ export class ConfigProblem extends UnitConfigError {
   constructor(
     lines: readonly string[],
     readonly diagnostics: readonly Diagnostic[] = [],
+    /** the coded error it is, when it is one (a module this host lacks) */
+    readonly error: ToolhostError | null = null,
   ) {
     super(lines);
     this.name = 'ConfigProblem';
@@ -68,8 +70,13 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   }
   const file = path.join(ctx.runtimeDir, `lighttpd-${port}.conf`);
   writeFileSync(file, built.text);
-  const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text });
+  const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
   if (!check.ok) {
+    const missing = check.messages.find((m) => m.fatal && m.missingModule)?.missingModule;
+    if (missing) {
+      const error = missingModuleError(missing);
+      throw new ConfigProblem([error.message], [], error);
+    }
     throw new ConfigProblem(
       check.messages.filter((m) => m.fatal).map((m) => `${m.origin ? `${m.origin.file}:${m.origin.line}: ` : ''}lighttpd: ${m.text}`),
     );
@@ -78,6 +85,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
 }
 
 export async function startInstance(ctx: ServerContext, guard: UnitGuard | null = null): Promise<ServerInstance> {
+  const { default: getPort } = await import('get-port');
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   let command: string;

@@ -5,7 +5,8 @@ import type { ExitCause, LimitsSummary } from '../limits/index.js';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
-import { processInfo } from '../supervisor/index.js';
+// process-info alone, not the supervisor's process management (node:http, child processes): `webservice status` reads this module (#14)
+import { processInfo } from '../supervisor/process-info.js';
 
 export type ServiceStateName = 'starting' | 'running' | 'crash-looping' | 'config-error' | 'stopping' | 'stopped';
 
