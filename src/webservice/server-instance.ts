@@ -1,11 +1,12 @@
 // One running copy of a tool's web server on one port: the real lighttpd with the tool's merged
 // configuration (checked by lighttpd -tt first), or the tool's own command with the port
-// appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log.
+// appended and in PORT. Each leads a process group of its own, so stopping or killing it reaches
+// every process it started. Ready once it answers HTTP; output goes to ~/error.log.
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
 import { findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
-import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
+import { httpProbe, processInfo, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
 import type { Tool } from '../accounts/index.js';
@@ -25,6 +26,8 @@ export interface ServerInstance {
   readonly url: string;
   readonly process: ManagedProcess;
   readonly startedAt: number;
+  /** with the pid, names this process for ever (a later supervisor tells it from a reused pid) */
+  readonly startTicks: number | null;
 }
 
 /** the configuration is wrong: the running server (if any) must stay as it is */
@@ -95,10 +98,12 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
       cwd: ctx.tool.home,
       env,
       stdio: ['ignore', log, log],
+      detached: true,
+      endGroupWithLeader: true,
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,
     });
-    return { port, url, process: proc, startedAt: Date.now() };
+    return { port, url, process: proc, startedAt: Date.now(), startTicks: proc.pid ? (processInfo(proc.pid)?.startTicks ?? null) : null };
   } catch (err) {
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot start ${command}: ${(err as Error).message}`, null);

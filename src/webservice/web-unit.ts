@@ -100,6 +100,7 @@ export class WebUnit {
       state: publishedState(s),
       supervisorPid: process.pid,
       serverPid: c?.process.pid ?? null,
+      serverStartTicks: c?.startTicks ?? null,
       port: c?.port ?? null,
       url: c?.url ?? null,
       serverStartedAt: c?.startedAt ?? null,
