@@ -13,8 +13,11 @@ import {
   restartWebservice,
   startWebservice,
   statusOf,
+  serverCommandLine,
   stopWebservice,
-  WEBSERVICE_TYPES,
+  TYPE_WORDS_HELP,
+  versionNote,
+  webserviceType,
   type ControlContext,
   type Manifest,
   type ServiceState,
@@ -40,17 +43,17 @@ interface Options {
   healthCheckScript?: string;
 }
 
-function parsePositionals(args: string[]): { type: WebserviceType | undefined; action: Action } {
+function parsePositionals(args: string[]): { type: WebserviceType | undefined; note: string | null; action: Action } {
   const [first, second, ...rest] = args;
   if (rest.length) throw new ToolhostError('TH_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}; usage: webservice [TYPE] ACTION [-- COMMAND...]`);
   const typeWord = second === undefined ? undefined : first;
   const actionWord = second === undefined ? first : second;
   if (actionWord === undefined) throw new ToolhostError('TH_ERR_USAGE', `missing ACTION; usage: webservice [TYPE] ${ACTIONS.join('|')}`);
   if (!(ACTIONS as readonly string[]).includes(actionWord)) throw new ToolhostError('TH_ERR_USAGE', `unknown action "${actionWord}"; choose one of: ${ACTIONS.join(', ')}`);
-  if (typeWord !== undefined && !(WEBSERVICE_TYPES as readonly string[]).includes(typeWord)) {
-    throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${WEBSERVICE_TYPES.join(', ')}`);
-  }
-  return { type: typeWord as WebserviceType | undefined, action: actionWord as Action };
+  if (typeWord === undefined) return { type: undefined, note: null, action: actionWord as Action };
+  const named = webserviceType(typeWord);
+  if (!named) throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${TYPE_WORDS_HELP}`);
+  return { type: named.type, note: versionNote(typeWord, named), action: actionWord as Action };
 }
 
 function controlContext(tool: Tool, io: CliIo): ControlContext {
@@ -99,6 +102,11 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
+  if (chosen === 'python' || chosen === 'node') {
+    // no configuration language to merge: the checks a start makes, and the command it runs
+    io.out(`${serverCommandLine({ tool, type: chosen, command: undefined, runtimeDir, bind: '127.0.0.1', env: io.env })}\n`);
+    return 0;
+  }
   const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
   const errors = printDiagnostics(built.diagnostics, io);
   if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
@@ -170,7 +178,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
   let exit = 0;
   const program = newProgram('webservice', 'run and inspect your tool\'s web server', io);
   program
-    .argument('[words...]', `[TYPE] ACTION; TYPE: ${WEBSERVICE_TYPES.join(', ')}; ACTION: ${ACTIONS.join(', ')}`)
+    .argument('[words...]', `[TYPE] ACTION; TYPE: ${TYPE_WORDS_HELP}; ACTION: ${ACTIONS.join(', ')}`)
     .option('--tool <name>', 'the tool, when not run in its tool account (or TOOLHOST_TOOL)')
     .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)')
     .option('--check', 'config: also check the merged configuration with the real lighttpd -tt')
@@ -182,7 +190,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .option('--health-check-script <command>', 'start: a liveness check run every 10 s in your home; 3 failures restart the server')
     .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
     .action(async (words: string[], opts: Options) => {
-      const { type, action } = parsePositionals(words);
+      const { type, note, action } = parsePositionals(words);
       const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
       const asTool = await runAsToolIfRoot(tool, argv, io);
       if (asTool !== null) {
@@ -201,6 +209,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         case 'start': {
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           io.err('Starting webservice...\n');
           const r = await startWebservice(controlContext(tool, io), manifest);
           if (r.alreadyRunning) {
@@ -219,8 +228,16 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
         }
         case 'restart': {
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           io.err('Restarting webservice...\n');
-          exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);
+          const r = await restartWebservice(controlContext(tool, io), manifest);
+          if (!r.replaced && r.state.state === 'running' && !r.state.configError) {
+            // the new server failed (an app that does not import, a crash at start): the old one serves on
+            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}; see ~/error.log.\n`);
+            exit = 1;
+            return;
+          }
+          exit = reportState(r.state, io);
           return;
         }
       }

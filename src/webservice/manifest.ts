@@ -7,9 +7,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { webserviceType, type WebserviceType } from './webservice-types.js';
 
-export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';
-export const WEBSERVICE_TYPES: readonly WebserviceType[] = ['lighttpd', 'lighttpd-plain', 'generic'];
 export const MANIFEST_NAME = 'service.manifest';
 
 export interface Manifest {
@@ -38,11 +37,11 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   } catch {
     return { manifest: null, problem: 'it is not YAML' };
   }
-  const web = data?.web;
-  if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
+  const web = typeof data?.web === 'string' ? webserviceType(data.web) : null;
+  if (!web) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
   const hc = typeof data?.['health-check-script'] === 'string' ? (data['health-check-script']) : undefined;
-  return { manifest: { type: web as WebserviceType, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) }, problem: null };
+  return { manifest: { type: web.type, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) }, problem: null };
 }
 
 /** the caller's own manifest (the tool reading its home) */
