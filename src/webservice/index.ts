@@ -12,6 +12,7 @@ export { readManifest, readManifestOf, writeManifest, removeManifest, manifestPa
 export { webserviceType, versionNote, WEBSERVICE_TYPES, TYPE_WORDS_HELP, type TypeWord, type WebserviceType } from './webservice-types.js';
 export { startWebservice, stopWebservice, restartWebservice, statusOf, launchSupervisor, wakeSupervisor, type ControlContext, type RestartResult, type Status, type StartResult } from './control.js';
 export { defineJob, deleteJobs, findJob, jobStatuses, loadJobs, restartJob, startRun, waitForRun, type JobsContext, type JobStatus, type LoadResult } from './jobs-control.js';
+export { checkStart, currentDefinitions, definitionsOf } from './admission.js';
 export { readState, supervisorPid, SERVICE_LOG, type ServiceState, type ServiceStateName } from './service-state.js';
 export { ERROR_LOG, serverCommandLine } from './server-instance.js';
 export { HostMonitor, type MonitorOptions, type MonitorVerdict } from './monitor.js';

@@ -14,6 +14,7 @@ import { nodeLaunch, nodeProblem } from './node-server.js';
 import { pythonLaunch, pythonProblem } from './python-server.js';
 import type { WebserviceType } from './webservice-types.js';
 import type { Tool } from '../accounts/index.js';
+import type { UnitGuard } from '../limits/index.js';
 
 export interface ServerContext {
   readonly tool: Tool;
@@ -23,6 +24,8 @@ export interface ServerContext {
   readonly bind: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readyTimeoutMs?: number;
+  /** memory (bytes) and CPU (thousandths) it runs with */
+  readonly resources: { readonly memory: number; readonly cpu: number };
 }
 
 export interface ServerInstance {
@@ -32,6 +35,8 @@ export interface ServerInstance {
   readonly startedAt: number;
   /** with the pid, names this process for ever (a later supervisor tells it from a reused pid) */
   readonly startTicks: number | null;
+  /** its limits: its cgroup, or rlimits */
+  readonly guard: UnitGuard | null;
 }
 
 /** the configuration is wrong: the running server (if any) must stay as it is */
@@ -168,15 +173,17 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   return { file, env: built.env, binary };
 }
 
-export async function startInstance(ctx: ServerContext): Promise<ServerInstance> {
+export async function startInstance(ctx: ServerContext, guard: UnitGuard | null = null): Promise<ServerInstance> {
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   const { command, args, cwd, env } = launchFor(ctx, port);
   const log = openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
+  const [program, ...programArgs] = guard ? guard.argv([command, ...args]) : [command, ...args];
   try {
     const proc = await startProcess({
-      command,
-      args,
+      command: program ?? command,
+      args: programArgs,
+      ...(guard ? { beforeRun: (pid: number) => guard.place(pid) } : {}),
       cwd,
       env,
       stdio: ['ignore', log, log],
@@ -185,7 +192,8 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,
     });
-    return { port, url, process: proc, startedAt: Date.now(), startTicks: proc.pid ? (processInfo(proc.pid)?.startTicks ?? null) : null };
+    // the gate and prlimit exec the server: the same pid, the same start time
+    return { port, url, process: proc, startedAt: Date.now(), startTicks: proc.pid ? (processInfo(proc.pid)?.startTicks ?? null) : null, guard };
   } catch (err) {
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot start ${command}: ${(err as Error).message}`, null);
