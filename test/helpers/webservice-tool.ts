@@ -73,6 +73,16 @@ export function groupMembers(pgid: number): { pid: number; uid: number; argv: st
   return out;
 }
 
+/** the cgroup a process is in for one controller, from /proc/PID/cgroup ('' when gone) */
+export function cgroupOf(pid: number, controller: string): string {
+  try {
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));
+    return line?.split(':')[2] ?? '';
+  } catch {
+    return '';
+  }
+}
+
 /** requests through the proxy in a loop until stopped; anything but 200 is a failure */
 export function requestLoop(url: string) {
   let running = true;

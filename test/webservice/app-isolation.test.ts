@@ -1,15 +1,18 @@
 // The python and node webservices (#14) with hostile tool accounts, as root: a virtualenv linked
 // to another tool's, a package.json linked to a root-only file — root's `webservice --tool` reads
-// neither (it checks them as the tool, which may not), and every server process runs as its tool.
+// neither (it checks them as the tool, which may not), and every server process runs as its tool,
+// in the tool's web cgroup (#13) as a lighttpd does.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { detectCgroups } from '../../src/limits/index.js';
 import { waitFor } from '../helpers/index.js';
 import { asTool, platform, uidOf } from '../helpers/platform.js';
-import { groupMembers } from '../helpers/webservice-tool.js';
+import { cgroupOf, groupMembers } from '../helpers/webservice-tool.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root for unix users';
+const cgroups = detectCgroups() !== null;
 
 t.test("a tool's links to another tool's virtualenv or to root's files are read as the tool, and its python and node servers run as the tool (#14)", { skip }, async (t) => {
   const p = await platform(t);
@@ -53,6 +56,8 @@ t.test("a tool's links to another tool's virtualenv or to root's files are read 
   const uwsgi = groupMembers(p.state(a).serverPid);
   t.ok(uwsgi.length >= 2, 'a master and its workers');
   t.same([...new Set(uwsgi.map((m) => m.uid))], [p.uid(a)], 'every uWSGI process runs as the tool');
+  const web = (tool: string) => `/${p.registrar.cgroupRoot}/${tool}/jobs/web`;
+  if (cgroups) t.same([...new Set(uwsgi.map((m) => cgroupOf(m.pid, 'memory')))], [web(a)], "every uWSGI process is in a's web cgroup, under its limits");
 
   // b's node server, started by root: npm and the server run as b
   put(b, 'www/js/package.json', JSON.stringify({ name: 'b', scripts: { start: 'node server.js' } }));
@@ -64,6 +69,7 @@ t.test("a tool's links to another tool's virtualenv or to root's files are read 
   const npm = groupMembers(p.state(b).serverPid);
   t.ok(npm.some((m) => m.argv.includes('server.js')), 'the server is in the group');
   t.same([...new Set(npm.map((m) => m.uid))], [p.uid(b)], 'npm and the server run as the tool');
+  if (cgroups) t.same([...new Set(npm.map((m) => cgroupOf(m.pid, 'memory')))], [web(b)], "npm and the server are in b's web cgroup");
 
   t.equal((await p.ws(a, 'stop')).code, 0);
   t.equal((await p.ws(b, 'stop')).code, 0);
