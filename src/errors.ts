@@ -219,6 +219,41 @@ export const ERRORS = {
     'webservice generic start without a command and no command in ~/service.manifest.',
     2,
   ),
+  TH_ERR_PYTHON_APP_MISSING: def(
+    'there is no %s (%s): a python webservice serves the WSGI callable "app" of ~/www/python/src/app.py; create it, or start another type (webservice lighttpd start)',
+    'webservice python start, but the tool has no ~/www/python/src/app.py (or the tool cannot read it).',
+    2,
+  ),
+  TH_ERR_PYTHON_VENV_INVALID: def(
+    '~/www/python/venv is not a virtualenv uWSGI can use here: %s; make it again with: python3 -m venv ~/www/python/venv (then pip install your requirements)',
+    'The python webservice\'s virtualenv is unreadable, a link to nothing, or made with another Python than the one uWSGI runs.',
+    2,
+  ),
+  TH_ERR_UWSGI_INI_PLATFORM_KEY: def(
+    '~/www/python/uwsgi.ini sets what toolhost decides (%s): each server gets a free port of its own and runs in the foreground as the tool; remove those lines',
+    'The maintainer\'s uwsgi.ini binds a socket, daemonizes or changes user: it would break restarts without downtime or supervision.',
+    2,
+  ),
+  TH_ERR_UWSGI_NOT_INSTALLED: def(
+    'uWSGI is not installed (%s); install it with: apt-get install uwsgi-core uwsgi-plugin-python3',
+    'A python webservice needs Debian\'s uWSGI and its Python 3 plugin, and one of them is missing.',
+    3,
+  ),
+  TH_ERR_NODE_APP_MISSING: def(
+    'there is no %s (%s): a node webservice runs "npm start" in ~/www/js; create ~/www/js/package.json with a "start" script, or start another type (webservice lighttpd start)',
+    'webservice node start, but the tool has no ~/www/js/package.json.',
+    2,
+  ),
+  TH_ERR_NODE_PACKAGE_INVALID: def(
+    '~/www/js/package.json cannot start your server: %s; fix it (npm start reads it)',
+    'The node webservice\'s package.json is unreadable, not JSON, or has no "start" script (and there is no server.js).',
+    2,
+  ),
+  TH_ERR_NPM_NOT_INSTALLED: def(
+    'npm is not installed (looked for %s); install Node.js with its npm (apt-get install npm) or set TOOLHOST_NPM',
+    'A node webservice runs npm start, and no npm was found.',
+    3,
+  ),
   TH_ERR_SUPERVISOR_UNREACHABLE: def(
     'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
     'webservice start/restart/stop did not see the per-tool supervisor reach the state it asked for in time.',

@@ -37,7 +37,7 @@ const ALLOWED: Record<string, readonly string[]> = {
  */
 const PUBLIC_MODULES: Record<string, readonly string[]> = {
   registrar: ['registrar-client.ts', 'protocol.ts'],
-  webservice: ['control.ts', 'lighttpd-config.ts', 'manifest.ts'],
+  webservice: ['control.ts', 'lighttpd-config.ts', 'manifest.ts', 'webservice-types.ts', 'server-instance.ts'],
   supervisor: ['process-info.ts'],
   jobs: ['job-spec.ts'],
   limits: ['quantities.ts', 'quota.ts'],

@@ -9,14 +9,15 @@ import { ToolhostError } from '../errors.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { registrarDir } from '../registrar/protocol.js';
 // the policies and the delivery record alone, not the notifier's code (#14)
-import { EMAIL_POLICIES, type EmailPolicy } from '../notify/policy.js';
+import { DEFAULT_WEB_EMAILS, EMAIL_POLICIES, type EmailPolicy } from '../notify/policy.js';
 import { noticeStatus } from '../notify/delivery.js';
 // the notation and the defaults alone, not the cgroups' code (#14)
 import { formatCpu, formatMemory, parseCpu, parseMemory, quantityOption } from '../limits/quantities.js';
 import { DEFAULT_CPU, DEFAULT_MEMORY, resourcesOf, unitName } from '../limits/quota.js';
 import { limitsText } from './limits-text.js';
 import type { ControlContext, ServiceState } from '../webservice/index.js';
-import { readManifest, WEBSERVICE_TYPES, type Manifest, type WebserviceType } from '../webservice/manifest.js';
+import { readManifest, type Manifest } from '../webservice/manifest.js';
+import { TYPE_WORDS_HELP, versionNote, webserviceType, type WebserviceType } from '../webservice/webservice-types.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
@@ -39,17 +40,17 @@ interface Options {
   emails?: string;
 }
 
-function parsePositionals(args: string[]): { type: WebserviceType | undefined; action: Action } {
+function parsePositionals(args: string[]): { type: WebserviceType | undefined; note: string | null; action: Action } {
   const [first, second, ...rest] = args;
   if (rest.length) throw new ToolhostError('TH_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}; usage: webservice [TYPE] ACTION [-- COMMAND...]`);
   const typeWord = second === undefined ? undefined : first;
   const actionWord = second === undefined ? first : second;
   if (actionWord === undefined) throw new ToolhostError('TH_ERR_USAGE', `missing ACTION; usage: webservice [TYPE] ${ACTIONS.join('|')}`);
   if (!(ACTIONS as readonly string[]).includes(actionWord)) throw new ToolhostError('TH_ERR_USAGE', `unknown action "${actionWord}"; choose one of: ${ACTIONS.join(', ')}`);
-  if (typeWord !== undefined && !(WEBSERVICE_TYPES as readonly string[]).includes(typeWord)) {
-    throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${WEBSERVICE_TYPES.join(', ')}`);
-  }
-  return { type: typeWord as WebserviceType | undefined, action: actionWord as Action };
+  if (typeWord === undefined) return { type: undefined, note: null, action: actionWord as Action };
+  const named = webserviceType(typeWord);
+  if (!named) throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${TYPE_WORDS_HELP}`);
+  return { type: named.type, note: versionNote(typeWord, named), action: actionWord as Action };
 }
 
 function controlContext(tool: Tool, io: CliIo): ControlContext {
@@ -121,6 +122,12 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
+  if (chosen === 'python' || chosen === 'node') {
+    // no configuration language to merge: the checks a start makes, and the command it runs
+    const { serverCommandLine } = await import('../webservice/server-instance.js');
+    io.out(`${serverCommandLine({ tool, type: chosen, command: undefined, runtimeDir, bind: '127.0.0.1', env: io.env, resources: resourcesOf(readManifest(tool.home) ?? {}), emails: DEFAULT_WEB_EMAILS })}\n`);
+    return 0;
+  }
   const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
   const errors = printDiagnostics(built.diagnostics, io);
   if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
@@ -200,7 +207,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
   let exit = 0;
   const program = newProgram('webservice', 'run and inspect your tool\'s web server', io);
   program
-    .argument('[words...]', `[TYPE] ACTION; TYPE: ${WEBSERVICE_TYPES.join(', ')}; ACTION: ${ACTIONS.join(', ')}`)
+    .argument('[words...]', `[TYPE] ACTION; TYPE: ${TYPE_WORDS_HELP}; ACTION: ${ACTIONS.join(', ')}`)
     .option('--tool <name>', 'the tool, when not run in its tool account (or TOOLHOST_TOOL)')
     .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)')
     .option('--check', 'config: also check the merged configuration with the real lighttpd -tt')
@@ -215,7 +222,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .option('--emails <when>', `start: mail to the maintainers: ${EMAIL_POLICIES.join(', ')} (default onfailure)`)
     .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
     .action(async (words: string[], opts: Options) => {
-      const { type, action } = parsePositionals(words);
+      const { type, note, action } = parsePositionals(words);
       const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
       const asTool = await runAsToolIfRoot(tool, argv, io);
       if (asTool !== null) {
@@ -235,6 +242,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
         case 'start': {
           const { startWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
           const defs = currentDefinitions(ctx);
           await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
@@ -258,10 +266,18 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
         case 'restart': {
           const { restartWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
           await checkStart(ctx, currentDefinitions(ctx), { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Restarting webservice...\n');
-          exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);
+          const r = await restartWebservice(ctx, manifest);
+          if (!r.replaced && r.state.state === 'running' && !r.state.configError) {
+            // the new server failed (an app that does not import, a crash at start): the old one serves on
+            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}; see ~/error.log.\n`);
+            exit = 1;
+            return;
+          }
+          exit = reportState(r.state, io);
           return;
         }
       }

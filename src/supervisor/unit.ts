@@ -47,7 +47,7 @@ export class UnitConfigError extends Error {
 /** a process a dead supervisor left running: stopped before (stop-first) or after (start-first) the new one */
 export interface Orphan {
   readonly pid: number;
-  /** the dead supervisor's process group, which the instance and its children are in */
+  /** the process group the instance and its children are in (a server leads its own) */
   readonly pgid: number;
   readonly port: number | null;
 }

@@ -87,15 +87,13 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
     return { alreadyRunning: true, state: running.state };
   }
   prepareFiles(ctx);
-  if (manifest.type !== 'generic') {
-    // the lighttpd engine loads to start a server, not for `webservice status` (#14)
-    const { prepareLighttpd, ConfigProblem } = await import('./server-instance.js');
-    try {
-      prepareLighttpd(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest), 0);
-    } catch (err) {
-      if (err instanceof ConfigProblem) throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
-      throw err;
-    }
+  // the server's code (the lighttpd engine, uWSGI's and node's checks) loads to start a server, not for `webservice status` (#14)
+  const { checkServer, ConfigProblem } = await import('./server-instance.js');
+  try {
+    checkServer(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest));
+  } catch (err) {
+    if (!(err instanceof ConfigProblem)) throw err;
+    throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
   }
   // the registrar must be there before the supervisor detaches: say so now, in one line
   await withRegistrar(ctx.registrarDir, ctx.tool.name, async () => {});
@@ -150,17 +148,24 @@ export async function stopWebservice(ctx: ControlContext): Promise<boolean> {
   return true;
 }
 
+export interface RestartResult {
+  readonly state: ServiceState;
+  /** false: the new server did not start or was not routed, and the old one keeps serving */
+  readonly replaced: boolean;
+}
+
 /** a running service: new server first, then the old one stopped; otherwise a start */
-export async function restartWebservice(ctx: ControlContext, manifest: Manifest): Promise<ServiceState> {
+export async function restartWebservice(ctx: ControlContext, manifest: Manifest): Promise<RestartResult> {
   const running = runningWebservice(ctx);
   if (!running || running.state.type !== manifest.type) {
     if (running) await stopWebservice(ctx);
-    return (await startWebservice(ctx, manifest)).state;
+    return { state: (await startWebservice(ctx, manifest)).state, replaced: true };
   }
   writeManifest(ctx.tool.home, manifest);
-  const before = running.state.updatedAt;
+  const before = running.state;
   process.kill(running.pid, 'SIGHUP');
-  return waitForState(ctx, (s) => s.updatedAt > before && s.state !== 'starting' && s.message !== 'restarting', 'restart');
+  const state = await waitForState(ctx, (s) => s.updatedAt > before.updatedAt && s.state !== 'starting', 'restart');
+  return { state, replaced: state.generation !== before.generation || state.state !== 'running' };
 }
 
 export interface Status {

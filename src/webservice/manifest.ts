@@ -13,9 +13,8 @@ import { parseCpu, parseMemory } from '../limits/quantities.js';
 import { onFirstUse } from '../on-first-use.js';
 
 const yaml = onFirstUse<typeof import('yaml')>('yaml');
+import { webserviceType, type WebserviceType } from './webservice-types.js';
 
-export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';
-export const WEBSERVICE_TYPES: readonly WebserviceType[] = ['lighttpd', 'lighttpd-plain', 'generic'];
 export const MANIFEST_NAME = 'service.manifest';
 
 export interface Manifest {
@@ -50,8 +49,8 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   } catch {
     return { manifest: null, problem: 'it is not YAML' };
   }
-  const web = data?.web;
-  if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
+  const web = typeof data?.web === 'string' ? webserviceType(data.web) : null;
+  if (!web) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
   const hc = typeof data?.['health-check-script'] === 'string' ? data['health-check-script'] : undefined;
   const str = (key: string): string | undefined => (typeof data?.[key] === 'string' ? (data[key]) : undefined);
@@ -67,7 +66,7 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   }
   return {
     manifest: {
-      type: web as WebserviceType,
+      type: web.type,
       ...(command ? { command } : {}),
       ...(hc ? { healthCheckScript: hc } : {}),
       ...(mem ? { mem } : {}),

@@ -16,6 +16,8 @@ export interface ServiceState {
   readonly state: ServiceStateName;
   readonly supervisorPid: number;
   readonly serverPid: number | null;
+  /** the server's start time in clock ticks (with its pid, names it for ever); absent in files older than it */
+  readonly serverStartTicks?: number | null;
   readonly port: number | null;
   readonly url: string | null;
   /** epoch ms when the current server became ready */

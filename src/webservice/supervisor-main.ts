@@ -37,15 +37,18 @@ export function description(tool: Tool): string | null {
 
 /**
  * The webservice a supervisor killed outright left running, still routed. It is that server only
- * if it is still in the dead supervisor's process group (while a group has a member the kernel
- * does not reuse its id); it keeps serving until its successor is routed.
+ * if the kernel names the same process — same pid, same start time, this uid — (or, for a state
+ * file written before servers led their own groups, if it is still in the dead supervisor's
+ * process group); it keeps serving until its successor is routed, then its group is stopped.
  */
 function webOrphan(ctx: ControlContext): Orphan | null {
   const previous = readState(ctx.runtimeDir);
   const pid = previous?.serverPid;
   if (!previous || !pid || pid === process.pid || !isAlive(pid)) return null;
   const info = processInfo(pid);
-  if (!info || info.pgid !== previous.supervisorPid) return null;
+  if (!info || info.uid !== process.getuid?.()) return null;
+  const same = typeof previous.serverStartTicks === 'number' ? info.startTicks === previous.serverStartTicks : info.pgid === previous.supervisorPid;
+  if (!same) return null;
   return { pid, pgid: info.pgid, port: previous.port };
 }
 

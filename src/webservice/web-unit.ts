@@ -152,6 +152,7 @@ export class WebUnit {
       state: publishedState(s),
       supervisorPid: process.pid,
       serverPid: c?.process.pid ?? null,
+      serverStartTicks: c?.startTicks ?? null,
       port: c?.port ?? null,
       url: c?.url ?? null,
       serverStartedAt: c?.startedAt ?? null,
@@ -190,7 +191,8 @@ export class WebUnit {
   }
 
   #watchConfig(): void {
-    if (this.#o.server.type === 'generic') return;
+    // only lighttpd reads a configuration toolhost merges; uwsgi.ini and package.json apply at the next restart, as on Toolforge
+    if (this.#o.server.type !== 'lighttpd' && this.#o.server.type !== 'lighttpd-plain') return;
     const file = path.join(this.#o.server.tool.home, USER_CONFIG_NAME);
     this.#watcher = watch(file, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
     const changed = (): void => void this.#unit.restart(`${USER_CONFIG_NAME} changed`);
