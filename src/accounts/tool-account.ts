@@ -63,6 +63,11 @@ export function groupMembers(group: string): string[] {
   return members ? members.split(',') : [];
 }
 
+/** a tool's maintainers: the members of its group, but the tool account itself */
+export function maintainersOf(account: UnixAccount): string[] {
+  return groupMembers(account.group).filter((m) => m !== account.user);
+}
+
 /**
  * Whose a tool is: its unix account's uid/gid. A development tool without an account belongs to
  * the owner of its home (a real directory, never a link) — but root acts for such a home only

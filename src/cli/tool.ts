@@ -1,12 +1,26 @@
-// `toolhost tool create|delete|list|show|add-maintainer|proxy-user`: tool accounts, run by an
-// administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL or --redis).
+// `toolhost tool create|delete|list|show|add-maintainer|remove-maintainer|describe|sync|proxy-user`:
+// tool accounts, run by an administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL
+// or --redis).
 import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
 import { lookupAccount } from '../accounts/index.js';
 import { redisUrlFrom } from '../routes/index.js';
-import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import {
+  addMaintainer,
+  createProxyUser,
+  createRegistrarUser,
+  createTool,
+  deleteTool,
+  describeTool,
+  listTools,
+  removeMaintainer,
+  syncTools,
+  toolRecord,
+  type AdminContext,
+  type ToolRecord,
+} from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface AdminOptions {
@@ -39,16 +53,19 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
       homeRoot: o.homeRoot ?? '/data/project',
       env: io.env,
+      warn: (line) => io.err(`toolhost tool: ${line}\n`),
     };
   };
+  const maintainersLine = (name: string, maintainers: readonly string[]): string => `${name}: maintained by ${maintainers.join(', ') || 'nobody'}\n`;
 
   tool
     .command('create')
     .argument('<name>')
     .option('--json', 'print the record as JSON')
-    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
-    .action(async (name: string, opts: { json?: boolean }) => {
-      printRecord(await createTool(ctx(), name), opts.json === true, io);
+    .option('--description <text>', 'one line for the home page (the tool\'s own ~/.description shows instead once its webservice runs)')
+    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user, credentials file, tool directory entry')
+    .action(async (name: string, opts: { json?: boolean; description?: string }) => {
+      printRecord(await createTool(ctx(), name, opts.description !== undefined ? { description: opts.description } : {}), opts.json === true, io);
       setExit(0);
     });
 
@@ -88,10 +105,40 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('add-maintainer')
     .argument('<name>')
     .argument('<user>')
-    .description('let a unix user maintain the tool (membership of group tools.NAME)')
-    .action((name: string, user: string) => {
-      addMaintainer(name, user);
-      io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+    .description('let a unix user maintain the tool: group tools.NAME, `become NAME` (sudoers rule), the home page')
+    .action(async (name: string, user: string) => {
+      io.out(maintainersLine(name, await addMaintainer(ctx(), name, user)));
+      io.out(`${user} can become ${name} now; the group's file access starts at their next login\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('remove-maintainer')
+    .argument('<name>')
+    .argument('<user>')
+    .description('USER no longer maintains the tool: out of group tools.NAME and its sudoers rule, off the home page')
+    .action(async (name: string, user: string) => {
+      io.out(maintainersLine(name, await removeMaintainer(ctx(), name, user)));
+      io.out(`${user} can no longer become ${name}; sessions they have open keep the group's file access until they end\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('describe')
+    .argument('<name>')
+    .argument('<text>', 'one line; "" removes it')
+    .description('set the administrator\'s description of the tool on the home page')
+    .action(async (name: string, text: string) => {
+      await describeTool(ctx(), name, text);
+      setExit(0);
+    });
+
+  tool
+    .command('sync')
+    .argument('[names...]', 'the tools (default: every tool)')
+    .description('record maintainers again from the tools\' groups: sudoers rules and tool directory entries (after usermod by hand, a Redis that lost data, or sudo installed late)')
+    .action(async (names: string[]) => {
+      for (const [name, maintainers] of await syncTools(ctx(), names)) io.out(maintainersLine(name, maintainers));
       setExit(0);
     });
 
