@@ -40,20 +40,24 @@ export function renderSudoersRule(tool: string, maintainers: readonly string[]):
   ].join('\n');
 }
 
-function visudo(): string | null {
-  return VISUDO.find((p) => existsSync(p)) ?? null;
+export interface SudoersPlace {
+  /** where sudo reads rules from (default /etc/sudoers.d) */
+  readonly dir?: string;
+  /** the checker (default: visudo, where Debian installs it; null when sudo is not installed) */
+  readonly visudo?: string | null;
 }
 
 /**
  * Install the tool's rule for these maintainers (none: no rule, the file is removed). 'no-sudo'
  * when sudo is not installed here (no visudo, no sudoers directory): nothing is written.
  */
-export function installSudoersRule(tool: string, maintainers: readonly string[], dir = SUDOERS_DIR): SudoersOutcome {
+export function installSudoersRule(tool: string, maintainers: readonly string[], place: SudoersPlace = {}): SudoersOutcome {
+  const dir = place.dir ?? SUDOERS_DIR;
   const file = sudoersRuleFile(tool, dir);
-  const check = visudo();
+  const check = place.visudo !== undefined ? place.visudo : (VISUDO.find((p) => existsSync(p)) ?? null);
   if (check === null || !existsSync(dir)) return 'no-sudo';
   if (maintainers.length === 0) {
-    removeSudoersRule(tool, dir);
+    removeSudoersRule(tool, { dir });
     return 'removed';
   }
   const text = renderSudoersRule(tool, maintainers);
@@ -78,9 +82,9 @@ export function installSudoersRule(tool: string, maintainers: readonly string[],
 }
 
 /** the tool's rule gone (no error when there is none) */
-export function removeSudoersRule(tool: string, dir = SUDOERS_DIR): void {
+export function removeSudoersRule(tool: string, place: Pick<SudoersPlace, 'dir'> = {}): void {
   try {
-    unlinkSync(sudoersRuleFile(tool, dir));
+    unlinkSync(sudoersRuleFile(tool, place.dir ?? SUDOERS_DIR));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -57,6 +57,11 @@ export function lookupAccount(user: string): UnixAccount | null {
   return { user, uid, gid, group, home: fields[5] as string };
 }
 
+/** whether a unix group exists */
+export function lookupGroup(group: string): boolean {
+  return getent('group', group) !== null;
+}
+
 /** the members of a unix group (its maintainers, for a tool's group) */
 export function groupMembers(group: string): string[] {
   const members = getent('group', group)?.split(':')[3] ?? '';

@@ -12,7 +12,7 @@ import { toolAccountName, validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
 
-const SUDO = '/usr/bin/sudo';
+const DEFAULT_SUDO = '/usr/bin/sudo';
 /** the terminal's signals reach sudo (which passes them on) and become alike: become outlives them */
 const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT'];
 
@@ -26,17 +26,18 @@ async function run(tool: string, command: readonly string[], io: CliIo): Promise
     const maintainers = maintainersOf(account);
     if (!maintainers.includes(me.username)) throw new ToolhostError('TH_ERR_BECOME_NOT_MAINTAINER', me.username, tool, maintainers.join(', ') || 'none yet', tool, me.username);
   }
-  if (!existsSync(SUDO)) throw new ToolhostError('TH_ERR_SUDO_MISSING', SUDO);
+  const sudo = io.env.TOOLHOST_SUDO ?? DEFAULT_SUDO;
+  if (!existsSync(sudo)) throw new ToolhostError('TH_ERR_SUDO_MISSING', sudo);
   if (me.uid !== 0) {
     // -l: ask the policy without running anything; -n: never prompt for a password
-    const allowed = spawnSync(SUDO, ['-n', '-l', '-u', account.user, '/bin/sh'], { stdio: 'ignore', env: { ...io.env } });
+    const allowed = spawnSync(sudo, ['-n', '-l', '-u', account.user, '/bin/sh'], { stdio: 'ignore', env: { ...io.env } });
     if (allowed.status !== 0) throw new ToolhostError('TH_ERR_BECOME_NO_RULE', me.username, account.user, tool);
   }
   const ignore = (): void => {};
   for (const sig of TERMINAL_SIGNALS) process.on(sig, ignore);
   try {
     // -i: the tool's login shell, in its home, with the tool's own environment (env_reset)
-    const child = spawn(SUDO, ['-n', '-i', '-u', account.user, ...command], { stdio: 'inherit', cwd: '/', env: { ...io.env } });
+    const child = spawn(sudo, ['-n', '-i', '-u', account.user, ...command], { stdio: 'inherit', cwd: '/', env: { ...io.env } });
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (c, s) => resolve({ code: c, signal: s }));

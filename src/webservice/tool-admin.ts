@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { installSudoersRule, lookupAccount, maintainersOf, prepareRuntimeDirectory, removeSudoersRule, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
+import { installSudoersRule, lookupAccount, lookupGroup, maintainersOf, prepareRuntimeDirectory, removeSudoersRule, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
 import { DIRECTORY_KEY_PREFIX, NODES_CHANNEL, NODES_KEY, redactRedisUrl, routeChannel, routeKey, ROUTE_KEY_PREFIX, ToolDirectoryStore, withRedis } from '../routes/index.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
@@ -209,6 +209,11 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
       // no process left
     }
     execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  if (isRoot() && lookupGroup(toolAccountName(name))) {
+    // userdel keeps a primary group that has other members (the maintainers): it would outlive
+    // the tool, keep their file access by gid, and stop the name from being created again
+    execFileSync('groupdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   // maintainers (other uids) may still write in the home while it goes: GNU rm walks it with
   // directory descriptors and never follows a directory swapped for a link under it
