@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { installSudoersRule, lookupAccount, lookupGroup, maintainersOf, prepareRuntimeDirectory, removeSudoersRule, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
@@ -208,6 +209,9 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
     } catch {
       // no process left
     }
+    // SIGKILL is delivered, not yet acted on: userdel refuses a user whose processes still run
+    // (a supervisor that was just writing out its logs after `webservice stop`)
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && spawnSync('pgrep', ['-u', toolAccountName(name)]).status === 0; ) await sleep(20);
     execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   if (isRoot() && lookupGroup(toolAccountName(name))) {
