@@ -191,6 +191,14 @@ export const ERRORS = {
     'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
     'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
   ),
+  TH_ERR_LOG_UNWRITABLE: def(
+    'cannot write the log %s: %s; its lines are dropped until it can be written again (free space, or fix its permissions)',
+    'A tool\'s supervisor or job runner cannot write or rotate one of the tool\'s logs (disk full, a directory in its place); said once in ~/service.log, and again when it writes.',
+  ),
+  TH_ERR_LOG_NOT_ROTATED: def(
+    '%s is a link or a device, not a file: toolhost writes through it but never rotates it (make it a plain file to have it capped)',
+    'A log\'s name holds a link or a device (`ln -s /dev/null ~/access.log`): toolhost keeps writing there and leaves its size to the maintainer.',
+  ),
   TH_ERR_REDIS_UNREACHABLE: def(
     'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',
     'A command that needs the route table could not talk to Redis.',

@@ -1,5 +1,5 @@
 // Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
-// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, everything ->
+// routes | lighttpd | accounts | logs, jobs -> logs, registrar -> routes | accounts, proxy -> routes, everything ->
 // the root modules (errors, tool-name, ip-address, package-files);
 // another folder is reached only through its index.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -17,11 +17,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   supervisor: ['.'],
   accesslog: ['.'],
   accounts: ['.'],
+  logs: ['.'],
   registrar: ['.', 'accounts', 'routes'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'logs'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'logs'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'logs'],
 };
 
 function sources(dir: string): string[] {

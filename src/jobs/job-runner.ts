@@ -4,8 +4,9 @@
 // by `toolhost jobs run` or by the monitor's schedule (runner-entry.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
+import type { ChildOutput } from '../logs/index.js';
 import { processInfo } from '../supervisor/index.js';
-import { JobLogError, startJobProcess } from './job-process.js';
+import { startJobProcess } from './job-process.js';
 import { emptyRecord, writeRecord, type JobRecord } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
@@ -20,6 +21,8 @@ export interface RunOptions {
   /** between a failed attempt and the next */
   readonly retryDelayMs?: number;
   readonly stopGraceMs?: number;
+  /** where the attempts' output goes (openJobOutput, once per run: a retry adds to it) */
+  readonly output: ChildOutput;
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
@@ -43,11 +46,9 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
   for (let attempt = 1; attempt <= attempts; attempt++) {
     let proc;
     try {
-      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, freshLog: attempt === 1 });
+      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, output: o.output });
     } catch (err) {
-      // as Toolforge: a log file in a directory that does not exist fails the job with exit code 2
-      const message = err instanceof JobLogError ? err.message : `cannot start: ${(err as Error).message}`;
-      save({ status: 'failed', attempt, exitCode: 2, finishedAt: Date.now(), runner: null, pid: null, startTicks: null, message });
+      save({ status: 'failed', attempt, exitCode: 2, finishedAt: Date.now(), runner: null, pid: null, startTicks: null, message: `cannot start: ${(err as Error).message}` });
       return rec;
     }
     const info = proc.pid ? processInfo(proc.pid) : null;
@@ -62,6 +63,8 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
         : null;
     const exit = await proc.exited;
     if (timer) clearTimeout(timer);
+    // what it wrote is in its log files before its record says it ended (`jobs run --wait` reads them next)
+    await o.output.drain();
     const done = { pid: null, startTicks: null, exitCode: exit.code, signal: exit.signal, attempt };
     if (timedOut) {
       save({ ...done, status: 'timed-out', finishedAt: Date.now(), runner: null, message: `ran longer than its timeout of ${o.spec.timeout} s: stopped (SIGTERM, then SIGKILL after 10 s)` });

@@ -7,8 +7,10 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
+import type { ChildOutput, ToolLogs } from '../logs/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { processInfo, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
+import { openJobOutput } from './job-output.js';
 import { startJobProcess } from './job-process.js';
 import { writeRecord, type JobRecord, type RunStatus } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
@@ -40,6 +42,8 @@ export interface JobUnitOptions {
   readonly orphan?: Orphan | null;
   readonly health?: Partial<HealthTimings>;
   readonly log: (line: string) => void;
+  /** the supervisor's capped logs, where the job's output goes */
+  readonly logs: ToolLogs;
 }
 
 function runStatus(s: UnitSnapshot<JobInstance>): RunStatus {
@@ -75,6 +79,8 @@ export class JobUnit {
   readonly unit: Unit<JobInstance>;
   readonly #health: HealthTimings;
   #startedAt = Date.now();
+  /** its output, opened at the first start and kept across restarts */
+  #output: ChildOutput | null = null;
 
   constructor(options: JobUnitOptions) {
     this.#o = options;
@@ -98,12 +104,25 @@ export class JobUnit {
       livenessFailures: this.#health.livenessFailures,
       publish: (s) => this.#publish(s),
       log: (line) => options.log(`job ${options.spec.name}: ${line}`),
+      afterStop: async () => {
+        await this.#output?.drain();
+      },
     };
     this.unit = new Unit(`job ${options.spec.name}`, driver, { orphan: options.orphan ?? null });
   }
 
+  /** stopped for good (deleted, or defined anew): its output written out and closed */
+  async stop(): Promise<void> {
+    await this.unit.stop();
+    const output = this.#output;
+    this.#output = null;
+    await output?.close();
+  }
+
   async #launch(): Promise<JobInstance> {
-    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, freshLog: false });
+    // a log file that cannot be opened is a failed start, retried with the backoff
+    this.#output ??= await openJobOutput(this.#o.logs, { tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, fresh: false, pipeName: `job-${this.spec.name}` });
+    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, output: this.#output });
     const info = proc.pid ? processInfo(proc.pid) : null;
     const port = this.spec.port ?? null;
     const instance: JobInstance = { process: proc, startedAt: Date.now(), port, url: null, startTicks: info?.startTicks ?? null };

@@ -1,6 +1,7 @@
 // One running copy of a tool's web server on one port: the real lighttpd with the tool's merged
 // configuration (checked by lighttpd -tt first), or the tool's own command with the port
-// appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log.
+// appended and in PORT. Ready once it answers HTTP; output goes to ~/error.log (through the
+// supervisor's pipe, which keeps the file under its cap: src/logs/).
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import getPort from 'get-port';
@@ -18,6 +19,13 @@ export interface ServerContext {
   readonly bind: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readyTimeoutMs?: number;
+  /** where the server's stdout and stderr go: the supervisor's pipe into ~/error.log (default: the file itself) */
+  readonly output?: ServerOutput;
+}
+
+export interface ServerOutput {
+  /** descriptors for one server; closed here once it is spawned */
+  descriptors(): { stdout: number; stderr: number; all: number[] };
 }
 
 export interface ServerInstance {
@@ -87,14 +95,15 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
     args = ['-D', '-f', prepared.file];
     env = prepared.env;
   }
-  const log = openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
+  const fds = ctx.output?.descriptors() ?? null;
+  const log = fds ? -1 : openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
   try {
     const proc = await startProcess({
       command,
       args,
       cwd: ctx.tool.home,
       env,
-      stdio: ['ignore', log, log],
+      stdio: ['ignore', fds?.stdout ?? log, fds?.stderr ?? log],
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,
     });
@@ -103,6 +112,6 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot start ${command}: ${(err as Error).message}`, null);
   } finally {
-    closeSync(log);
+    for (const fd of fds?.all ?? [log]) closeSync(fd);
   }
 }

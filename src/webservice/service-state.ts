@@ -1,8 +1,9 @@
 // What a tool's supervisor tells the world: its pid file (one supervisor per tool), a state
 // file read by `webservice status`, and ~/service.log, one timestamped line per event.
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { appendCapped, SERVICE_LOG, type LogCap } from '../logs/index.js';
 import { processInfo } from '../supervisor/index.js';
 
 export type ServiceStateName = 'starting' | 'running' | 'crash-looping' | 'config-error' | 'stopping' | 'stopped';
@@ -29,7 +30,7 @@ export interface ServiceState {
   readonly updatedAt: number;
 }
 
-export const SERVICE_LOG = 'service.log';
+export { SERVICE_LOG };
 
 export function statePath(runtimeDir: string): string {
   return path.join(runtimeDir, 'state.json');
@@ -114,9 +115,16 @@ export function releasePidFile(runtimeDir: string): void {
   }
 }
 
+/** this process's cap of ~/service.log (the supervisor sets it once it knows its tool's policy) */
+let serviceLogCap: LogCap | null = null;
+
+export function capServiceLog(cap: LogCap | null): void {
+  serviceLogCap = cap;
+}
+
 export function serviceLog(home: string, line: string): void {
   try {
-    appendFileSync(path.join(home, SERVICE_LOG), `${new Date().toISOString()} ${line}\n`);
+    appendCapped(path.join(home, SERVICE_LOG), `${new Date().toISOString()} ${line}\n`, serviceLogCap);
   } catch {
     // a full or read-only home must not stop the supervisor
   }

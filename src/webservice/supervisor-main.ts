@@ -11,12 +11,13 @@ import path from 'node:path';
 import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
+import { ToolLogs, toolLogPolicy, type ToolLogPolicy } from '../logs/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
 import { processInfo, type Orphan } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
 import { readManifest, type Manifest } from './manifest.js';
-import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
+import { capServiceLog, claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
 import { WebUnit } from './web-unit.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness period of the webservice and of continuous jobs' health checks (default 10 s) */
@@ -57,6 +58,7 @@ class ToolSupervisorProcess {
   readonly #ctx: ControlContext;
   readonly #registrar: RegistrarClient;
   readonly #address: string;
+  readonly #logs: ToolLogs;
   #web: { unit: WebUnit; manifest: Manifest } | null = null;
   readonly #jobs = new Map<string, HostedJob>();
   #queue: Promise<void> = Promise.resolve();
@@ -64,10 +66,11 @@ class ToolSupervisorProcess {
   #done: () => void = () => {};
   readonly done = new Promise<void>((resolve) => (this.#done = resolve));
 
-  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string) {
+  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string, logs: ToolLogs) {
     this.#ctx = ctx;
     this.#registrar = registrar;
     this.#address = address;
+    this.#logs = logs;
   }
 
   #log(line: string): void {
@@ -96,7 +99,7 @@ class ToolSupervisorProcess {
     return this.#serial(async () => {
       if (this.#stopping) return;
       this.#stopping = true;
-      await Promise.all([this.#web?.unit.stop(), ...[...this.#jobs.values()].map((j) => j.unit.unit.stop())]);
+      await Promise.all([this.#web?.unit.stop(), ...[...this.#jobs.values()].map((j) => j.unit.stop())]);
       this.#web = null;
       this.#jobs.clear();
       this.#finish();
@@ -126,6 +129,7 @@ class ToolSupervisorProcess {
         registrar: this.#registrar,
         description: description(this.#ctx.tool),
         orphan: web ? null : webOrphan(this.#ctx),
+        logs: this.#logs,
         ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
         ...(livenessMs(this.#ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(this.#ctx.env) } : {}),
       });
@@ -148,7 +152,7 @@ class ToolSupervisorProcess {
       if (spec && JSON.stringify(spec) === JSON.stringify(hosted.spec)) continue;
       // gone, or defined anew: stopped (a bot never runs twice), then started again below
       this.#jobs.delete(name);
-      await hosted.unit.unit.stop();
+      await hosted.unit.stop();
     }
     for (const [name, spec] of wanted) {
       const hosted = this.#jobs.get(name);
@@ -169,6 +173,7 @@ class ToolSupervisorProcess {
         orphan: orphanOfRecord(readRecord(this.#ctx.runtimeDir, name)),
         ...(livenessMs(this.#ctx.env) !== undefined ? { health: { livenessIntervalMs: livenessMs(this.#ctx.env) as number } } : {}),
         log: (line) => this.#log(line),
+        logs: this.#logs,
       });
       this.#jobs.set(name, { spec, unit });
       void unit.unit.start();
@@ -191,6 +196,18 @@ class ToolSupervisorProcess {
   }
 }
 
+/** the caps of the tool's logs; a bad setting leaves them uncapped (said in ~/service.log), never the tool down */
+function logPolicy(ctx: ControlContext): ToolLogPolicy | null {
+  try {
+    const policy = toolLogPolicy(ctx.tool.name, ctx.env);
+    capServiceLog(policy.files);
+    return policy;
+  } catch (err) {
+    serviceLog(ctx.tool.home, `logs: ${isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message}; the tool's logs are not capped`);
+    return null;
+  }
+}
+
 export async function runSupervisor(ctx: ControlContext): Promise<number> {
   if (!readManifest(ctx.tool.home) && !readJobs(ctx.tool.home).some((j) => j.type === 'continuous')) {
     serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest and no continuous job in ~/jobs.manifest (or not your own files); nothing to run');
@@ -209,7 +226,8 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     releasePidFile(ctx.runtimeDir);
     return 1;
   }
-  const supervisor = new ToolSupervisorProcess(ctx, registrar, address);
+  const logs = new ToolLogs({ policy: logPolicy(ctx), pipeDir: path.join(ctx.runtimeDir, 'pipes'), onProblem: (line) => serviceLog(ctx.tool.home, line) });
+  const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs);
   process.on('SIGTERM', () => void supervisor.stop());
   process.on('SIGINT', () => void supervisor.stop());
   process.on('SIGHUP', () => void supervisor.reload(true));
@@ -220,6 +238,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   });
   await supervisor.reload(false);
   await supervisor.done;
+  await logs.close();
   releasePidFile(ctx.runtimeDir);
   return 0;
 }
