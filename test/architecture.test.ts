@@ -1,5 +1,6 @@
 // Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
-// routes | lighttpd | accounts | logs, jobs -> logs, registrar -> routes | accounts, proxy -> routes, everything ->
+// routes | lighttpd | accounts | logs | limits, jobs -> logs | limits, registrar -> routes | accounts |
+// limits, limits -> accounts, proxy -> routes, everything ->
 // the root modules (errors, tool-name, ip-address, package-files);
 // another folder is reached only through its index.ts.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -18,11 +19,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   accesslog: ['.'],
   accounts: ['.'],
   logs: ['.'],
-  registrar: ['.', 'accounts', 'routes'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'logs'],
+  limits: ['.', 'accounts'],
+  registrar: ['.', 'accounts', 'routes', 'limits'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'logs', 'limits'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'logs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'logs'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'logs', 'limits'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'logs', 'limits'],
 };
 
 function sources(dir: string): string[] {

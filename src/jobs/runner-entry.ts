@@ -11,6 +11,8 @@ import { JobLogError, openJobOutput } from './job-output.js';
 import { writeRecord, emptyRecord, type JobRecord } from './job-record.js';
 import { readJobs } from './jobs-manifest.js';
 import { runJob } from './job-runner.js';
+import { HELPERS_UNIT } from '../limits/index.js';
+import { RegistrarClient, registrarDir } from '../registrar/index.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -34,6 +36,15 @@ if (!spec) {
   process.exit(2);
 }
 const tool = { name, home, account: lookupAccount(toolAccountName(name)) };
+// the registrar admits the run, places it in its cgroup and this runner in the tool's helpers'
+const registrar = new RegistrarClient({ dir: registrarDir(process.env), tool: name });
+let why: string | undefined;
+try {
+  await registrar.connect(1000);
+  await registrar.place(HELPERS_UNIT, process.pid);
+} catch (err) {
+  why = (err as Error).message;
+}
 // what goes wrong with the logs is said where the tool's other toolhost events are: ~/service.log
 let policy: ToolLogPolicy | null = null;
 const note = (line: string): void => {
@@ -56,9 +67,21 @@ try {
   // as Toolforge: a log file in a directory that does not exist fails the job with exit code 2
   const message = err instanceof JobLogError ? err.message : `cannot start: ${(err as Error).message}`;
   writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'failed', exitCode: 2, startedAt: Date.now(), finishedAt: Date.now(), message });
+  registrar.close();
   process.exit(2);
 }
-const rec = await runJob({ tool, runtimeDir, spec, trigger, runId, scheduledFor: arg('--scheduled-for') ?? null, env: process.env, output });
+const rec = await runJob({
+  tool,
+  runtimeDir,
+  spec,
+  trigger,
+  runId,
+  scheduledFor: arg('--scheduled-for') ?? null,
+  env: process.env,
+  limits: why === undefined ? { peer: registrar } : { peer: null, why },
+  output,
+});
 await output.close();
 await logs.close();
+registrar.close();
 process.exitCode = rec.status === 'succeeded' ? 0 : 1;

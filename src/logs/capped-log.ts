@@ -28,25 +28,28 @@ export interface CappedLogOptions {
 
 /** how much one write takes at a time */
 const BATCH_BYTES = 256 * 1024;
-/** how far past the cap the line a file ends in may run before it is cut */
+/** a line is held back until its end comes, up to this long (longer: written in pieces) */
 export const LONG_LINE_BYTES = 64 * 1024;
+/** a line begun and not ended this long (a prompt, a progress bar) is written as it is */
+const HOLD_MS = 500;
 const NL = 0x0a;
 
 /**
  * What to do with buf when the file holds size bytes: write its first `now` bytes, then rotate
- * or not. Whole lines only, as many as fit; a file that ends inside a line gets the rest of that
- * line first; a line longer than the cap gets a file of its own.
+ * or not. Whole lines only, as many as fit; a file that ends inside a line (a piece written as it
+ * was, after a pause) gets the rest of that line first; a line longer than the cap gets a file of
+ * its own.
  */
 export function planWrite(size: number, buf: Buffer, maxBytes: number, midLine: boolean): { now: number; rotate: boolean } {
   if (size + buf.length <= maxBytes) return { now: buf.length, rotate: false };
-  if (midLine) {
-    const nl = buf.indexOf(NL);
-    if (nl >= 0) return { now: nl + 1, rotate: true };
-    return size - maxBytes < LONG_LINE_BYTES ? { now: buf.length, rotate: false } : { now: 0, rotate: true };
-  }
   const room = maxBytes - size;
   const cut = room > 0 ? buf.lastIndexOf(NL, room - 1) + 1 : 0;
   if (cut > 0) return { now: cut, rotate: true };
+  if (midLine) {
+    const nl = buf.indexOf(NL);
+    if (nl >= 0 && nl < LONG_LINE_BYTES) return { now: nl + 1, rotate: true };
+    return { now: 0, rotate: true };
+  }
   if (size > 0) return { now: 0, rotate: true };
   // an empty file, and a first line longer than the cap: that line alone
   const nl = buf.indexOf(NL);
@@ -71,6 +74,11 @@ export class CappedLog {
   #fh: FileHandle;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** the start of a line whose end has not come yet: written with it (so no file ends inside a line) */
+  #held: Buffer | null = null;
+  #heldTimer: NodeJS.Timeout | null = null;
+  /** write what is held as it is (flush, close, or the line waited HOLD_MS) */
+  #force = false;
   #busy = false;
   #closed = false;
   /** the file ends inside a line toolhost wrote */
@@ -81,6 +89,7 @@ export class CappedLog {
   #rotations = 0;
   readonly #hooks = new Set<() => void>();
   #waiters: (() => void)[] = [];
+  #writtenWaiters: (() => void)[] = [];
   readonly #timer: NodeJS.Timeout | null;
 
   private constructor(o: CappedLogOptions, fh: FileHandle) {
@@ -122,10 +131,19 @@ export class CappedLog {
     this.#kick();
   }
 
+  /** resolves once what was written so far has gone to the file, but a line not ended yet (backpressure) */
+  written(): Promise<void> {
+    if (!this.#busy && this.#pendingBytes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#writtenWaiters.push(resolve));
+  }
+
   /** resolves once everything written so far is in the file */
   flush(): Promise<void> {
-    if (!this.#busy && this.#pendingBytes === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    if (!this.#busy && this.#pendingBytes === 0 && this.#held === null) return Promise.resolve();
+    this.#force = true;
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    this.#kick();
+    return done;
   }
 
   async close(): Promise<void> {
@@ -133,7 +151,13 @@ export class CappedLog {
     await this.flush();
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#heldTimer) clearTimeout(this.#heldTimer);
     await this.#fh.close().catch(() => {});
+  }
+
+  /** something to write now */
+  #due(): boolean {
+    return this.#pendingBytes > 0 || (this.#force && this.#held !== null);
   }
 
   #kick(): void {
@@ -141,7 +165,12 @@ export class CappedLog {
     this.#busy = true;
     void this.#run().finally(() => {
       this.#busy = false;
-      if (this.#pendingBytes > 0 && !this.#closed) return this.#kick();
+      if (this.#due() && !this.#closed) return this.#kick();
+      const written = this.#writtenWaiters;
+      this.#writtenWaiters = [];
+      for (const w of written) w();
+      if (this.#held !== null) return;
+      this.#force = false;
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w();
@@ -149,26 +178,64 @@ export class CappedLog {
   }
 
   async #run(): Promise<void> {
-    if (this.#pendingBytes === 0) {
+    if (!this.#due()) {
       // a periodic look: rotate what other writers grew, follow a file replaced under us
       await this.#look();
       return;
     }
-    while (this.#pendingBytes > 0) {
-      const batch = this.#take();
-      await this.#writeCapped(batch);
+    while (this.#due()) {
+      let batch = this.#take();
+      if (!this.#force && batch[batch.length - 1] !== NL) {
+        // the end of its last line has not come yet: that line waits for it
+        const end = batch.lastIndexOf(NL) + 1;
+        if (batch.length - end < LONG_LINE_BYTES) {
+          this.#hold(Buffer.from(batch.subarray(end)));
+          batch = batch.subarray(0, end);
+        }
+      }
+      if (batch.length > 0) await this.#writeCapped(batch);
     }
   }
 
+  #hold(part: Buffer): void {
+    this.#held = part;
+    this.#heldTimer ??= setTimeout(() => {
+      this.#heldTimer = null;
+      const waited = this.#held;
+      // after the poll phase: a process that was not scheduled for a while reads what arrived
+      // meanwhile (the line's end, most likely) before the line is given up on
+      setImmediate(() => {
+        if (this.#held === null || this.#held !== waited) return;
+        if (this.#busy) {
+          // writing: look again later
+          this.#hold(waited);
+          return;
+        }
+        this.#force = true;
+        this.#kick();
+      });
+    }, HOLD_MS);
+    this.#heldTimer.unref();
+  }
+
   #take(): Buffer {
-    let n = 0;
     const parts: Buffer[] = [];
+    let n = 0;
+    if (this.#held) {
+      parts.push(this.#held);
+      n = this.#held.length;
+      this.#held = null;
+      if (this.#heldTimer) clearTimeout(this.#heldTimer);
+      this.#heldTimer = null;
+    }
+    let taken = 0;
     while (this.#pending.length && n < BATCH_BYTES) {
       const b = this.#pending.shift() as Buffer;
       parts.push(b);
       n += b.length;
+      taken += b.length;
     }
-    this.#pendingBytes -= n;
+    this.#pendingBytes -= taken;
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, n);
   }
 

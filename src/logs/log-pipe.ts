@@ -93,7 +93,7 @@ export class LogPipe {
     this.#log.write(data);
     if (this.#log.pendingBytes > HIGH_WATER_BYTES && !this.#socket.isPaused()) {
       this.#socket.pause();
-      void this.#log.flush().then(() => {
+      void this.#log.written().then(() => {
         if (!this.#closed) this.#socket.resume();
       });
     }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
+import { HELPERS_UNIT } from '../limits/index.js';
 import { ToolLogs, toolLogPolicy, type ToolLogPolicy } from '../logs/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
@@ -226,6 +227,8 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     releasePidFile(ctx.runtimeDir);
     return 1;
   }
+  // the supervisor counts among the tool's processes: in its helpers' cgroup, under its pids quota
+  await registrar.place(HELPERS_UNIT, process.pid).catch((err: Error) => serviceLog(ctx.tool.home, `supervisor: not placed in the tool's cgroup: ${err.message}`));
   const logs = new ToolLogs({ policy: logPolicy(ctx), pipeDir: path.join(ctx.runtimeDir, 'pipes'), onProblem: (line) => serviceLog(ctx.tool.home, line) });
   const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs);
   process.on('SIGTERM', () => void supervisor.stop());

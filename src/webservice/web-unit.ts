@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { watch, type FSWatcher } from 'chokidar';
+import { describeExit, UnitGuard, unitName, type ExitCause } from '../limits/index.js';
 import { appendCapped, ChildOutput, type CappedLog, type ToolLogs } from '../logs/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { httpProbe, Unit, type Orphan, type UnitDriver, type UnitSnapshot } from '../supervisor/index.js';
@@ -70,6 +71,11 @@ export class WebUnit {
       noun: 'server',
       replace: 'start-first',
       launch: () => this.#launch(),
+      describeExit: (i, code, signal) => {
+        const cause = i.guard ? i.guard.cause(code, signal) : null;
+        this.#lastCause = cause;
+        return cause ? describeExit(cause) : signal ? `killed by ${signal}` : `exit code ${code}`;
+      },
       route: async (i) => {
         await this.#o.registrar.register(i.port, this.#o.description);
       },
@@ -87,6 +93,14 @@ export class WebUnit {
       },
     };
     this.#unit = new Unit('webservice', driver, { orphan: options.orphan ?? null, ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}) });
+  }
+
+  #guard: UnitGuard | null = null;
+  #lastCause: ExitCause | null = null;
+
+  /** how the last server ended, when it did (OOM, a signal) */
+  get lastCause(): ExitCause | null {
+    return this.#lastCause;
   }
 
   get unit(): Unit<ServerInstance> {
@@ -107,6 +121,7 @@ export class WebUnit {
     void this.#watcher?.close();
     this.#watcher = null;
     await this.#unit.stop();
+    await this.#guard?.release();
     await this.#closeLogs();
   }
 
@@ -134,6 +149,8 @@ export class WebUnit {
       routeRegistered: s.routed,
       generation: s.generation,
       message: s.message,
+      limits: this.#guard?.summary() ?? null,
+      lastCause: this.#lastCause,
       updatedAt: Date.now(),
     });
   }
@@ -184,8 +201,12 @@ export class WebUnit {
   }
 
   async #launch(): Promise<ServerInstance> {
+    // admitted again at every start: the quota may have filled or freed meanwhile
+    const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('web'), ...this.#o.server.resources });
+    this.#guard = guard;
+    if (guard.warning) serviceLog(this.#o.server.tool.home, guard.warning);
     const rotationsBefore = this.#rotations();
-    const instance = await startInstance(this.#output ? { ...this.#o.server, output: this.#output } : this.#o.server);
+    const instance = await startInstance(this.#output ? { ...this.#o.server, output: this.#output } : this.#o.server, guard);
     if (isLighttpd(this.#o.server)) {
       this.#lighttpds.add(instance);
       void instance.process.exited.then(() => this.#lighttpds.delete(instance));

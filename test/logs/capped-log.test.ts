@@ -177,6 +177,20 @@ t.test('links a tool plants are never written through: a link at FILE.1 is repla
   t.match(problems, [new RegExp(`${linked} is a link or a device, not a file.*\\[TH_ERR_LOG_NOT_ROTATED\\]$`)]);
 });
 
+t.test('a line waits for its end; one whose end does not come (a prompt) is written as it is', async (t) => {
+  const dir = workDir(t);
+  const file = path.join(dir, 'prompt.log');
+  const log = await CappedLog.open({ file, cap: { maxBytes: 4096, keep: 1 }, onProblem: () => {} });
+  t.teardown(() => log.close());
+  log.write('a whole line\nPassword: ');
+  await log.written();
+  t.equal(readFileSync(file, 'utf8'), 'a whole line\n', 'the whole lines at once, the started one held');
+  await waitFor(() => readFileSync(file, 'utf8') === 'a whole line\nPassword: ', 5000, 'the prompt written after a while');
+  log.write('hunter2\n');
+  await log.flush();
+  t.equal(readFileSync(file, 'utf8'), 'a whole line\nPassword: hunter2\n');
+});
+
 t.test('a log that cannot be written says so once, coded, and its lines are dropped rather than held', async (t) => {
   const problems: string[] = [];
   const log = await CappedLog.open({ file: '/dev/full', cap: { maxBytes: 4096, keep: 1 }, onProblem: (l) => problems.push(l) });
