@@ -47,7 +47,7 @@ export function lastLinesAcross(file: string, n: number, upTo?: number): string[
 }
 
 /** one followed file: an open descriptor read to its end, reopened when the name holds a new file */
-class Followed {
+export class Followed {
   readonly #file: string;
   #fd = -1;
   #ino = -1;
