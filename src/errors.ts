@@ -51,6 +51,50 @@ export const ERRORS = {
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',
     2,
   ),
+  // maintainers and `become`
+  TH_ERR_USER_NAME_INVALID: def(
+    'invalid user name "%s": use 1 to 32 lower-case letters, digits, "_" and "-", starting with a letter or "_"',
+    'A maintainer\'s name does not fit the rule for unix user names toolhost writes into sudoers rules and the tool directory.',
+    2,
+    400,
+  ),
+  TH_ERR_USER_UNKNOWN: def(
+    'there is no user "%s" on this host; check the name (getent passwd NAME)',
+    'add-maintainer named a unix user that does not exist.',
+  ),
+  TH_ERR_TOOL_NOT_MAINTAINER: def(
+    '%s does not maintain tool "%s" (its maintainers: %s); nothing to remove',
+    'remove-maintainer named a user who is not in the tool\'s group.',
+  ),
+  TH_ERR_TOOL_TOO_MANY_MAINTAINERS: def(
+    'tool "%s" would have %s maintainers, more than the %s the tool directory holds; remove some first (toolhost tool remove-maintainer)',
+    'A tool\'s group has more members than its directory entry may list.',
+  ),
+  TH_ERR_BECOME_NOT_MAINTAINER: def(
+    'you (%s) do not maintain tool "%s"; its maintainers (%s) or an administrator can add you: toolhost tool add-maintainer %s %s',
+    'become was run by a user who is not in the tool\'s group.',
+    1,
+    403,
+  ),
+  TH_ERR_BECOME_NO_RULE: def(
+    'sudo does not let you (%s) act as %s although you maintain it; ask an administrator to run: toolhost tool sync %s',
+    'A maintainer ran become, but the host\'s sudoers rule for the tool does not name them (written before they joined, or on another host).',
+    1,
+    403,
+  ),
+  TH_ERR_BECOME_ALREADY: def(
+    'you are already %s; run the command directly',
+    'become was run by the tool account itself.',
+    2,
+  ),
+  TH_ERR_SUDO_MISSING: def(
+    'sudo is not installed on this host (%s is missing); install it: apt-get install sudo',
+    'become needs sudo, and sudo is not installed.',
+  ),
+  TH_ERR_SUDOERS_INVALID: def(
+    'visudo refused the sudoers rule toolhost wrote for tool "%s" (%s); the old rule stays in place; report this as a bug',
+    'A sudoers rule toolhost generated failed `visudo -c` (it is never installed then).',
+  ),
   TH_ERR_RUNTIME_DIR_MISSING: def(
     'the runtime directory %s is missing and you may not create it; the host\'s toolhost monitor (root) creates it: ask an administrator, or set TOOLHOST_RUNTIME_DIR',
     'A tool\'s runtime directory under /run/toolhost does not exist yet (a fresh boot before the monitor\'s first pass).',
@@ -198,6 +242,14 @@ export const ERRORS = {
   TH_ERR_ACCESS_LOG_UNWRITABLE: def(
     'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
     'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
+  ),
+  TH_ERR_LOG_UNWRITABLE: def(
+    'cannot write the log %s: %s; its lines are dropped until it can be written again (free space, or fix its permissions)',
+    'A tool\'s supervisor or job runner cannot write or rotate one of the tool\'s logs (disk full, a directory in its place); said once in ~/service.log, and again when it writes.',
+  ),
+  TH_ERR_LOG_NOT_ROTATED: def(
+    '%s is a link or a device, not a file: toolhost writes through it but never rotates it (make it a plain file to have it capped)',
+    'A log\'s name holds a link or a device (`ln -s /dev/null ~/access.log`): toolhost keeps writing there and leaves its size to the maintainer.',
   ),
   TH_ERR_REDIS_UNREACHABLE: def(
     'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',

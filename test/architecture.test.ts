@@ -1,6 +1,6 @@
 // Imports point down only (STYLE rules 2 and 3): cli -> webservice -> registrar | supervisor |
-// routes | lighttpd | accounts, registrar -> routes | accounts, proxy -> routes, notify ->
-// limits -> accounts (both below jobs, registrar, webservice and cli), everything ->
+// routes | lighttpd | accounts | logs, jobs -> logs, registrar -> routes | accounts, proxy -> routes,
+// notify -> limits -> accounts (both below jobs, registrar, webservice and cli), everything ->
 // the root modules (errors, tool-name, ip-address, package-files, on-first-use);
 // another folder is reached only through its index.ts, or one of the few modules it offers to
 // the commands typed all day (PUBLIC_MODULES).
@@ -19,13 +19,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   supervisor: ['.'],
   accesslog: ['.'],
   accounts: ['.'],
+  logs: ['.'],
   limits: ['.', 'accounts'],
   notify: ['.', 'accounts', 'limits', 'supervisor'],
   registrar: ['.', 'accounts', 'routes', 'limits', 'notify'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify', 'logs'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify', 'logs'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify', 'logs'],
 };
 
 /**

@@ -1,5 +1,6 @@
-// `toolhost tool create|delete|list|show|add-maintainer|proxy-user`: tool accounts, run by an
-// administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL or --redis).
+// `toolhost tool create|delete|list|show|add-maintainer|remove-maintainer|describe|sync|proxy-user`:
+// tool accounts, run by an administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL
+// or --redis).
 import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
@@ -101,17 +102,20 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
       ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
       homeRoot: o.homeRoot ?? '/data/project',
       env: io.env,
+      warn: (line) => io.err(`toolhost tool: ${line}\n`),
     };
   };
+  const maintainersLine = (name: string, maintainers: readonly string[]): string => `${name}: maintained by ${maintainers.join(', ') || 'nobody'}\n`;
 
   tool
     .command('create')
     .argument('<name>')
     .option('--json', 'print the record as JSON')
-    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
-    .action(async (name: string, opts: { json?: boolean }) => {
+    .option('--description <text>', 'one line for the home page (the tool\'s own ~/.description shows instead once its webservice runs)')
+    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user, credentials file, tool directory entry')
+    .action(async (name: string, opts: { json?: boolean; description?: string }) => {
       const { createTool } = await admin();
-      printRecord(await createTool(await ctx(), name), opts.json === true, io);
+      printRecord(await createTool(await ctx(), name, opts.description !== undefined ? { description: opts.description } : {}), opts.json === true, io);
       setExit(0);
     });
 
@@ -161,9 +165,44 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .action(async (name: string, user: string, o: { email?: string; stateDir?: string }) => {
       if (o.email !== undefined && !isAddress(o.email)) throw new ToolhostError('TH_ERR_EMAIL_INVALID', JSON.stringify(o.email));
       const { addMaintainer } = await admin();
-      addMaintainer(name, user);
+      io.out(maintainersLine(name, await addMaintainer(await ctx(), name, user)));
       if (o.email !== undefined) recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, o.email);
-      io.out(`${user} maintains ${name} (group tools.${name})${o.email ? `; notices go to ${o.email} unless the tool has a ~/.forward` : ''}; they need to log in again\n`);
+      io.out(`${user} can become ${name} now; the group's file access starts at their next login${o.email ? `; notices go to ${o.email} unless the tool has a ~/.forward` : ''}\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('remove-maintainer')
+    .argument('<name>')
+    .argument('<user>')
+    .description('USER no longer maintains the tool: out of group tools.NAME and its sudoers rule, off the home page')
+    .option('--state-dir <dir>', `where toolhost keeps its state (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .action(async (name: string, user: string, o: { stateDir?: string }) => {
+      const { removeMaintainer } = await admin();
+      io.out(maintainersLine(name, await removeMaintainer(await ctx(), name, user)));
+      recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, null);
+      io.out(`${user} can no longer become ${name}; sessions they have open keep the group's file access until they end\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('describe')
+    .argument('<name>')
+    .argument('<text>', 'one line; "" removes it')
+    .description('set the administrator\'s description of the tool on the home page')
+    .action(async (name: string, text: string) => {
+      const { describeTool } = await admin();
+      await describeTool(await ctx(), name, text);
+      setExit(0);
+    });
+
+  tool
+    .command('sync')
+    .argument('[names...]', 'the tools (default: every tool)')
+    .description('record maintainers again from the tools\' groups: sudoers rules and tool directory entries (after usermod by hand, a Redis that lost data, or sudo installed late)')
+    .action(async (names: string[]) => {
+      const { syncTools } = await admin();
+      for (const [name, maintainers] of await syncTools(await ctx(), names)) io.out(maintainersLine(name, maintainers));
       setExit(0);
     });
 

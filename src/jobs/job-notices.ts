@@ -4,8 +4,15 @@
 import type { Tool } from '../accounts/index.js';
 import type { ExitCause } from '../limits/index.js';
 import { notify, tailOf, type EventKind, type NoticeNote, type NotifyPeer } from '../notify/index.js';
-import { errorLogOf } from './job-process.js';
-import type { JobSpec } from './job-spec.js';
+import path from 'node:path';
+import { internalLogPath } from './job-record.js';
+import { logFiles, type JobSpec } from './job-spec.js';
+
+/** where a job's error output goes: ~/NAME.err (or its -e file), or its internal log */
+function errorLogOf(home: string, runtimeDir: string, spec: JobSpec): string {
+  const files = logFiles(spec);
+  return files.stderr === null ? internalLogPath(runtimeDir, spec.name) : path.resolve(home, files.stderr);
+}
 
 export interface JobNoticeContext {
   readonly tool: Tool;

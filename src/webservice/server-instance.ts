@@ -2,7 +2,8 @@
 // configuration (checked by lighttpd -tt first), uWSGI serving ~/www/python/src/app.py, `npm
 // start` in ~/www/js, or the tool's own command with the port appended and in PORT. Each leads
 // a process group of its own, so stopping or killing it reaches every process it started. Ready
-// once it answers HTTP; output goes to ~/error.log.
+// once it answers HTTP; output goes to ~/error.log (through the supervisor's pipe, which keeps
+// the file under its cap: src/logs/).
 import type { EmailPolicy } from '../notify/index.js';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,13 @@ export interface ServerContext {
   readonly resources: { readonly memory: number; readonly cpu: number };
   /** what its maintainers are mailed about (--emails) */
   readonly emails: EmailPolicy;
+  /** where the server's stdout and stderr go: the supervisor's pipe into ~/error.log (default: the file itself) */
+  readonly output?: ServerOutput;
+}
+
+export interface ServerOutput {
+  /** descriptors for one server; closed here once it is spawned */
+  descriptors(): { stdout: number; stderr: number; all: number[] };
 }
 
 export interface ServerInstance {
@@ -185,7 +193,8 @@ export async function startInstance(ctx: ServerContext, guard: UnitGuard | null 
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   const { command, args, cwd, env } = launchFor(ctx, port);
-  const log = openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
+  const fds = ctx.output?.descriptors() ?? null;
+  const log = fds ? -1 : openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
   const [program, ...programArgs] = guard ? guard.argv([command, ...args]) : [command, ...args];
   try {
     const proc = await startProcess({
@@ -194,7 +203,7 @@ export async function startInstance(ctx: ServerContext, guard: UnitGuard | null 
       ...(guard ? { beforeRun: (pid: number) => guard.place(pid) } : {}),
       cwd,
       env,
-      stdio: ['ignore', log, log],
+      stdio: ['ignore', fds?.stdout ?? log, fds?.stderr ?? log],
       detached: true,
       endGroupWithLeader: true,
       ready: () => httpProbe(`${url}/`, 500),
@@ -206,6 +215,6 @@ export async function startInstance(ctx: ServerContext, guard: UnitGuard | null 
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot start ${command}: ${(err as Error).message}`, null);
   } finally {
-    closeSync(log);
+    for (const fd of fds?.all ?? [log]) closeSync(fd);
   }
 }

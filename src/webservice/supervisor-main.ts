@@ -12,12 +12,13 @@ import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
 import { HELPERS_UNIT } from '../limits/index.js';
+import { ToolLogs, toolLogPolicy, type ToolLogPolicy } from '../logs/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
 import { processInfo, type Orphan } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
 import { readManifest, type Manifest } from './manifest.js';
-import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
+import { capServiceLog, claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
 import { WebUnit } from './web-unit.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness period of the webservice and of continuous jobs' health checks (default 10 s) */
@@ -61,6 +62,7 @@ class ToolSupervisorProcess {
   readonly #ctx: ControlContext;
   readonly #registrar: RegistrarClient;
   readonly #address: string;
+  readonly #logs: ToolLogs;
   #web: { unit: WebUnit; manifest: Manifest } | null = null;
   readonly #jobs = new Map<string, HostedJob>();
   #queue: Promise<void> = Promise.resolve();
@@ -68,10 +70,11 @@ class ToolSupervisorProcess {
   #done: () => void = () => {};
   readonly done = new Promise<void>((resolve) => (this.#done = resolve));
 
-  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string) {
+  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string, logs: ToolLogs) {
     this.#ctx = ctx;
     this.#registrar = registrar;
     this.#address = address;
+    this.#logs = logs;
   }
 
   #log(line: string): void {
@@ -130,6 +133,7 @@ class ToolSupervisorProcess {
         registrar: this.#registrar,
         description: description(this.#ctx.tool),
         orphan: web ? null : webOrphan(this.#ctx),
+        logs: this.#logs,
         ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
         ...(livenessMs(this.#ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(this.#ctx.env) } : {}),
       });
@@ -173,6 +177,7 @@ class ToolSupervisorProcess {
         orphan: orphanOfRecord(readRecord(this.#ctx.runtimeDir, name)),
         ...(livenessMs(this.#ctx.env) !== undefined ? { health: { livenessIntervalMs: livenessMs(this.#ctx.env) as number } } : {}),
         log: (line) => this.#log(line),
+        logs: this.#logs,
       });
       this.#jobs.set(name, { spec, unit });
       void unit.unit.start();
@@ -192,6 +197,18 @@ class ToolSupervisorProcess {
     } catch {
       return false;
     }
+  }
+}
+
+/** the caps of the tool's logs; a bad setting leaves them uncapped (said in ~/service.log), never the tool down */
+function logPolicy(ctx: ControlContext): ToolLogPolicy | null {
+  try {
+    const policy = toolLogPolicy(ctx.tool.name, ctx.env);
+    capServiceLog(policy.files);
+    return policy;
+  } catch (err) {
+    serviceLog(ctx.tool.home, `logs: ${isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message}; the tool's logs are not capped`);
+    return null;
   }
 }
 
@@ -215,7 +232,8 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   }
   // the supervisor counts among the tool's processes: in its helpers' cgroup, under its pids quota
   await registrar.place(HELPERS_UNIT, process.pid).catch((err: Error) => serviceLog(ctx.tool.home, `supervisor: not placed in the tool's cgroup: ${err.message}`));
-  const supervisor = new ToolSupervisorProcess(ctx, registrar, address);
+  const logs = new ToolLogs({ policy: logPolicy(ctx), pipeDir: path.join(ctx.runtimeDir, 'pipes'), onProblem: (line) => serviceLog(ctx.tool.home, line) });
+  const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs);
   process.on('SIGTERM', () => void supervisor.stop());
   process.on('SIGINT', () => void supervisor.stop());
   process.on('SIGHUP', () => void supervisor.reload(true));
@@ -226,6 +244,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   });
   await supervisor.reload(false);
   await supervisor.done;
+  await logs.close();
   releasePidFile(ctx.runtimeDir);
   return 0;
 }
