@@ -13,6 +13,7 @@ import { PACKAGE_ROOT } from '../package-files.js';
 import { ProxyServer } from '../proxy/index.js';
 import type { Tool } from '../accounts/index.js';
 import { Registrar } from '../registrar/index.js';
+import { parseRedisConnection } from '../routes/index.js';
 import { startRedisServer, type RedisServer } from '../supervisor/index.js';
 import { parseJob } from '../jobs/index.js';
 import { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice, type ControlContext, type JobsContext, type Manifest } from '../webservice/index.js';
@@ -114,14 +115,14 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         sockets = registrarDir;
         const env = { ...io.env, TOOLHOST_RUNTIME_DIR: path.join(root, 'run'), TOOLHOST_REGISTRAR_DIR: registrarDir };
         mkdirSync(homes, { recursive: true });
-        registrar = new Registrar({ redisUrl: redisServer.url, socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
+        registrar = new Registrar({ redis: parseRedisConnection(redisServer.url), socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
         await registrar.start();
         const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
         const adminPort = await getPort({ host: '127.0.0.1' });
         proxy = new ProxyServer({
           listen: { host: '127.0.0.1', port: proxyPort },
           adminListen: { host: '127.0.0.1', port: adminPort },
-          redisUrl: redisServer.url,
+          redis: parseRedisConnection(redisServer.url),
           domain: null,
           pathRouting: true,
           tls: null,

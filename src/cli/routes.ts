@@ -1,12 +1,13 @@
 // `toolhost routes list|show|set|rm`: the route table as an administrator sees it.
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
-import { OversizedRoute, parseBackendUrl, parseRoute, redisUrlFrom, ROUTE_LIMITS, RouteStore, withRedis, writtenLeases, type LeaseView, type RedisUrlOptions, type RouteProblem, type StoredRoute } from '../routes/index.js';
+import { OversizedRoute, parseBackendUrl, parseRoute, redisConnectionFrom, ROUTE_LIMITS, RouteStore, withRedis, writtenLeases, type LeaseView, type RedisConnection, type RedisUrlOptions, type RouteProblem, type StoredRoute } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
+import { addRedisOptions } from './redis-options.js';
 
-function withStore<T>(url: string, fn: (store: RouteStore) => Promise<T>): Promise<T> {
-  return withRedis(url, (redis) => fn(new RouteStore(redis)));
+function withStore<T>(conn: RedisConnection, fn: (store: RouteStore) => Promise<T>): Promise<T> {
+  return withRedis(conn, (redis) => fn(new RouteStore(redis)));
 }
 
 function describeHash(tool: string, stored: StoredRoute, now: number, leases: LeaseView): { line: string; problems: RouteProblem[] } {
@@ -21,8 +22,8 @@ function describeHash(tool: string, stored: StoredRoute, now: number, leases: Le
 
 export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const routes = program.command('routes').description('read and change the route table in Redis');
-  routes.option('--redis <url>', 'the route table, without a password (or TOOLHOST_REDIS_URL)').option('--redis-file <file>', 'a file only you may read holding the URL');
-  const redisUrl = (): string => redisUrlFrom(routes.opts<RedisUrlOptions>(), io.env);
+  addRedisOptions(routes, 'the route table');
+  const redisUrl = (): RedisConnection => redisConnectionFrom(routes.opts<RedisUrlOptions>(), io.env);
 
   routes
     .command('list')

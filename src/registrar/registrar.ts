@@ -10,16 +10,17 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { requireRootOwnedDirectory, toolOwner, toolsUnder, type Owner } from '../accounts/index.js';
 import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
-import { NodeRegistrations, normalizeDescription, type HeldTool } from '../routes/index.js';
+import { createRedis, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
 import { canonicalIp } from '../ip-address.js';
 import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from './listening-sockets.js';
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
 
 export interface RegistrarOptions {
-  readonly redisUrl: string;
+  /** the route table's Redis: one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
   /** root-owned directory of the tools' sockets and the registrar's state */
   readonly socketDir: string;
   /** where tool homes are (the tools this registrar serves) */
@@ -87,13 +88,15 @@ export class Registrar {
   constructor(options: RegistrarOptions) {
     this.#o = options;
     this.#address = canonicalIp(options.address) ?? options.address;
-    this.#redis = new Redis(options.redisUrl, {
+    this.#redis = createRedis(options.redis, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       // back within half a second of Redis, so a Redis restart costs tools as little as possible
       retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 5), 500),
       connectionName: `toolhost-registrar-${options.node}`,
+      // with Sentinel: leave a master the moment it is demoted, even one still reachable
+      failoverDetector: true,
     });
     this.#writer = new NodeRegistrations(this.#redis, options.node);
     this.#redis.on('error', () => {
@@ -101,7 +104,8 @@ export class Registrar {
     });
     this.#redis.on('ready', () => {
       this.#ready = true;
-      this.#o.log(`redis: connected; writing every registration of node ${this.#o.node}`);
+      const { remoteAddress, remotePort } = this.#redis.stream ?? {};
+      this.#o.log(`redis: connected${remoteAddress ? ` to ${remoteAddress}:${remotePort}` : ''}; writing every registration of node ${this.#o.node}`);
       void this.#afterConnect();
     });
     this.#redis.on('close', () => {

@@ -18,5 +18,21 @@ export { RouteStore, OversizedRoute, type RegisterOptions, type StoredRoute } fr
 export { ROUTE_LIMITS, routeHashProblem, normalizeDescription } from './route-limits.js';
 export { NodeRegistrations, type HeldBackend, type HeldTool } from './node-registrations.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
-export { redactRedisUrl, redisUrlFrom, DEFAULT_REDIS_URL, type RedisUrlOptions } from './redis-url.js';
+export { redactRedisUrl, redisConnectionFrom, type RedisUrlOptions } from './redis-url.js';
+export {
+  createRedis,
+  describeRedis,
+  entryPoints,
+  formatRedisConnection,
+  nodeConnection,
+  parseHostPort,
+  parseRedisConnection,
+  DEFAULT_REDIS_URL,
+  type Credentials,
+  type DirectRedis,
+  type HostPort,
+  type RedisConnection,
+  type SentinelRedis,
+} from './redis-connection.js';
 export { withRedis } from './with-redis.js';
+export { dataNodes, nodeName, replicasInInfo, type DataNode } from './redis-topology.js';

@@ -29,3 +29,4 @@ export {
   type AdminContext,
   type ToolRecord,
 } from './tool-admin.js';
+export { syncRedisUsers, parseAclLine, type NodeSync, type SyncOptions } from './redis-users.js';

@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { groupMembers, lookupAccount, prepareRuntimeDirectory, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { NODES_CHANNEL, NODES_KEY, redactRedisUrl, routeChannel, routeKey, ROUTE_KEY_PREFIX, withRedis } from '../routes/index.js';
+import { describeRedis, formatRedisConnection, NODES_CHANNEL, NODES_KEY, routeChannel, routeKey, ROUTE_KEY_PREFIX, withRedis, type RedisConnection } from '../routes/index.js';
+import { propagateUsers } from './redis-users.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
 
 export const CREDENTIALS_FILE = path.join('.toolhost', 'redis-credentials');
@@ -47,24 +48,31 @@ export interface ToolRecord {
 }
 
 export interface AdminContext {
-  /** the administrator's Redis (may run ACL) */
-  readonly redisUrl: string;
-  /** host and port tools and proxies reach Redis at, for the URLs written for them */
-  readonly publicRedisUrl?: string;
+  /** the administrator's Redis (may run ACL): one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
+  /** where tools and proxies reach Redis, for the URLs written for them (default: redis) */
+  readonly publicRedis?: RedisConnection;
   readonly homeRoot: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** a line the administrator should read (a replica that could not be kept in step) */
+  readonly warn?: (line: string) => void;
 }
 
 function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** redis://USER:PASSWORD@HOST:PORT for a user, at the address tools reach */
+/**
+ * redis://USER:PASSWORD@HOST:PORT for a user, at the address tools reach; with Sentinel,
+ * redis-sentinel://USER:PASSWORD@SENTINEL,…/MASTER (the same user on every data node)
+ */
 export function credentialsUrl(ctx: AdminContext, user: string, password: string): string {
-  const u = new URL(ctx.publicRedisUrl ?? ctx.redisUrl);
-  u.username = encodeURIComponent(user);
-  u.password = encodeURIComponent(password);
-  return u.toString().replace(/\/$/, '');
+  return formatRedisConnection(ctx.publicRedis ?? ctx.redis, { username: user, password });
+}
+
+/** the users just changed on the master, saved there and copied to every replica */
+async function propagate(ctx: AdminContext, users: readonly string[]): Promise<void> {
+  for (const line of await propagateUsers(ctx.redis, users)) ctx.warn?.(line);
 }
 
 export function toolRecord(name: string, homeRoot: string): ToolRecord {
@@ -85,14 +93,14 @@ export function toolRecord(name: string, homeRoot: string): ToolRecord {
  * Refuse to hand out users on a Redis anyone can use as administrator: with an ACL file,
  * Redis ignores requirepass and the default user stays `on nopass ~* &* +@all`.
  */
-async function requireClosedRedis(r: Redis, url: string): Promise<void> {
+async function requireClosedRedis(r: Redis, conn: RedisConnection): Promise<void> {
   const reply = (await r.call('ACL', 'GETUSER', 'default')) as unknown[] | null;
   if (!reply) return;
   const get = (k: string): unknown => reply[reply.indexOf(k) + 1];
   const flags = (get('flags') as string[] | undefined) ?? [];
   const commands = typeof get('commands') === 'string' ? (get('commands') as string) : '';
   if (flags.includes('on') && flags.includes('nopass') && (flags.includes('allcommands') || commands.includes('+@all'))) {
-    throw new ToolhostError('TH_ERR_REDIS_OPEN', redactRedisUrl(url));
+    throw new ToolhostError('TH_ERR_REDIS_OPEN', describeRedis(conn));
   }
 }
 
@@ -127,7 +135,7 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
   const user = toolAccountName(name);
   const home = path.join(ctx.homeRoot, name);
   const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, (r) => requireClosedRedis(r, ctx.redisUrl));
+  await withRedis(ctx.redis, (r) => requireClosedRedis(r, ctx.redis));
   const credentials = `${credentialsUrl(ctx, redisUserOf(name), password)}\n`;
   let account: UnixAccount | null = lookupAccount(user);
   if (isRoot() && !account) {
@@ -148,17 +156,19 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
     writeFileSync(path.join(toolHome, CREDENTIALS_FILE), credentials, { mode: 0o600, flag: 'w' });
   }
   // the password changes only once the tool holds the new one
-  await withRedis(ctx.redisUrl, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
+  await withRedis(ctx.redis, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
+  await propagate(ctx, [redisUserOf(name)]);
   return toolRecord(name, ctx.homeRoot);
 }
 
 export async function deleteTool(ctx: AdminContext, name: string, options: { removeHome?: boolean } = {}): Promise<void> {
   validateToolName(name);
   const record = toolRecord(name, ctx.homeRoot);
-  await withRedis(ctx.redisUrl, async (r) => {
+  await withRedis(ctx.redis, async (r) => {
     await r.call('ACL', 'DELUSER', redisUserOf(name));
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
   });
+  await propagate(ctx, [redisUserOf(name)]);
   const tool: Tool = { name, home: record.home, account: lookupAccount(toolAccountName(name)) };
   const runtimeDir = runtimeDirectory(tool, ctx.env);
   if (isRoot() && record.uid !== null) {
@@ -178,7 +188,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
 }
 
 export async function listTools(ctx: AdminContext): Promise<string[]> {
-  return withRedis(ctx.redisUrl, async (r) => {
+  return withRedis(ctx.redis, async (r) => {
     const users = (await r.call('ACL', 'USERS')) as string[];
     return users.filter((u) => u.startsWith('tool-')).map((u) => u.slice('tool-'.length)).sort();
   });
@@ -192,10 +202,11 @@ export function addMaintainer(name: string, user: string): void {
 
 async function createServiceUser(ctx: AdminContext, user: string, rules: readonly string[]): Promise<string> {
   const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, async (r) => {
-    await requireClosedRedis(r, ctx.redisUrl);
+  await withRedis(ctx.redis, async (r) => {
+    await requireClosedRedis(r, ctx.redis);
     await r.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...rules);
   });
+  await propagate(ctx, [user]);
   return credentialsUrl(ctx, user, password);
 }
 

@@ -258,10 +258,11 @@ export async function startProxy(
   overrides: Partial<import('../../src/proxy/index.js').ProxyOptions> = {},
 ): Promise<RunningProxy> {
   const { ProxyServer } = await import('../../src/proxy/index.js');
+  const { parseRedisConnection } = await import('../../src/routes/index.js');
   const proxy = new ProxyServer({
     listen: { host: '127.0.0.1', port: 0 },
     adminListen: { host: '127.0.0.1', port: 0 },
-    redisUrl,
+    redis: parseRedisConnection(redisUrl),
     domain: null,
     pathRouting: true,
     tls: null,
