@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { requireRootOwnedDirectory, toolOwner, toolsUnder, type Owner } from '../accounts/index.js';
 import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
-import { createRedis, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
+import { createRedis, keepConnecting, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
 import { canonicalIp } from '../ip-address.js';
 import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from './listening-sockets.js';
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
@@ -97,6 +97,10 @@ export class Registrar {
       connectionName: `toolhost-registrar-${options.node}`,
       // with Sentinel: leave a master the moment it is demoted, even one still reachable
       failoverDetector: true,
+    });
+    keepConnecting(this.#redis, () => this.#closed);
+    this.#redis.on('end', () => {
+      if (!this.#closed) this.#o.log('redis: the client gave up; connecting again');
     });
     this.#writer = new NodeRegistrations(this.#redis, options.node);
     this.#redis.on('error', () => {

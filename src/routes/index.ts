@@ -24,6 +24,7 @@ export {
   describeRedis,
   entryPoints,
   formatRedisConnection,
+  keepConnecting,
   nodeConnection,
   parseHostPort,
   parseRedisConnection,

@@ -240,6 +240,27 @@ export function createRedis(conn: RedisConnection, options: RedisOptions = {}): 
   });
 }
 
+/**
+ * Keep a long-lived client connecting until `closing()` says it is being closed. ioredis ends a
+ * Sentinel client for good in one race: when the failover detector hears +switch-master while
+ * the client is still asking the sentinels where the master is (it reconnects after the old
+ * master died), it closes the connector mid-connection and the client goes to 'end' with no
+ * further attempt. A registrar that hit it never wrote to Redis again (the failover test in
+ * test/routes/redis-sentinel.test.ts failed that way about one run in two). Any other way ioredis
+ * may give up is covered too: an unexpected 'end' is followed by a new connection.
+ */
+export function keepConnecting(redis: Redis, closing: () => boolean, retryMs = 100): void {
+  redis.on('end', () => {
+    if (closing()) return;
+    setTimeout(() => {
+      if (closing() || redis.status !== 'end') return;
+      redis.connect().catch(() => {
+        // 'end' again: the next attempt follows
+      });
+    }, retryMs).unref();
+  });
+}
+
 /** a direct connection to one data node of the connection, with the connection's credentials */
 export function nodeConnection(conn: RedisConnection, node: HostPort): DirectRedis {
   const base = conn.kind === 'direct' ? new URL(conn.url) : new URL(`redis://${hostText(node)}/${conn.db || ''}`);

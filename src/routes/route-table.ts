@@ -17,7 +17,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { NODES_CHANNEL, ROUTE_CHANNEL_PATTERN, toolOfKey } from './route-keys.js';
 import { nodesOf, parseRoute, sameRouting, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
 import { OversizedRoute, RouteStore, type StoredRoute } from './route-store.js';
-import { createRedis, type HostPort, type RedisConnection } from './redis-connection.js';
+import { createRedis, keepConnecting, type HostPort, type RedisConnection } from './redis-connection.js';
 
 export type RedisState = 'connecting' | 'ready' | 'down' | 'closed';
 
@@ -94,6 +94,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     };
     this.#commands = createRedis(options.redis, { ...common, connectionName: 'toolhost-proxy' });
     this.#subscriber = createRedis(options.redis, { ...common, connectionName: 'toolhost-proxy-sub', enableOfflineQueue: true, autoResubscribe: false });
+    keepConnecting(this.#commands, () => this.#closed);
+    keepConnecting(this.#subscriber, () => this.#closed);
     this.#store = new RouteStore(this.#commands);
     this.#commands.on('error', (err) => this.emit('error', err));
     // a full load runs once both connections are ready, after keyspace events are on and the
