@@ -385,9 +385,13 @@ export class Registrar {
 
   async #verifyAll(): Promise<void> {
     if (this.#closed) return;
+    const takenAt = Date.now();
     const sockets = await listeningSockets(this.#o.procNet);
     for (const entry of [...this.#tools.values()]) {
       for (const reg of [...entry.backends.values()]) {
+        // registered while the table was being read: checked against a newer read already, and
+        // perhaps missing from this one (a server that started listening meanwhile lost its route)
+        if (reg.since >= takenAt) continue;
         if (!this.#owns(sockets, reg.port, entry.owner.uid)) await this.#unregister(entry, reg, 'stopped listening');
       }
     }
