@@ -29,4 +29,4 @@ export {
   type AdminContext,
   type ToolRecord,
 } from './tool-admin.js';
-export { syncRedisUsers, parseAclLine, type NodeSync, type SyncOptions } from './redis-users.js';
+export { syncRedisUsers, parseAclLine, canonicalRules, type NodeSync, type SyncOptions } from './redis-users.js';

@@ -32,6 +32,30 @@ export function parseAclLine(line: string): { user: string; rules: string[] } | 
   return { user: m[1] as string, rules };
 }
 
+/**
+ * The rules in a form two nodes agree on when the users are the same. ACL LIST prints a user's
+ * command rules in the order they were given, so a user written with `reset` and the master's
+ * rules reads back with the same permissions but its +commands in another order. Within a run of
+ * additions (or of removals) the order means nothing, so each run is sorted; the order of the
+ * runs, and of everything else, is kept.
+ */
+export function canonicalRules(rules: readonly string[]): string {
+  const out: string[] = [];
+  let run: string[] = [];
+  const flush = (): void => {
+    out.push(...run.sort());
+    run = [];
+  };
+  for (const rule of rules) {
+    const sign = rule[0] === '+' || rule[0] === '-' ? rule[0] : null;
+    if (run.length && (sign === null || run[0]?.[0] !== sign)) flush();
+    if (sign) run.push(rule);
+    else out.push(rule);
+  }
+  flush();
+  return out.join(' ');
+}
+
 export async function aclUsers(r: Redis): Promise<UserRules> {
   const lines = (await r.call('ACL', 'LIST')) as string[];
   const out: UserRules = new Map();
@@ -82,7 +106,8 @@ async function syncNode(r: Redis, source: UserRules, only: readonly string[] | u
   for (const user of only ?? [...source.keys()]) {
     const rules = source.get(user);
     if (!rules) continue;
-    if (current.get(user)?.join(' ') === rules.join(' ')) continue;
+    const now = current.get(user);
+    if (now && canonicalRules(now) === canonicalRules(rules)) continue;
     await r.call('ACL', 'SETUSER', user, 'reset', ...rules);
     set.push(user);
   }
