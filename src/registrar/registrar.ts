@@ -71,6 +71,11 @@ const MAX_PIPELINED = 64;
 
 export const DEFAULT_LEASE_MS = 15_000;
 
+/** how long a renewal (or a connection attempt) may go unanswered: one renewal period, at least 1 s */
+function unansweredMs(leaseMs: number): number {
+  return Math.max(1000, Math.floor(leaseMs / 3));
+}
+
 export class Registrar {
   readonly #o: RegistrarOptions;
   readonly #tools = new Map<string, ToolEntry>();
@@ -97,6 +102,12 @@ export class Registrar {
       connectionName: `toolhost-registrar-${options.node}`,
       // with Sentinel: leave a master the moment it is demoted, even one still reachable
       failoverDetector: true,
+      // a network cut leaves the connection open and silent: a renewal unanswered for one
+      // renewal period drops it (#heal), and a new one is tried as often, so the node's routes
+      // return as soon as the network does rather than when TCP's backed-off retransmission
+      // next tries (tens of seconds after a long cut)
+      commandTimeout: unansweredMs(options.leaseMs ?? DEFAULT_LEASE_MS),
+      connectTimeout: unansweredMs(options.leaseMs ?? DEFAULT_LEASE_MS),
     });
     keepConnecting(this.#redis, () => this.#closed);
     this.#redis.on('end', () => {
@@ -422,7 +433,14 @@ export class Registrar {
           for (const e of this.#tools.values()) for (const r of e.backends.values()) r.stored = true;
           if (healed.length) this.#o.log(`redis: wrote the registrations of ${healed.length} tool(s) again (${healed.slice(0, 5).join(', ')}${healed.length > 5 ? ', …' : ''})`);
         } catch (err) {
-          this.#o.log(`redis: cannot renew: ${(err as Error).message}`);
+          if (/timed out/i.test((err as Error).message)) {
+            // unanswered: the connection is dead without knowing it (a network cut). Dropped at
+            // once (a polite close would wait for the peer too), and ioredis connects anew
+            this.#o.log(`redis: no answer for ${unansweredMs(this.leaseMs)} ms; connecting again`);
+            this.#redis.stream?.destroy();
+          } else {
+            this.#o.log(`redis: cannot renew: ${(err as Error).message}`);
+          }
         }
       } while (this.#healAgain);
     })().finally(() => {
