@@ -52,6 +52,8 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
   const adminPassword = secret();
   const replicationPassword = secret();
   const sentinelPassword = secret();
+  const sentinelsAdminPassword = secret();
+  const sentinelsClientPassword = secret();
   // the guide: the same users on every node; the replication and sentinel users added
   const usersAcl =
     readFileSync(path.join(ROOT, 'conf', 'redis', 'users.acl'), 'utf8') +
@@ -105,6 +107,8 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
       .replace(/^sentinel monitor (\S+) \S+ \d+ (\d+)$/m, `sentinel monitor $1 127.0.0.1 ${master.port} $2`)
       .replace(/^sentinel down-after-milliseconds (\S+) \d+$/m, `sentinel down-after-milliseconds $1 ${options.downAfterMs ?? 1000}`)
       .replace(/^sentinel failover-timeout (\S+) \d+$/m, `sentinel failover-timeout $1 5000`)
+      .replaceAll('SENTINELS_ADMIN_PASSWORD', sentinelsAdminPassword)
+      .replaceAll('SENTINELS_CLIENT_PASSWORD', sentinelsClientPassword)
       .replace('SENTINEL_PASSWORD', sentinelPassword);
     // sentinel rewrites its file: one writable copy each
     writeFileSync(path.join(dir, 'sentinel.conf'), conf);
@@ -125,7 +129,7 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
     return r;
   };
   const sentinel = (port: number): Redis => {
-    const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+    const r = new Redis({ host: '127.0.0.1', port, username: 'toolhost-sentinels', password: sentinelsAdminPassword, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
     r.on('error', () => {});
     return r;
   };
@@ -147,7 +151,7 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
   const set: SentinelSet = {
     nodes,
     sentinelPorts,
-    adminUrl: `redis-sentinel://toolhost-admin:${adminPassword}@${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${MASTER_NAME}`,
+    adminUrl: `redis-sentinel://toolhost-admin:${adminPassword}@${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${MASTER_NAME}?sentinelUsername=toolhost-client&sentinelPassword=${sentinelsClientPassword}`,
     nodeUrl,
     node,
     masterPort: () => ask(async (s) => Number(((await s.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME)) as string[])[1])),

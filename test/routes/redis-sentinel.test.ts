@@ -46,7 +46,7 @@ t.test('the master SIGKILLed under requests through two proxies while supervisor
   const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', ...args], { env: { TOOLHOST_REDIS_URL: ha.adminUrl } });
   const registrarUrl = (await admin('registrar-user')).stdout.trim();
   const proxyUrl = (await admin('proxy-user')).stdout.trim();
-  t.match(proxyUrl, /^redis-sentinel:\/\/toolhost-proxy:[0-9a-f]+@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/toolhost$/, 'the service users\' URLs name the sentinels and the master');
+  t.match(proxyUrl, /^redis-sentinel:\/\/toolhost-proxy:[0-9a-f]+@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/toolhost\?sentinelUsername=toolhost-client&sentinelPassword=\w+$/, 'the service users\' URLs name the sentinels, their client login and the master');
   const [master, replica] = ha.nodes as [(typeof ha.nodes)[0], (typeof ha.nodes)[0]];
   t.same(await (await ha.node(replica.port)).call('ACL', 'USERS'), await (await ha.node(master.port)).call('ACL', 'USERS'), 'the users exist on the replica too');
 

@@ -25,7 +25,7 @@ async function asToolOn(t: Test, credentials: string, port: number): Promise<Red
   return r;
 }
 
-t.test('tool users are on every data node: written by create, named when a replica is down, copied by sync-acl to a returning or new replica, removed by delete, and still valid after a failover', { skip }, async (t) => {
+t.test('tool users on every data node: written by create, named when a replica is down, copied by sync-acl to a returning or new replica, removed by delete, valid after a failover; tools cannot steer sentinels', { skip }, async (t) => {
   killProcessesOf(t);
   const base = workDir(t);
   chmodSync(base, 0o755);
@@ -52,7 +52,24 @@ t.test('tool users are on every data node: written by create, named when a repli
   t.equal(made.code, 0, made.stderr);
   t.equal(made.stderr, '', 'every node in step: nothing to warn about');
   const credsA = credentialsOf(a);
-  t.match(credsA, new RegExp(`^redis-sentinel://tool-${a}:[0-9a-f]{48}@(127\\.0\\.0\\.1:\\d+,){2}127\\.0\\.0\\.1:\\d+/toolhost$`), 'the tool\'s URL names the sentinels, not one node');
+  t.match(credsA, new RegExp(`^redis-sentinel://tool-${a}:[0-9a-f]{48}@(127\\.0\\.0\\.1:\\d+,){2}127\\.0\\.0\\.1:\\d+/toolhost\\?sentinelUsername=toolhost-client&sentinelPassword=\\w+$`), 'the tool\'s URL names the sentinels, not one node');
+  // the sentinels decide which Redis every proxy reads: a tool may ask them, never steer them
+  const conn = parseRedisConnection(credsA);
+  const sentinelPort = ha.sentinelPorts[0] as number;
+  const askSentinel = async (username?: string, password?: string): Promise<Redis> => {
+    const s = new Redis({ host: '127.0.0.1', port: sentinelPort, ...(username ? { username, password } : {}), lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    s.on('error', () => {});
+    t.teardown(() => s.disconnect());
+    await s.connect();
+    return s;
+  };
+  const asToolOnSentinel = await askSentinel(conn.kind === 'sentinel' ? conn.sentinelUsername : undefined, conn.kind === 'sentinel' ? conn.sentinelPassword : undefined);
+  t.same(await asToolOnSentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'toolhost'), ['127.0.0.1', String(master.port)], 'a tool finds the master through the sentinels');
+  for (const steer of [['MONITOR', 'evil', '127.0.0.1', '1', '1'], ['REMOVE', 'toolhost'], ['SET', 'toolhost', 'quorum', '1'], ['FAILOVER', 'toolhost'], ['RESET', '*'], ['CONFIG', 'SET', 'announce-hostnames', 'yes']]) {
+    await t.rejects(asToolOnSentinel.call('SENTINEL', ...steer), /NOPERM/, `but not SENTINEL ${steer[0]}`);
+  }
+  await t.rejects(asToolOnSentinel.call('ACL', 'SETUSER', 'toolhost-client', '+@all'), /NOPERM/, 'nor give itself more');
+  await t.rejects((await askSentinel()).call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'toolhost'), /NOAUTH/, 'nobody asks without the client login');
   t.ok(await rulesOf(master.port, `tool-${a}`), 'the user is on the master');
   t.equal(await rulesOf(replica.port, `tool-${a}`), await rulesOf(master.port, `tool-${a}`), 'and on the replica, with the same password and rules');
   const onReplica = await asToolOn(t, credsA, replica.port);
