@@ -7,7 +7,7 @@ import type { Command as Commander } from 'commander';
 export function addRedisOptions(command: Commander, whose: string): Commander {
   return command
     .option('--redis <url>', `${whose}: redis://HOST:PORT or redis-sentinel://HOST:PORT,…/MASTER, without a password (or TOOLHOST_REDIS_URL; default redis://127.0.0.1:6379)`)
-    .option('--redis-file <file>', `a file only you may read holding ${whose}'s URL, password included`)
+    .option('--redis-file <file>', `a file only you may read holding the URL, password included (${whose})`)
     .option('--redis-sentinels <host:port,…>', 'ask these Redis sentinels where the master is, and follow failovers (or TOOLHOST_REDIS_SENTINELS); the URL then gives only user and password')
     .option('--redis-master <name>', 'the master\'s name in the sentinels\' configuration (or TOOLHOST_REDIS_MASTER)');
 }
