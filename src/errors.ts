@@ -103,6 +103,40 @@ export const ERRORS = {
     1,
     400,
   ),
+  // limits and quotas
+  TH_ERR_QUOTA_EXCEEDED: def(
+    'Unable to start, out of quota for %s: %s; see toolhost jobs quota, stop something, or ask an administrator to raise it (toolhost tool quota)',
+    'A start would take the tool past its quota of memory, CPU or running jobs.',
+    1,
+    429,
+  ),
+  TH_ERR_JOB_LIMIT_EXCEEDED: def(
+    'Unable to start, it asks for %s, more than the per-job limit of %s; ask for less (--mem, --cpu) or ask an administrator to raise it (toolhost tool quota)',
+    'A job or webservice asked for more memory or CPU than one unit may have.',
+    1,
+    429,
+  ),
+  TH_ERR_QUOTA_DEFINITIONS: def(
+    'Unable to define it, out of quota for %s: %s of %s defined; delete one first (toolhost jobs delete) or ask an administrator to raise it (toolhost tool quota)',
+    'A new scheduled or continuous job (or webservice) would take the tool past its quota of definitions.',
+    1,
+    429,
+  ),
+  TH_ERR_LIMITS_FAILED: def(
+    'cannot apply the limits of %s: %s; tell an administrator (the registrar log has more)',
+    'The registrar could not make or use a unit\'s cgroup.',
+  ),
+  TH_WARN_LIMITS_NOT_ENFORCED: def(
+    'limits of %s are not enforced by cgroups (%s); falling back to rlimits: data size %s, at most %s processes of the tool; CPU is not limited',
+    'Warning: the unit runs without cgroups (no root registrar on the host, or no memory controller); rlimits stand in.',
+    0,
+  ),
+  TH_ERR_QUANTITY_INVALID: def(
+    'invalid %s: %s',
+    'A --mem or --cpu value is not an amount toolhost understands.',
+    2,
+    400,
+  ),
   TH_ERR_SECRET_ON_COMMAND_LINE: def(
     'the Redis URL %s carries a password on the command line, where every user of the host can read it (ps); put it in TOOLHOST_REDIS_URL or in a file only you may read, given with --redis-file',
     'A --redis option held a password.',

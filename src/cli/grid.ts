@@ -6,12 +6,13 @@
 // As on the grid, the arguments after the program are joined with spaces for a shell, which
 // strips one layer of quotes (jsub program -arg1 "'^(foo|bar)$'"); jobs run in the home unless
 // -cwd. Differences, and why: docs/reference/jobs.md#grid.
+import { stateDirectory } from '../state-dir.js';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { resolveTool, runtimeDirectory } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { DEFAULT_STATE_DIR, logFiles, readJobs, type JobInput, type JobRecord, type JobSpec } from '../jobs/index.js';
+import { logFiles, readJobs, type JobInput, type JobRecord, type JobSpec } from '../jobs/index.js';
 import { registrarDir } from '../registrar/index.js';
 import { defineJob, deleteJobs, jobStatuses, waitForRun, type JobsContext } from '../webservice/index.js';
 import { runAsToolIfRoot } from './as-tool.js';
@@ -133,7 +134,7 @@ function contextFor(io: CliIo): { ctx: JobsContext } {
       tool,
       runtimeDir: runtimeDirectory(tool, io.env),
       registrarDir: registrarDir(io.env),
-      stateDir: io.env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR,
+      stateDir: stateDirectory(io.env),
       env: io.env,
     },
   };

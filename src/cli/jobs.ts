@@ -2,15 +2,18 @@
 // surface of Toolforge's `toolforge jobs` (seed 001) — its subcommands, options, YAML keys, status
 // words and tables — so wiki pages and the jobs.yaml files kept in tools' repositories work
 // unchanged. Run in a tool account, or with --tool/--home; typed by root, it runs as the tool.
+import { stateDirectory } from '../state-dir.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command as Commander } from 'commander';
 import { parse } from 'yaml';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { DEFAULT_STATE_DIR, internalLogPath, JobSpecError, jobsYaml, logFiles, parseJob, parseJobsYaml, parseSchedule, readJobs, typeLabel, type JobInput, type JobSpec } from '../jobs/index.js';
-import { registrarDir } from '../registrar/index.js';
-import { defineJob, deleteJobs, findJob, jobStatuses, loadJobs, restartJob, waitForRun, type JobsContext, type JobStatus } from '../webservice/index.js';
+import { internalLogPath, JobSpecError, type JobRecord, jobsYaml, logFiles, parseJob, parseJobsYaml, parseSchedule, readJobs, typeLabel, type JobInput, type JobSpec } from '../jobs/index.js';
+import { registrarDir, withRegistrar } from '../registrar/index.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, describeExit, formatCpu, formatMemory, readQuota, resourcesOf, unitName, type QuotaView } from '../limits/index.js';
+import { limitsText } from './limits-text.js';
+import { checkStart, currentDefinitions, defineJob, deleteJobs, findJob, jobStatuses, loadJobs, restartJob, waitForRun, type JobsContext, type JobStatus } from '../webservice/index.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { lineCount, tailFiles } from './tail.js';
@@ -97,8 +100,10 @@ function iso(ms: number | string | null | undefined): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function exitText(code: number | null, signal: string | null): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`;
+/** how the record's last process ended, with the kernel's word on memory */
+function outcomeText(r: JobRecord): string {
+  if (r.cause) return describeExit(r.cause);
+  return r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
 }
 
 /** the "Status:" column, in Toolforge's words */
@@ -122,11 +127,12 @@ export function statusText(s: JobStatus): string {
         return 'Starting';
     }
   }
+  if (r?.status === 'refused') return `Refused: ${r.message}`;
   if (s.spec.type === 'scheduled') {
     if (r && r.finishedAt === null && r.status !== 'starting') return `Running (schedule time: ${iso(r.scheduledFor ?? r.startedAt)})`;
     const last = r?.scheduledFor ?? s.schedule?.lastFired ?? (r?.startedAt ? iso(r.startedAt) : null);
     if (!last) return s.schedule?.next ? `Waiting for its first run (${iso(s.schedule.next)})` : 'Waiting for its first run';
-    const outcome = r?.status === 'failed' ? ` (failed: ${exitText(r.exitCode, r.signal)})` : r?.status === 'timed-out' ? ' (timed out)' : '';
+    const outcome = r?.status === 'failed' ? ` (failed: ${outcomeText(r)})` : r?.status === 'timed-out' ? ' (timed out)' : '';
     return `Last schedule time: ${iso(last)}${outcome}`;
   }
   switch (r?.status) {
@@ -135,7 +141,7 @@ export function statusText(s: JobStatus): string {
     case 'succeeded':
       return 'Completed';
     case 'failed':
-      return `Failed (${exitText(r.exitCode, r.signal)})`;
+      return `Failed (${outcomeText(r)})`;
     case 'timed-out':
       return 'Timed out';
     default:
@@ -201,7 +207,7 @@ function show(ctx: JobsContext, name: string, io: CliIo): void {
   const logs = logColumns(spec, ctx.tool.home);
   const r = s.record;
   const hints: string[] = [];
-  if (r?.startedAt) hints.push(`Last run started at ${iso(r.startedAt)}${r.finishedAt ? `, ended at ${iso(r.finishedAt)} (${r.status === 'succeeded' ? 'completed' : r.status === 'timed-out' ? 'timed out' : exitText(r.exitCode, r.signal)})` : ''}.`);
+  if (r?.startedAt) hints.push(`Last run started at ${iso(r.startedAt)}${r.finishedAt ? `, ended at ${iso(r.finishedAt)} (${r.status === 'succeeded' ? 'completed' : r.status === 'timed-out' ? 'timed out' : r.status === 'refused' ? 'refused' : outcomeText(r)})` : ''}.`);
   if (r?.message && r.message !== 'completed' && r.message !== 'running') hints.push(r.message);
   const skipped = s.schedule?.skipped.at(-1);
   if (skipped) hints.push(`Skipped the run of ${iso(skipped.at)}: ${skipped.reason}.`);
@@ -219,6 +225,7 @@ function show(ctx: JobsContext, name: string, io: CliIo): void {
       ['Error log:', logs.err],
       ['Emails:', spec.emails],
       ['Resources:', resources(spec)],
+      ['Limits:', r?.limits ? limitsText(r.limits) : limitsText({ ...resourcesOf(spec), enforced: true, warning: null }).replace(' (enforced by cgroups)', '')],
       ['Retry:', spec.retry ? String(spec.retry) : 'no'],
       ['Timeout:', spec.timeout !== undefined ? `${spec.timeout} s` : 'none'],
       ['Health check:', spec.healthCheckScript ?? 'none'],
@@ -233,6 +240,9 @@ async function run(ctx: JobsContext, name: string, o: RunOptions, io: CliIo): Pr
   const exclusive = [o.continuous, o.schedule !== undefined, o.wait !== undefined].filter(Boolean).length;
   if (exclusive > 1) throw new ToolhostError('TH_ERR_USAGE', 'choose one of --continuous, --schedule and --wait');
   const spec = checkedSpec(inputOf(name, o), ctx.tool.name);
+  const defs = currentDefinitions(ctx);
+  const after = { cron: defs.cron + (spec.type === 'scheduled' ? 1 : 0), continuous: defs.continuous + (spec.type === 'continuous' ? 1 : 0) };
+  await checkStart(ctx, after, spec.type === 'scheduled' ? null : { unit: unitName(spec.type === 'continuous' ? 'continuous' : 'run', spec.name), kind: spec.type === 'continuous' ? 'continuous' : 'run', ...resourcesOf(spec) });
   // no containers here: the job runs on the host, with what the host has installed
   if (spec.image) io.err(`toolhost jobs: --image ${spec.image} is recorded; toolhost runs jobs on this host, there are no container images\n`);
   const runId = defineJob(ctx, spec);
@@ -241,7 +251,8 @@ async function run(ctx: JobsContext, name: string, o: RunOptions, io: CliIo): Pr
   if (!Number.isFinite(seconds) || seconds <= 0) throw new ToolhostError('TH_ERR_USAGE', `--wait takes a number of seconds, not "${o.wait}"`);
   const rec = await waitForRun(ctx, name, runId, seconds * 1000);
   if (rec.status === 'succeeded') return 0;
-  throw new ToolhostError('TH_ERR_JOB_FAILED', name, rec.status === 'timed-out' ? 'timed out' : `failed (${exitText(rec.exitCode, rec.signal)})`, name);
+  if (rec.status === 'refused') throw ToolhostError.withMessage(rec.errorCode ?? 'TH_ERR_QUOTA_EXCEEDED', rec.message);
+  throw new ToolhostError('TH_ERR_JOB_FAILED', name, rec.status === 'timed-out' ? 'timed out' : `failed (${outcomeText(rec)})`, name);
 }
 
 async function logs(ctx: JobsContext, name: string, o: { follow?: boolean; lines?: string }, io: CliIo): Promise<void> {
@@ -283,12 +294,55 @@ async function load(ctx: JobsContext, file: string, only: string | undefined, io
   say('deleted (not in the file)', r.deleted);
 }
 
+/** `toolforge jobs quota`'s three tables, with what this host enforces */
+async function quota(ctx: JobsContext, o: { json?: boolean }, io: CliIo): Promise<void> {
+  const q = readQuota(ctx.stateDir, ctx.tool.name);
+  let view: QuotaView | null = null;
+  try {
+    view = await withRegistrar(ctx.registrarDir, ctx.tool.name, (c) => c.quota(), 1000);
+  } catch {
+    // no registrar: definitions only
+  }
+  const running = view?.running ?? [];
+  const defs = currentDefinitions(ctx);
+  if (o.json) {
+    io.out(`${JSON.stringify({ quota: q, running, definitions: defs, enforcement: view?.enforcement ?? null }, null, 2)}\n`);
+    return;
+  }
+  const memory = running.reduce((s, u) => s + u.memory, 0);
+  const cpu = running.reduce((s, u) => s + u.cpu, 0);
+  const used = (v: string): string => (view ? v : '?');
+  io.out(
+    table(
+      ['Running jobs', 'Used', 'Limit'],
+      [
+        ['Total running jobs at once (web services included)', used(String(running.length)), String(q.running)],
+        ['Running one-off and cron jobs', used(String(running.filter((u) => u.kind === 'run').length)), String(q.runs)],
+        ['CPU', used(formatCpu(cpu)), formatCpu(q.cpu)],
+        ['Memory', used(memory ? formatMemory(memory) : '0'), formatMemory(q.memory)],
+      ],
+    ),
+  );
+  io.out('\n');
+  io.out(table(['Per-job limits', 'Limit'], [['CPU', formatCpu(q.jobCpu)], ['Memory', formatMemory(q.jobMemory)]]));
+  io.out('\n');
+  io.out(table(['Job definitions', 'Used', 'Limit'], [['Cron jobs', String(defs.cron), String(q.cron)], ['Continuous jobs (including web services)', String(defs.continuous), String(q.continuous)]]));
+  io.out(`\nNew jobs get ${formatMemory(DEFAULT_MEMORY)} memory and ${formatCpu(DEFAULT_CPU)} CPU unless they ask for more (--mem, --cpu). Processes at once: ${q.pids} for the tool, ${q.unitPids} for one job.\n`);
+  io.out(
+    view
+      ? view.enforcement.cgroups
+        ? `Enforced by the kernel: ${view.enforcement.detail}.\n`
+        : `Not enforced by cgroups on this host (${view.enforcement.detail}): jobs run with rlimits (memory as data size, processes per user); CPU is not limited.\n`
+      : 'Usage unknown: the node registrar does not answer (toolhost registrar).\n',
+  );
+}
+
 function contextOf(tool: Tool, io: CliIo): JobsContext {
   return {
     tool,
     runtimeDir: runtimeDirectory(tool, io.env),
     registrarDir: registrarDir(io.env),
-    stateDir: io.env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR,
+    stateDir: stateDirectory(io.env),
     env: io.env,
     ...(Number(io.env.TOOLHOST_START_TIMEOUT) > 0 ? { timeoutMs: Number(io.env.TOOLHOST_START_TIMEOUT) * 1000 } : {}),
   };
@@ -334,9 +388,9 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--health-check-script <command>', 'continuous: a check run once a second at startup (120 failures restart), then every 10 s (3 failures restart)')
     .option('--port <n>', 'continuous: the port the job listens on (in PORT)')
     .option('--publish', 'continuous, with --port: route the tool to the job (a web server run as a job)')
-    .option('--emails <when>', 'none, onfailure, onfinish or all (recorded; mail comes with notifications)')
-    .option('--mem <size>', 'memory (512Mi, 1Gi; recorded; enforced with limits)')
-    .option('--cpu <cpus>', 'CPU (0.5, 500m, 2; recorded; enforced with limits)')
+    .option('--emails <when>', 'mail to the maintainers: none (default), onfailure, onfinish or all')
+    .option('--mem <size>', `memory limit, enforced by the kernel (512Mi, 1Gi; default ${formatMemory(DEFAULT_MEMORY)})`)
+    .option('--cpu <cpus>', `CPU limit, enforced by the kernel (0.5, 500m, 2; default ${formatCpu(DEFAULT_CPU)})`)
     .option('--image <name>', 'recorded only: jobs run on this host, there are no container images')
     .option('--mount <which>', 'recorded only: all of the home is always there')
     .action(async (name: string, o: RunOptions) => withTool((ctx) => run(ctx, name, o, io)));
@@ -366,7 +420,7 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .command('restart')
     .argument('<name>')
     .description('restart a continuous job; run a scheduled or one-off job now')
-    .action(async (name: string) => withTool((ctx) => void restartJob(ctx, name)));
+    .action(async (name: string) => withTool(async (ctx) => void (await restartJob(ctx, name))));
 
   jobs
     .command('delete')
@@ -397,6 +451,12 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
         else io.out(text);
       }),
     );
+
+  jobs
+    .command('quota')
+    .description('what your tool runs and may run: running jobs, CPU, memory, definitions')
+    .option('--json', 'as JSON')
+    .action(async (o: { json?: boolean }) => withTool((ctx) => quota(ctx, o, io)));
 
   jobs
     .command('images')

@@ -1,7 +1,7 @@
 // `toolhost monitor --home-root DIR`: bring back the supervisors of tools whose webservice
 // should run (see HostMonitor). Run by root, as a system service.
+import { stateDirectory } from '../state-dir.js';
 import type { Command as Commander } from 'commander';
-import { DEFAULT_STATE_DIR } from '../jobs/index.js';
 import { registrarDir } from '../registrar/index.js';
 import { HostMonitor } from '../webservice/index.js';
 import type { CliIo } from './io.js';
@@ -17,7 +17,7 @@ export function registerMonitorCommand(program: Commander, io: CliIo, setExit: (
       const monitor = new HostMonitor({
         homeRoot: opts.homeRoot,
         registrarDir: registrarDir(io.env),
-        stateDir: io.env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR,
+        stateDir: stateDirectory(io.env),
         env: io.env,
         log: (line) => io.err(`toolhost monitor: ${line}\n`),
       });

@@ -8,6 +8,7 @@ import { ToolhostError } from '../errors.js';
 import net from 'node:net';
 import type { CliIo } from './io.js';
 import { addRedisOptions } from './redis-options.js';
+import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
 
 interface Options {
   redis?: string;
@@ -20,6 +21,8 @@ interface Options {
   address: string;
   lease: string;
   scanInterval: string;
+  stateDir?: string;
+  cgroupRoot?: string;
 }
 
 export function registerRegistrarCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
@@ -33,6 +36,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
     .option('--address <ip>', 'where tools\' servers listen and proxies reach them', '127.0.0.1')
     .option('--lease <seconds>', 'how long this node\'s backends stay routed without a renewal', '15')
     .option('--scan-interval <seconds>', 'how often the home root is scanned for new and removed tools', '2')
+    .option('--state-dir <dir>', `where administrators' quotas are (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .option('--cgroup-root <name>', 'toolhost\'s directory in the cgroup hierarchies', 'toolhost')
     .action(async (opts: Options) => {
       if (net.isIP(opts.address) === 0) throw new ToolhostError('TH_ERR_USAGE', `--address must be an IP address, not "${opts.address}" (proxies resolve no names)`);
       const leaseMs = Math.round(Number(opts.lease) * 1000);
@@ -48,6 +53,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
         address: opts.address,
         leaseMs,
         scanIntervalMs: Math.max(50, Number(opts.scanInterval) * 1000 || 2000),
+        stateDir: opts.stateDir ?? stateDirectory(io.env),
+        ...(opts.cgroupRoot ? { cgroupRoot: opts.cgroupRoot } : {}),
         log: (line) => io.err(`toolhost registrar: ${line}\n`),
       });
       await registrar.start();

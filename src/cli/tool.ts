@@ -10,6 +10,9 @@ import { parseHostPort, parseRedisConnection, redisConnectionFrom } from '../rou
 import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, syncRedisUsers, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { addRedisOptions } from './redis-options.js';
+import { requireRootOwnedDirectory } from '../accounts/index.js';
+import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
+import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
 
 interface AdminOptions {
   redis?: string;
@@ -18,6 +21,67 @@ interface AdminOptions {
   redisMaster?: string;
   publicRedisUrl?: string;
   homeRoot?: string;
+}
+
+interface QuotaOptions {
+  memory?: string;
+  cpu?: string;
+  running?: string;
+  runs?: string;
+  jobMemory?: string;
+  jobCpu?: string;
+  cron?: string;
+  continuous?: string;
+  pids?: string;
+  unitPids?: string;
+  reset?: boolean;
+  json?: boolean;
+  stateDir?: string;
+}
+
+/** the options given, checked and in the quota's units */
+function quotaChanges(o: QuotaOptions): Partial<ToolQuota> {
+  const amount = (option: string, v: string | undefined, parse: (t: string) => number): number | undefined => {
+    if (v === undefined) return undefined;
+    try {
+      return parse(v);
+    } catch (err) {
+      if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
+      throw err;
+    }
+  };
+  const count = (option: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new ToolhostError('TH_ERR_USAGE', `${option} takes a whole number of at least 1, not "${v}"`);
+    return n;
+  };
+  const out: Record<string, number | undefined> = {
+    memory: amount('--memory', o.memory, parseMemory),
+    cpu: amount('--cpu', o.cpu, parseCpu),
+    jobMemory: amount('--job-memory', o.jobMemory, parseMemory),
+    jobCpu: amount('--job-cpu', o.jobCpu, parseCpu),
+    running: count('--running', o.running),
+    runs: count('--runs', o.runs),
+    cron: count('--cron', o.cron),
+    continuous: count('--continuous', o.continuous),
+    pids: count('--pids', o.pids),
+    unitPids: count('--unit-pids', o.unitPids),
+  };
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
+}
+
+function quotaText(name: string, q: ToolQuota): string {
+  return [
+    `quota of ${name}`,
+    `  running jobs at once   ${q.running} (one-off and cron: ${q.runs})`,
+    `  memory                 ${formatMemory(q.memory)} (one job: ${formatMemory(q.jobMemory)})`,
+    `  cpu                    ${formatCpu(q.cpu)} (one job: ${formatCpu(q.jobCpu)})`,
+    `  cron jobs defined      ${q.cron}`,
+    `  continuous defined     ${q.continuous} (the webservice included)`,
+    `  processes              ${q.pids} (one job: ${q.unitPids})`,
+    '',
+  ].join('\n');
 }
 
 function printRecord(r: ToolRecord, json: boolean, io: CliIo): void {
@@ -96,6 +160,37 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .action((name: string, user: string) => {
       addMaintainer(name, user);
       io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('quota')
+    .argument('<name>')
+    .option('--memory <amount>', 'memory of all its running jobs together (8Gi)')
+    .option('--cpu <amount>', 'CPU of all its running jobs together (2)')
+    .option('--running <n>', 'jobs running at once, web services included (10)')
+    .option('--runs <n>', 'one-off and cron jobs running at once (15)')
+    .option('--job-memory <amount>', 'the most memory one job may ask for (4Gi)')
+    .option('--job-cpu <amount>', 'the most CPU one job may ask for (1)')
+    .option('--cron <n>', 'scheduled jobs defined (50)')
+    .option('--continuous <n>', 'continuous jobs defined, the webservice included (3)')
+    .option('--pids <n>', 'processes of the tool at once (1024)')
+    .option('--unit-pids <n>', 'processes of one job at once (256)')
+    .option('--reset', 'back to the defaults')
+    .option('--json', 'as JSON')
+    .option('--state-dir <dir>', `where quotas are kept (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .description('show or change what the tool may run (running jobs take a change within 10 s, new starts at once)')
+    .action((name: string, opts: QuotaOptions) => {
+      validateToolName(name);
+      const stateDir = opts.stateDir ?? stateDirectory(io.env);
+      let q = opts.reset ? DEFAULT_QUOTA : readQuota(stateDir, name);
+      const changes = quotaChanges(opts);
+      if (opts.reset || Object.keys(changes).length) {
+        if (process.getuid?.() === 0) requireRootOwnedDirectory(stateDir);
+        q = { ...q, ...changes };
+        writeQuota(stateDir, name, q);
+      }
+      io.out(opts.json ? `${JSON.stringify(q)}\n` : quotaText(name, q));
       setExit(0);
     });
 

@@ -7,7 +7,12 @@ import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
 import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { registrarDir } from '../registrar/index.js';
+import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, resourcesOf, unitName } from '../limits/index.js';
+import { limitsText } from './limits-text.js';
 import {
+  checkStart,
+  currentDefinitions,
   buildLighttpdConfig,
   readManifest,
   restartWebservice,
@@ -38,6 +43,9 @@ interface Options {
   access?: boolean;
   since?: string;
   healthCheckScript?: string;
+  mem?: string;
+  cpu?: string;
+  emails?: string;
 }
 
 function parsePositionals(args: string[]): { type: WebserviceType | undefined; action: Action } {
@@ -69,7 +77,31 @@ function manifestFor(tool: Tool, type: WebserviceType | undefined, command: stri
   const cmd = command.length ? command : chosen === previous?.type ? previous.command : undefined;
   if (chosen === 'generic' && !cmd?.length) throw new ToolhostError('TH_ERR_WEBSERVICE_NO_COMMAND');
   const hc = opts.healthCheckScript ?? (chosen === previous?.type ? previous.healthCheckScript : undefined);
-  return { type: chosen, ...(chosen === 'generic' && cmd ? { command: cmd } : {}), ...(hc ? { healthCheckScript: hc } : {}) };
+  // limits and mail stay as they were unless given again
+  const mem = opts.mem ?? previous?.mem;
+  const cpu = opts.cpu ?? previous?.cpu;
+  const emails = opts.emails ?? previous?.emails;
+  checkQuantity('--mem', mem, parseMemory);
+  checkQuantity('--cpu', cpu, parseCpu);
+  if (emails !== undefined && !(EMAIL_POLICIES as readonly string[]).includes(emails)) throw new ToolhostError('TH_ERR_USAGE', `--emails must be one of ${EMAIL_POLICIES.join(', ')}, not "${emails}"`);
+  return {
+    type: chosen,
+    ...(chosen === 'generic' && cmd ? { command: cmd } : {}),
+    ...(hc ? { healthCheckScript: hc } : {}),
+    ...(mem ? { mem } : {}),
+    ...(cpu ? { cpu } : {}),
+    ...(emails ? { emails: emails as EmailPolicy } : {}),
+  };
+}
+
+function checkQuantity(option: string, value: string | undefined, parse: (v: string) => number): void {
+  if (value === undefined) return;
+  try {
+    parse(value);
+  } catch (err) {
+    if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
+    throw err;
+  }
 }
 
 function duration(ms: number): string {
@@ -140,6 +172,8 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
         uptimeSeconds: s.running && st?.serverStartedAt ? Math.round((now - st.serverStartedAt) / 1000) : null,
         restarts: st?.restarts ?? 0,
         lastExit: st?.lastExit ?? null,
+        lastCause: st?.lastCause ?? null,
+        limits: st?.limits ?? null,
         configError: st?.configError ?? null,
         routeRegistered: registered,
         supervisorPid: s.running ? (st?.supervisorPid ?? null) : null,
@@ -156,6 +190,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
   const route = registered === null ? 'unknown (the node registrar does not answer)' : registered ? `registered (${st.url})` : s.registrar?.redis === 'down' ? 'held by the registrar, waiting for Redis' : 'not registered';
   io.out(`  route       ${route}\n`);
   io.out(`  supervisor  pid ${st.supervisorPid}, up ${duration(now - st.supervisorStartedAt)}\n`);
+  if (st.limits) io.out(`  limits      ${limitsText(st.limits)}\n`);
   if (st.lastExit) io.out(`  last exit   ${st.lastExit}\n`);
   io.out(`  message     ${st.message}\n`);
   for (const l of st.configError ?? []) io.out(`  config      ${l}\n`);
@@ -180,6 +215,9 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .option('--access', 'logs: review the anonymized ~/access.log instead of ~/error.log')
     .option('--since <when>', 'logs --access: only requests since (e.g. 2h, 3d, 2026-11-01)')
     .option('--health-check-script <command>', 'start: a liveness check run every 10 s in your home; 3 failures restart the server')
+    .option('--mem <amount>', `start: the server's memory limit, e.g. 512Mi, 1Gi (default ${formatMemory(DEFAULT_MEMORY)})`)
+    .option('--cpu <amount>', `start: the server's CPU limit, e.g. 0.5, 500m, 1 (default ${formatCpu(DEFAULT_CPU)})`)
+    .option('--emails <when>', `start: mail to the maintainers: ${EMAIL_POLICIES.join(', ')} (default onfailure)`)
     .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
     .action(async (words: string[], opts: Options) => {
       const { type, action } = parsePositionals(words);
@@ -201,8 +239,11 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         case 'start': {
           const manifest = manifestFor(tool, type, command, opts);
+          const ctx = controlContext(tool, io);
+          const defs = currentDefinitions(ctx);
+          await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Starting webservice...\n');
-          const r = await startWebservice(controlContext(tool, io), manifest);
+          const r = await startWebservice(ctx, manifest);
           if (r.alreadyRunning) {
             io.out(`Your webservice is already running (${r.state.type}): ${r.state.url ?? r.state.message}.\n`);
             exit = 0;
@@ -219,6 +260,8 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
         }
         case 'restart': {
           const manifest = manifestFor(tool, type, command, opts);
+          const ctx = controlContext(tool, io);
+          await checkStart(ctx, currentDefinitions(ctx), { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Restarting webservice...\n');
           exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);
           return;

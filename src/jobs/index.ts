@@ -7,4 +7,4 @@ export { emptyRecord, internalLogPath, jobsDir, readRecord, recordPath, removeRe
 export { runJob, type RunOptions } from './job-runner.js';
 export { JobUnit, orphanOfRecord, HEALTH, type JobInstance, type JobUnitOptions } from './job-unit.js';
 export { launchRun, RUNNER_ENTRY } from './launch-run.js';
-export { Scheduler, readScheduleState, scheduleStatePath, DEFAULT_STATE_DIR, FIRE_WINDOW_MS, type JobScheduleState, type ScheduledTool, type ScheduleEvent, type ToolScheduleState } from './scheduler.js';
+export { Scheduler, readScheduleState, scheduleStatePath, FIRE_WINDOW_MS, type JobScheduleState, type ScheduledTool, type ScheduleEvent, type ToolScheduleState } from './scheduler.js';

@@ -5,8 +5,9 @@
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { ManagedProcess } from '../supervisor/index.js';
+import { gated, ManagedProcess, openGate } from '../supervisor/index.js';
 import type { Tool } from '../accounts/index.js';
+import type { UnitGuard } from '../limits/index.js';
 import { internalLogPath } from './job-record.js';
 import { logFiles, type JobSpec } from './job-spec.js';
 
@@ -18,6 +19,8 @@ export interface JobProcessOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** a new run starts a fresh internal log; a restart of a continuous job adds to it */
   readonly freshLog: boolean;
+  /** the unit's limits: the process is placed in its cgroup before the command runs */
+  readonly guard: UnitGuard | null;
 }
 
 /** a log file could not be opened (Toolforge: "an invalid directory … exit code 2") */
@@ -54,13 +57,24 @@ export async function startJobProcess(o: JobProcessOptions): Promise<ManagedProc
     }
     const env: Record<string, string | undefined> = { ...o.env, TOOL_DATA_DIR: o.tool.home, JOB_NAME: o.spec.name };
     if (o.spec.port !== undefined) env.PORT = String(o.spec.port);
+    const argv = ['/bin/sh', '-c', o.spec.command];
+    const guard = o.guard;
     // a job is running once it is spawned (a one-off may well be over before anyone looks)
-    const child = spawn('/bin/sh', ['-c', o.spec.command], { cwd: o.tool.home, env: env, stdio: ['ignore', out, err], detached: true });
+    const { command, args } = guard ? gated(guard.argv(argv)) : { command: '/bin/sh', args: argv.slice(1) };
+    const child = spawn(command, args, { cwd: o.tool.home, env: env, stdio: ['ignore', out, err, ...(guard ? (['pipe'] as const) : [])], detached: true });
     const proc = new ManagedProcess(child, true);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);
     });
+    if (guard) {
+      try {
+        await openGate(child, (pid) => guard.place(pid));
+      } catch (err) {
+        await proc.exited;
+        throw err;
+      }
+    }
     return proc;
   } finally {
     for (const fd of fds) closeSync(fd);

@@ -6,8 +6,9 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import type { ExitCause, LimitsSummary } from '../limits/index.js';
 
-export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'stopping' | 'stopped' | 'backing-off' | 'crash-looping';
+export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'refused' | 'stopping' | 'stopped' | 'backing-off' | 'crash-looping';
 
 export interface JobRecord {
   readonly job: string;
@@ -28,6 +29,12 @@ export interface JobRecord {
   readonly finishedAt: number | null;
   readonly exitCode: number | null;
   readonly signal: string | null;
+  /** how the last process ended, with the kernel's word on memory (describeExit) */
+  readonly cause: ExitCause | null;
+  /** a refused run: the refusal's TH_ERR_* code */
+  readonly errorCode?: string | null;
+  /** the limits it ran with, and whether the kernel enforced them */
+  readonly limits: LimitsSummary | null;
   /** 1-based attempt of `attempts` (1 + --retry) */
   readonly attempt: number;
   readonly attempts: number;
@@ -95,6 +102,8 @@ export function emptyRecord(job: string, trigger: JobRecord['trigger'], attempts
     finishedAt: null,
     exitCode: null,
     signal: null,
+    cause: null,
+    limits: null,
     attempt: 0,
     attempts,
     restarts: 0,

@@ -4,6 +4,8 @@
 // by `toolhost jobs run` or by the monitor's schedule (runner-entry.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
+import { isToolhostError } from '../errors.js';
+import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsPeer } from '../limits/index.js';
 import { processInfo } from '../supervisor/index.js';
 import { JobLogError, startJobProcess } from './job-process.js';
 import { emptyRecord, writeRecord, type JobRecord } from './job-record.js';
@@ -17,13 +19,11 @@ export interface RunOptions {
   readonly runId: string;
   readonly scheduledFor?: string | null;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** the registrar, which admits the run and places it in its cgroup; null: none reachable (why) */
+  readonly limits: { readonly peer: LimitsPeer | null; readonly why?: string };
   /** between a failed attempt and the next */
   readonly retryDelayMs?: number;
   readonly stopGraceMs?: number;
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return signal ? `killed by ${signal}` : `exit code ${code}`;
 }
 
 export async function runJob(o: RunOptions): Promise<JobRecord> {
@@ -40,15 +40,34 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
     writeRecord(o.runtimeDir, rec);
   };
   save({ message: 'starting' });
+  const resources = resourcesOf(o.spec);
+  let guard: UnitGuard;
+  try {
+    guard = await UnitGuard.admit(o.limits.peer, { unit: unitName('run', o.spec.name), ...resources }, o.limits.why);
+  } catch (err) {
+    // refused by the quota (or the registrar could not make its cgroup): it never starts
+    const message = isToolhostError(err) ? err.message : `cannot start: ${(err as Error).message}`;
+    save({ status: 'refused', finishedAt: Date.now(), runner: null, message, errorCode: isToolhostError(err) ? err.code : 'TH_ERR_LIMITS_FAILED' });
+    return rec;
+  }
+  save({ limits: guard.summary() });
+  try {
+    return await attemptAll(o, guard, attempts, save, () => rec);
+  } finally {
+    await guard.release();
+  }
+}
+
+async function attemptAll(o: RunOptions, guard: UnitGuard, attempts: number, save: (patch: Partial<JobRecord>) => void, current: () => JobRecord): Promise<JobRecord> {
   for (let attempt = 1; attempt <= attempts; attempt++) {
     let proc;
     try {
-      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, freshLog: attempt === 1 });
+      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, freshLog: attempt === 1, guard });
     } catch (err) {
       // as Toolforge: a log file in a directory that does not exist fails the job with exit code 2
       const message = err instanceof JobLogError ? err.message : `cannot start: ${(err as Error).message}`;
       save({ status: 'failed', attempt, exitCode: 2, finishedAt: Date.now(), runner: null, pid: null, startTicks: null, message });
-      return rec;
+      return current();
     }
     const info = proc.pid ? processInfo(proc.pid) : null;
     save({ status: 'running', attempt, pid: proc.pid ?? null, startTicks: info?.startTicks ?? null, exitCode: null, signal: null, message: attempts > 1 ? `attempt ${attempt} of ${attempts}` : 'running' });
@@ -62,21 +81,23 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
         : null;
     const exit = await proc.exited;
     if (timer) clearTimeout(timer);
-    const done = { pid: null, startTicks: null, exitCode: exit.code, signal: exit.signal, attempt };
-    if (timedOut) {
-      save({ ...done, status: 'timed-out', finishedAt: Date.now(), runner: null, message: `ran longer than its timeout of ${o.spec.timeout} s: stopped (SIGTERM, then SIGKILL after 10 s)` });
-      return rec;
+    const kernel = guard.cause(exit.code, exit.signal);
+    const cause: ExitCause = timedOut && kernel.kind !== 'oom' ? { kind: 'timeout', seconds: o.spec.timeout ?? 0 } : kernel;
+    const done = { pid: null, startTicks: null, exitCode: exit.code, signal: exit.signal, cause, attempt };
+    if (cause.kind === 'timeout') {
+      save({ ...done, status: 'timed-out', finishedAt: Date.now(), runner: null, message: describeExit(cause) });
+      return current();
     }
     if (exit.code === 0) {
       save({ ...done, status: 'succeeded', finishedAt: Date.now(), runner: null, message: 'completed' });
-      return rec;
+      return current();
     }
     if (attempt < attempts) {
-      save({ ...done, status: 'running', message: `attempt ${attempt} of ${attempts} failed (${describeExit(exit.code, exit.signal)}); retrying` });
+      save({ ...done, status: 'running', message: `attempt ${attempt} of ${attempts} failed (${describeExit(cause)}); retrying` });
       await sleep(o.retryDelayMs ?? 1000);
       continue;
     }
-    save({ ...done, status: 'failed', finishedAt: Date.now(), runner: null, message: `failed (${describeExit(exit.code, exit.signal)})${attempts > 1 ? ` after ${attempts} attempts` : ''}` });
+    save({ ...done, status: 'failed', finishedAt: Date.now(), runner: null, message: `failed (${describeExit(cause)})${attempts > 1 ? ` after ${attempts} attempts` : ''}` });
   }
-  return rec;
+  return current();
 }

@@ -3,6 +3,7 @@
 // files kept in tools' repositories work unchanged. One parser for both: the CLI turns its
 // options into the same object a YAML entry is.
 import { formatMessage } from '../errors.js';
+import { parseCpu, parseMemory, QuantityError } from '../limits/index.js';
 
 export type JobType = 'one-off' | 'continuous' | 'scheduled';
 export type EmailPolicy = 'none' | 'onfailure' | 'onfinish' | 'all';
@@ -30,7 +31,7 @@ export interface JobSpec {
   readonly port?: number;
   readonly publish?: boolean;
   readonly emails: EmailPolicy;
-  /** accepted and stored; enforced by the limits work (issue 13) */
+  /** memory and CPU as written (512Mi, 0.5): the unit's cgroup limits (jobResources) */
   readonly mem?: string;
   readonly cpu?: string;
   /** accepted and recorded: toolhost runs jobs on the host, there are no container images */
@@ -124,6 +125,16 @@ export function parseJob(input: JobInput): JobSpec {
   for (const [key, file] of [['filelog-stdout', stdout], ['filelog-stderr', stderr]] as const) {
     if (file !== undefined && (file === '' || file.includes('\0') || file.length > 1024)) problems.push(`${key} must be a file name`);
   }
+  for (const [key, parse] of [['mem', parseMemory], ['cpu', parseCpu]] as const) {
+    const v = text(input[key]);
+    if (v === undefined) continue;
+    try {
+      parse(v);
+    } catch (err) {
+      if (!(err instanceof QuantityError)) throw err;
+      problems.push(`--${key}: ${err.message}`);
+    }
+  }
   if (type === 'scheduled' && schedule && schedule.length > 200) problems.push('the schedule is too long');
   if (problems.length) throw new JobSpecError(problems);
   const spec: JobSpec = {
@@ -182,3 +193,4 @@ export function typeLabel(spec: JobSpec): string {
   if (spec.type === 'scheduled') return `schedule: ${spec.schedule}`;
   return spec.type === 'continuous' ? 'continuous' : 'normal';
 }
+

@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
+import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsSummary } from '../limits/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { processInfo, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
 import { startJobProcess } from './job-process.js';
@@ -25,6 +26,7 @@ export const HEALTH: HealthTimings = { startupIntervalMs: 1000, startupFailures:
 
 export interface JobInstance extends UnitInstance {
   readonly startTicks: number | null;
+  readonly guard: UnitGuard;
 }
 
 export interface JobUnitOptions {
@@ -32,7 +34,7 @@ export interface JobUnitOptions {
   readonly runtimeDir: string;
   readonly spec: JobSpec;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** the node registrar, for a job that publishes its port */
+  /** the node registrar: admits each start and places it in its cgroup; routes a job that publishes its port */
   readonly registrar: RegistrarClient | null;
   /** the registrar's address: where a published job must listen */
   readonly address: string;
@@ -75,6 +77,8 @@ export class JobUnit {
   readonly unit: Unit<JobInstance>;
   readonly #health: HealthTimings;
   #startedAt = Date.now();
+  #lastCause: ExitCause | null = null;
+  #limits: LimitsSummary | null = null;
 
   constructor(options: JobUnitOptions) {
     this.#o = options;
@@ -93,6 +97,10 @@ export class JobUnit {
             unroute: (port: number) => (options.registrar as RegistrarClient).unregister(port),
           }
         : {}),
+      describeExit: (i, code, signal) => {
+        this.#lastCause = i.guard.cause(code, signal);
+        return describeExit(this.#lastCause);
+      },
       probe: options.spec.healthCheckScript ? () => this.#check() : null,
       livenessIntervalMs: this.#health.livenessIntervalMs,
       livenessFailures: this.#health.livenessFailures,
@@ -102,11 +110,24 @@ export class JobUnit {
     this.unit = new Unit(`job ${options.spec.name}`, driver, { orphan: options.orphan ?? null });
   }
 
+  /** stopped, and its cgroup released */
+  async stop(): Promise<void> {
+    await this.unit.stop();
+    await this.#guard?.release();
+  }
+
+  #guard: UnitGuard | null = null;
+
   async #launch(): Promise<JobInstance> {
-    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, freshLog: false });
+    // admitted again at every start: the quota may have filled or freed meanwhile
+    const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('continuous', this.spec.name), ...resourcesOf(this.spec) });
+    this.#guard = guard;
+    this.#limits = guard.summary();
+    if (guard.warning) this.#o.log(`job ${this.spec.name}: ${guard.warning}`);
+    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, freshLog: false, guard });
     const info = proc.pid ? processInfo(proc.pid) : null;
     const port = this.spec.port ?? null;
-    const instance: JobInstance = { process: proc, startedAt: Date.now(), port, url: null, startTicks: info?.startTicks ?? null };
+    const instance: JobInstance = { process: proc, startedAt: Date.now(), port, url: null, startTicks: info?.startTicks ?? null, guard };
     try {
       if (this.spec.healthCheckScript) await this.#startup(proc);
       // a published job is ready once it listens where proxies will reach it
@@ -159,6 +180,8 @@ export class JobUnit {
       finishedAt: null,
       exitCode: null,
       signal: null,
+      cause: s.state === 'running' ? null : this.#lastCause,
+      limits: this.#limits,
       attempt: 1,
       attempts: 1,
       restarts: s.restarts,

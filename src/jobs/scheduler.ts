@@ -6,6 +6,7 @@
 // tool's group (`toolhost jobs list|show` print it), written by root in root's directory only.
 import { chmodSync, chownSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { schedulesDirectory } from '../state-dir.js';
 import { requireRootOwnedDirectory, type Owner, type Tool } from '../accounts/index.js';
 import { processInfo } from '../supervisor/index.js';
 import { readRecord } from './job-record.js';
@@ -38,10 +39,9 @@ export interface ToolScheduleState {
   readonly jobs: Readonly<Record<string, JobScheduleState>>;
 }
 
-export const DEFAULT_STATE_DIR = '/var/lib/toolhost/schedules';
 
 export function scheduleStatePath(stateDir: string, tool: string): string {
-  return path.join(stateDir, `${tool}.json`);
+  return path.join(schedulesDirectory(stateDir), `${tool}.json`);
 }
 
 /** what the monitor knows of a tool's schedules (the tool reads it through its group) */
@@ -164,6 +164,7 @@ export class Scheduler {
   persist(): void {
     if (this.#dirty.size === 0) return;
     requireRootOwnedDirectory(this.#o.stateDir);
+    requireRootOwnedDirectory(schedulesDirectory(this.#o.stateDir));
     for (const name of this.#dirty) {
       const entry = this.#tools.get(name);
       const file = scheduleStatePath(this.#o.stateDir, name);

@@ -6,8 +6,13 @@
 //   client -> registrar:              {"n":1,"op":"register","port":8080,"description":"…"}
 //                                     {"n":2,"op":"unregister","port":8080}
 //                                     {"n":3,"op":"list"}
+//                                     {"n":4,"op":"admit","unit":"run-daily","memory":536870912,"cpu":500}
+//                                     {"n":5,"op":"place","unit":"run-daily","pid":4242}
+//                                     {"n":6,"op":"release","unit":"run-daily"}
+//                                     {"n":7,"op":"quota"}
 //   registrar -> client:              {"n":1,"ok":true,...} | {"n":1,"ok":false,"code","message"}
 import type { ErrorCode } from '../errors.js';
+import type { Admission, QuotaView } from '../limits/index.js';
 
 export const PROTOCOL_VERSION = 1;
 /** a request line longer than this closes the connection */
@@ -26,7 +31,11 @@ export interface Hello {
 export type Request =
   | { readonly n: number; readonly op: 'register'; readonly port: number; readonly description?: string | null }
   | { readonly n: number; readonly op: 'unregister'; readonly port: number }
-  | { readonly n: number; readonly op: 'list' };
+  | { readonly n: number; readonly op: 'list' }
+  | { readonly n: number; readonly op: 'admit'; readonly unit: string; readonly memory: number; readonly cpu: number }
+  | { readonly n: number; readonly op: 'place'; readonly unit: string; readonly pid: number }
+  | { readonly n: number; readonly op: 'release'; readonly unit: string }
+  | { readonly n: number; readonly op: 'quota' };
 
 export interface RegisteredBackend {
   readonly id: string;
@@ -44,7 +53,7 @@ export interface Listing {
 }
 
 export type Reply =
-  | { readonly n: number; readonly ok: true; readonly backend?: RegisteredBackend; readonly listing?: Listing }
+  | { readonly n: number; readonly ok: true; readonly backend?: RegisteredBackend; readonly listing?: Listing; readonly admission?: Admission; readonly quota?: QuotaView }
   | { readonly n: number; readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 export function socketPath(dir: string, tool: string): string {
@@ -81,7 +90,28 @@ export function parseRequest(line: string): Request | string {
       return { n, op: 'unregister', port: port };
     case 'list':
       return { n, op: 'list' };
+    case 'quota':
+      return { n, op: 'quota' };
+    case 'admit': {
+      const { unit, memory, cpu } = o;
+      if (typeof unit !== 'string' || unit.length > 64) return 'admit needs a unit';
+      if (!positive(memory) || !positive(cpu)) return 'admit needs memory (bytes) and cpu (thousandths)';
+      return { n, op: 'admit', unit, memory, cpu };
+    }
+    case 'place': {
+      const { unit, pid } = o;
+      if (typeof unit !== 'string' || unit.length > 64) return 'place needs a unit';
+      if (!positive(pid)) return 'place needs a pid';
+      return { n, op: 'place', unit, pid };
+    }
+    case 'release':
+      if (typeof o.unit !== 'string' || o.unit.length > 64) return 'release needs a unit';
+      return { n, op: 'release', unit: o.unit };
     default:
       return `unknown op ${JSON.stringify(o.op)}`;
   }
+}
+
+function positive(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 }

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolhostError } from '../errors.js';
+import type { Admission, QuotaView } from '../limits/index.js';
 import { socketPath, type Hello, type Listing, type RegisteredBackend, type Reply } from './protocol.js';
 
 export interface RegistrarClientOptions {
@@ -158,6 +159,28 @@ export class RegistrarClient {
     const r = await this.#request({ op: 'list' });
     if (!r.ok || !r.listing) throw new ToolhostError('TH_ERR_REGISTRAR_PROTOCOL', 'no listing in the answer');
     return r.listing;
+  }
+
+  /** ask to start a unit with these limits (throws the quota's refusal, TH_ERR_QUOTA_EXCEEDED) */
+  async admit(unit: string, memory: number, cpu: number): Promise<Admission> {
+    const r = await this.#request({ op: 'admit', unit, memory, cpu });
+    if (!r.ok || !r.admission) throw new ToolhostError('TH_ERR_REGISTRAR_PROTOCOL', 'no admission in the answer');
+    return r.admission;
+  }
+
+  /** move this tool's process pid into the admitted unit (or into the tool's helpers: "toolhost") */
+  async place(unit: string, pid: number): Promise<void> {
+    await this.#request({ op: 'place', unit, pid });
+  }
+
+  async release(unit: string): Promise<void> {
+    await this.#request({ op: 'release', unit });
+  }
+
+  async quota(): Promise<QuotaView> {
+    const r = await this.#request({ op: 'quota' });
+    if (!r.ok || !r.quota) throw new ToolhostError('TH_ERR_REGISTRAR_PROTOCOL', 'no quota in the answer');
+    return r.quota;
   }
 
   close(): void {

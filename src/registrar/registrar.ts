@@ -15,6 +15,8 @@ import { requireRootOwnedDirectory, toolOwner, toolsUnder, type Owner } from '..
 import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
 import { createRedis, keepConnecting, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
 import { canonicalIp } from '../ip-address.js';
+import { LimitsService, type LimitsResult } from '../limits/index.js';
+import { DEFAULT_STATE_DIR } from '../state-dir.js';
 import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from './listening-sockets.js';
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
 
@@ -35,6 +37,10 @@ export interface RegistrarOptions {
   readonly verifyIntervalMs?: number;
   /** how often the home root is scanned for new and removed tools (default 2 s) */
   readonly scanIntervalMs?: number;
+  /** where administrators' quotas are (default /var/lib/toolhost) */
+  readonly stateDir?: string;
+  /** toolhost's directory in the cgroup hierarchies (default toolhost; tests name their own) */
+  readonly cgroupRoot?: string;
   /** where /proc/net is (tests of the parser only) */
   readonly procNet?: string;
   readonly log: (line: string) => void;
@@ -70,6 +76,8 @@ const MAX_CONNECTIONS_PER_TOOL = 64;
 const MAX_PIPELINED = 64;
 
 export const DEFAULT_LEASE_MS = 15_000;
+/** how often units nobody released are looked for */
+const REAP_INTERVAL_MS = 10_000;
 
 /** how long a renewal (or a connection attempt) may go unanswered: one renewal period, at least 1 s */
 function unansweredMs(leaseMs: number): number {
@@ -85,6 +93,7 @@ export class Registrar {
   /** tools skipped once with a reason, so the log says it once */
   readonly #skipped = new Map<string, string>();
   readonly #address: string;
+  readonly limits: LimitsService;
   #ready = false;
   #closed = false;
   #healing: Promise<void> | null = null;
@@ -93,6 +102,12 @@ export class Registrar {
   constructor(options: RegistrarOptions) {
     this.#o = options;
     this.#address = canonicalIp(options.address) ?? options.address;
+    this.limits = new LimitsService({
+      stateDir: options.stateDir ?? DEFAULT_STATE_DIR,
+      ...(options.cgroupRoot ? { cgroupRoot: options.cgroupRoot } : {}),
+      useCgroups: process.getuid?.() === 0,
+      log: options.log,
+    });
     this.#redis = createRedis(options.redis, {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -148,6 +163,8 @@ export class Registrar {
     this.#every(this.#o.scanIntervalMs ?? 2000, () => this.#scan());
     this.#every(this.#o.verifyIntervalMs ?? 1000, () => void this.#verifyAll());
     this.#every(Math.max(100, Math.floor(this.leaseMs / 3)), () => void this.#heal());
+    this.#every(REAP_INTERVAL_MS, () => void this.limits.reap());
+    this.#o.log(`limits: ${this.limits.enforcement.cgroups ? `enforced with ${this.limits.enforcement.detail}` : `not enforced by cgroups: ${this.limits.enforcement.detail}; units fall back to rlimits`}`);
     this.#redis.connect().catch(() => {
       // ioredis goes on retrying; 'ready' writes everything
     });
@@ -255,6 +272,7 @@ export class Registrar {
     this.#tools.delete(entry.name);
     await this.#closeSocket(entry);
     for (const reg of entry.backends.values()) await this.#removeFromRedis(entry.name, reg);
+    await this.limits.forget(entry.name);
     if (entry.backends.size) this.#o.log(`${entry.name}: ${why}; its ${entry.backends.size} backend(s) are unregistered`);
     this.#save();
   }
@@ -327,7 +345,20 @@ export class Registrar {
       }
       case 'list':
         return { n: req.n, ok: true, listing: this.#listing(entry) };
+      case 'quota':
+        return { n: req.n, ok: true, quota: this.limits.quota(entry.name) };
+      case 'admit':
+        return this.#limitsReply(req.n, this.limits.admit(entry.name, req.unit, req.memory, req.cpu));
+      case 'place':
+        return this.#limitsReply(req.n, this.limits.place(entry.name, entry.owner, req.unit, req.pid));
+      case 'release':
+        return this.#limitsReply(req.n, await this.limits.release(entry.name, req.unit));
     }
+  }
+
+  #limitsReply(n: number, r: LimitsResult): Reply {
+    if (!r.ok) return this.#fail(n, r.code, ...r.args);
+    return { n, ok: true, ...(r.admission ? { admission: r.admission } : {}), ...(r.quota ? { quota: r.quota } : {}) };
   }
 
   #listing(entry: ToolEntry): Listing {

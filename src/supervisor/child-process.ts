@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gated, openGate } from './gate.js';
 
 export interface StartOptions {
   readonly command: string;
@@ -20,6 +21,8 @@ export interface StartOptions {
   readonly detached?: boolean;
   /** called once the child exists, before readiness is polled (to read its output) */
   readonly onStart?: (child: ChildProcess) => void;
+  /** done while the process waits at its gate, before the command runs (its cgroup); a failure kills it */
+  readonly beforeRun?: (pid: number) => Promise<void>;
 }
 
 export interface ExitInfo {
@@ -108,11 +111,17 @@ export class ManagedProcess {
   }
 }
 
+function withGatePipe(stdio: SpawnOptions['stdio']): SpawnOptions['stdio'] {
+  const three = Array.isArray(stdio) ? [...stdio] : [stdio ?? 'ignore', stdio ?? 'ignore', stdio ?? 'ignore'];
+  return [three[0] ?? 'ignore', three[1] ?? 'ignore', three[2] ?? 'ignore', 'pipe'];
+}
+
 export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
-  const child = spawn(o.command, [...o.args], {
+  const target = o.beforeRun ? gated([o.command, ...o.args]) : { command: o.command, args: [...o.args] };
+  const child = spawn(target.command, target.args, {
     cwd: o.cwd,
     env: o.env,
-    stdio: o.stdio ?? 'ignore',
+    stdio: o.beforeRun ? withGatePipe(o.stdio) : (o.stdio ?? 'ignore'),
     detached: o.detached ?? false,
     ...(o.uid !== undefined ? { uid: o.uid } : {}),
     ...(o.gid !== undefined ? { gid: o.gid } : {}),
@@ -125,6 +134,14 @@ export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
   );
   const failed = await spawnError;
   if (failed) throw new StartError(`cannot start ${o.command}: ${failed.message}`, null);
+  if (o.beforeRun) {
+    try {
+      await openGate(child, o.beforeRun);
+    } catch (err) {
+      await proc.exited;
+      throw new StartError(`cannot start ${o.command}: ${(err as Error).message}`, proc.exitInfo);
+    }
+  }
   const deadline = Date.now() + (o.timeoutMs ?? 10_000);
   let delay = 5;
   for (;;) {

@@ -5,3 +5,4 @@ export { startRedisServer, type RedisServer } from './redis-server.js';
 export { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 export { processInfo, type ProcessInfo } from './process-info.js';
 export { Unit, UnitConfigError, type Orphan, type UnitDriver, type UnitInstance, type UnitOptions, type UnitSnapshot, type UnitState } from './unit.js';
+export { gated, openGate } from './gate.js';

@@ -80,6 +80,8 @@ export interface UnitDriver<I extends UnitInstance> {
   readonly probe: ((instance: I) => Promise<boolean>) | null;
   readonly livenessIntervalMs?: number;
   readonly livenessFailures?: number;
+  /** how an instance ended, in words (the OOM killer, a signal); default: exit code or signal */
+  describeExit?(instance: I, code: number | null, signal: NodeJS.Signals | null): string;
   publish(snapshot: UnitSnapshot<I>): void;
   log(line: string): void;
 }
@@ -339,7 +341,7 @@ export class Unit<I extends UnitInstance> {
     this.#current = null;
     if (instance.port !== null) await this.#unroute(instance.port);
     this.#restarts++;
-    this.#lastExit = signal ? `killed by ${signal}` : `exit code ${code}`;
+    this.#lastExit = this.#driver.describeExit?.(instance, code, signal) ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
     this.#backOff(Date.now() - instance.startedAt);
   }
 

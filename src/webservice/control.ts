@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
+import { resourcesOf } from '../limits/index.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import { withRegistrar, type Listing } from '../registrar/index.js';
 import { removeManifest, writeManifest, type Manifest } from './manifest.js';
@@ -35,7 +36,7 @@ function prepareFiles(ctx: ControlContext): void {
 }
 
 export function serverContext(tool: Tool, runtimeDir: string, bind: string, env: Readonly<Record<string, string | undefined>>, manifest: Manifest): ServerContext {
-  return { tool, type: manifest.type, command: manifest.command, runtimeDir, bind, env };
+  return { tool, type: manifest.type, command: manifest.command, runtimeDir, bind, env, resources: resourcesOf(manifest) };
 }
 
 async function waitForState(ctx: ControlContext, done: (s: ServiceState) => boolean, what: string): Promise<ServiceState> {

@@ -11,6 +11,7 @@ export {
 export { readManifest, readManifestOf, writeManifest, removeManifest, manifestPath, WEBSERVICE_TYPES, MANIFEST_NAME, type Manifest, type WebserviceType } from './manifest.js';
 export { startWebservice, stopWebservice, restartWebservice, statusOf, launchSupervisor, wakeSupervisor, type ControlContext, type Status, type StartResult } from './control.js';
 export { defineJob, deleteJobs, findJob, jobStatuses, loadJobs, restartJob, startRun, waitForRun, type JobsContext, type JobStatus, type LoadResult } from './jobs-control.js';
+export { checkStart, currentDefinitions, definitionsOf } from './admission.js';
 export { readState, supervisorPid, SERVICE_LOG, type ServiceState, type ServiceStateName } from './service-state.js';
 export { ERROR_LOG } from './server-instance.js';
 export { HostMonitor, type MonitorOptions, type MonitorVerdict } from './monitor.js';

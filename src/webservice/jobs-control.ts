@@ -17,6 +17,8 @@ import {
   type JobSpec,
 } from '../jobs/index.js';
 import { processInfo } from '../supervisor/index.js';
+import { unitName } from '../limits/index.js';
+import { withRegistrar } from '../registrar/index.js';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { jobsDir } from '../jobs/index.js';
 import { supervisorRunning, wakeSupervisor, type ControlContext } from './control.js';
@@ -78,9 +80,25 @@ function isLive(p: { pid: number; startTicks: number } | null): boolean {
   return info !== null && info.startTicks === p.startTicks && info.uid === process.getuid?.();
 }
 
-/** end a run in progress: its runner first (so it records nothing after), then the job's group */
-function stopRun(rec: JobRecord | null): void {
+/** how long a stopped run's processes have to end after SIGTERM before they are killed */
+const RUN_STOP_GRACE_MS = 10_000;
+
+/**
+ * End a run in progress: its runner first (so it records nothing after), then the job's group
+ * (SIGTERM), then whatever is left in its cgroup — what escaped the group too — killed, and the
+ * cgroup released.
+ */
+async function stopRun(ctx: JobsContext, job: string, rec: JobRecord | null): Promise<void> {
   if (!rec || rec.finishedAt !== null) return;
+  signalRun(rec);
+  const deadline = Date.now() + RUN_STOP_GRACE_MS;
+  while (rec.pid && rec.startTicks !== null && isLive({ pid: rec.pid, startTicks: rec.startTicks }) && Date.now() < deadline) await sleep(20);
+  await withRegistrar(ctx.registrarDir, ctx.tool.name, (c) => c.release(unitName('run', job)), 1000).catch(() => {
+    // no registrar: no cgroup to release
+  });
+}
+
+function signalRun(rec: JobRecord): void {
   if (rec.trigger !== 'supervisor' && rec.runner && isLive(rec.runner)) {
     try {
       process.kill(rec.runner.pid, 'SIGKILL');
@@ -119,18 +137,16 @@ export async function deleteJobs(ctx: JobsContext, names: readonly string[] | nu
       await sleep(20);
     }
   }
-  for (const j of going) {
-    if (j.type !== 'continuous') stopRun(readRecord(ctx.runtimeDir, j.name));
-    removeRecord(ctx.runtimeDir, j.name);
-  }
+  await Promise.all(going.filter((j) => j.type !== 'continuous').map((j) => stopRun(ctx, j.name, readRecord(ctx.runtimeDir, j.name))));
+  for (const j of going) removeRecord(ctx.runtimeDir, j.name);
   return going.map((j) => j.name);
 }
 
 /** `jobs restart NAME`: a continuous job stopped and started again; another job run now */
-export function restartJob(ctx: JobsContext, name: string): string | null {
+export async function restartJob(ctx: JobsContext, name: string): Promise<string | null> {
   const spec = findJob(ctx, name);
   if (spec.type !== 'continuous') {
-    stopRun(readRecord(ctx.runtimeDir, name));
+    await stopRun(ctx, name, readRecord(ctx.runtimeDir, name));
     return startRun(ctx, spec, 'restart');
   }
   mkdirSync(jobsDir(ctx.runtimeDir), { recursive: true, mode: 0o750 });

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
+import { parseCpu, parseMemory } from '../limits/index.js';
 
 export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';
 export const WEBSERVICE_TYPES: readonly WebserviceType[] = ['lighttpd', 'lighttpd-plain', 'generic'];
@@ -18,6 +20,11 @@ export interface Manifest {
   readonly command?: readonly string[];
   /** an optional liveness check run in the tool's home; non-zero exit = unhealthy */
   readonly healthCheckScript?: string;
+  /** memory and CPU as given to webservice start --mem/--cpu (512Mi, 0.5) */
+  readonly mem?: string;
+  readonly cpu?: string;
+  /** when its maintainers get mail (default onfailure) */
+  readonly emails?: EmailPolicy;
 }
 
 const HEADER = '# This file is used by toolhost (webservice, toolhost monitor). Please do not edit it by hand:\n# webservice start/stop change it.\n';
@@ -41,8 +48,29 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   const web = data?.web;
   if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
-  const hc = typeof data?.['health-check-script'] === 'string' ? (data['health-check-script']) : undefined;
-  return { manifest: { type: web as WebserviceType, ...(command ? { command } : {}), ...(hc ? { healthCheckScript: hc } : {}) }, problem: null };
+  const hc = typeof data?.['health-check-script'] === 'string' ? data['health-check-script'] : undefined;
+  const str = (key: string): string | undefined => (typeof data?.[key] === 'string' ? (data[key]) : undefined);
+  const mem = str('mem');
+  const cpu = str('cpu');
+  const emails = str('emails');
+  if (emails !== undefined && !(EMAIL_POLICIES as readonly string[]).includes(emails)) return { manifest: null, problem: `emails must be one of ${EMAIL_POLICIES.join(', ')}` };
+  try {
+    if (mem !== undefined) parseMemory(mem);
+    if (cpu !== undefined) parseCpu(cpu);
+  } catch (err) {
+    return { manifest: null, problem: (err as Error).message };
+  }
+  return {
+    manifest: {
+      type: web as WebserviceType,
+      ...(command ? { command } : {}),
+      ...(hc ? { healthCheckScript: hc } : {}),
+      ...(mem ? { mem } : {}),
+      ...(cpu ? { cpu } : {}),
+      ...(emails ? { emails: emails as EmailPolicy } : {}),
+    },
+    problem: null,
+  };
 }
 
 /** the caller's own manifest (the tool reading its home) */
@@ -56,6 +84,9 @@ export function writeManifest(home: string, m: Manifest): void {
   const data: Record<string, unknown> = { backend: 'toolhost', web: m.type, version: 1 };
   if (m.command) data.command = [...m.command];
   if (m.healthCheckScript) data['health-check-script'] = m.healthCheckScript;
+  if (m.mem) data.mem = m.mem;
+  if (m.cpu) data.cpu = m.cpu;
+  if (m.emails) data.emails = m.emails;
   // 'wx': created here and now, never an existing file or a link someone planted
   const fd = openSync(tmp, 'wx', 0o644);
   try {

@@ -9,6 +9,7 @@ import { httpProbe, startProcess, StartError, UnitConfigError, type ManagedProce
 import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
 import type { WebserviceType } from './manifest.js';
 import type { Tool } from '../accounts/index.js';
+import type { UnitGuard } from '../limits/index.js';
 
 export interface ServerContext {
   readonly tool: Tool;
@@ -18,6 +19,8 @@ export interface ServerContext {
   readonly bind: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readyTimeoutMs?: number;
+  /** memory (bytes) and CPU (thousandths) it runs with */
+  readonly resources: { readonly memory: number; readonly cpu: number };
 }
 
 export interface ServerInstance {
@@ -25,6 +28,8 @@ export interface ServerInstance {
   readonly url: string;
   readonly process: ManagedProcess;
   readonly startedAt: number;
+  /** its limits: its cgroup, or rlimits */
+  readonly guard: UnitGuard | null;
 }
 
 /** the configuration is wrong: the running server (if any) must stay as it is */
@@ -69,7 +74,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   return { file, env: built.env, binary };
 }
 
-export async function startInstance(ctx: ServerContext): Promise<ServerInstance> {
+export async function startInstance(ctx: ServerContext, guard: UnitGuard | null = null): Promise<ServerInstance> {
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
   let command: string;
@@ -88,17 +93,19 @@ export async function startInstance(ctx: ServerContext): Promise<ServerInstance>
     env = prepared.env;
   }
   const log = openSync(path.join(ctx.tool.home, ERROR_LOG), 'a');
+  const [program, ...programArgs] = guard ? guard.argv([command, ...args]) : [command, ...args];
   try {
     const proc = await startProcess({
-      command,
-      args,
+      command: program ?? command,
+      args: programArgs,
+      ...(guard ? { beforeRun: (pid: number) => guard.place(pid) } : {}),
       cwd: ctx.tool.home,
       env,
       stdio: ['ignore', log, log],
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,
     });
-    return { port, url, process: proc, startedAt: Date.now() };
+    return { port, url, process: proc, startedAt: Date.now(), guard };
   } catch (err) {
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot start ${command}: ${(err as Error).message}`, null);

@@ -1,5 +1,6 @@
 // What a tool's supervisor tells the world: its pid file (one supervisor per tool), a state
 // file read by `webservice status`, and ~/service.log, one timestamped line per event.
+import type { ExitCause, LimitsSummary } from '../limits/index.js';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
@@ -26,6 +27,10 @@ export interface ServiceState {
   /** bumped by every server replacement; `webservice restart` waits for it */
   readonly generation: number;
   readonly message: string;
+  /** the server's memory and CPU, and whether cgroups enforce them */
+  readonly limits?: LimitsSummary | null;
+  /** how the last server ended, when it ended on its own (the OOM killer, a signal) */
+  readonly lastCause?: ExitCause | null;
   readonly updatedAt: number;
 }
 

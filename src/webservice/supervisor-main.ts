@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
+import { HELPERS_UNIT } from '../limits/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
 import { processInfo, type Orphan } from '../supervisor/index.js';
@@ -96,7 +97,7 @@ class ToolSupervisorProcess {
     return this.#serial(async () => {
       if (this.#stopping) return;
       this.#stopping = true;
-      await Promise.all([this.#web?.unit.stop(), ...[...this.#jobs.values()].map((j) => j.unit.unit.stop())]);
+      await Promise.all([this.#web?.unit.stop(), ...[...this.#jobs.values()].map((j) => j.unit.stop())]);
       this.#web = null;
       this.#jobs.clear();
       this.#finish();
@@ -148,7 +149,7 @@ class ToolSupervisorProcess {
       if (spec && JSON.stringify(spec) === JSON.stringify(hosted.spec)) continue;
       // gone, or defined anew: stopped (a bot never runs twice), then started again below
       this.#jobs.delete(name);
-      await hosted.unit.unit.stop();
+      await hosted.unit.stop();
     }
     for (const [name, spec] of wanted) {
       const hosted = this.#jobs.get(name);
@@ -209,6 +210,8 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
     releasePidFile(ctx.runtimeDir);
     return 1;
   }
+  // the supervisor counts among the tool's processes: in its helpers' cgroup, under its pids quota
+  await registrar.place(HELPERS_UNIT, process.pid).catch((err: Error) => serviceLog(ctx.tool.home, `supervisor: not placed in the tool's cgroup: ${err.message}`));
   const supervisor = new ToolSupervisorProcess(ctx, registrar, address);
   process.on('SIGTERM', () => void supervisor.stop());
   process.on('SIGINT', () => void supervisor.stop());

@@ -6,6 +6,7 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { watch, type FSWatcher } from 'chokidar';
+import { describeExit, UnitGuard, unitName, type ExitCause } from '../limits/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { httpProbe, Unit, type Orphan, type UnitDriver, type UnitSnapshot } from '../supervisor/index.js';
 import { USER_CONFIG_NAME } from './lighttpd-config.js';
@@ -50,7 +51,12 @@ export class WebUnit {
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',
       replace: 'start-first',
-      launch: () => startInstance(this.#o.server),
+      launch: () => this.#launch(),
+      describeExit: (i, code, signal) => {
+        const cause = i.guard ? i.guard.cause(code, signal) : null;
+        this.#lastCause = cause;
+        return cause ? describeExit(cause) : signal ? `killed by ${signal}` : `exit code ${code}`;
+      },
       route: async (i) => {
         await this.#o.registrar.register(i.port, this.#o.description);
       },
@@ -67,6 +73,22 @@ export class WebUnit {
     this.#unit = new Unit('webservice', driver, { orphan: options.orphan ?? null, ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}) });
   }
 
+  #guard: UnitGuard | null = null;
+  #lastCause: ExitCause | null = null;
+
+  /** how the last server ended, when it did (OOM, a signal) */
+  get lastCause(): ExitCause | null {
+    return this.#lastCause;
+  }
+
+  async #launch(): Promise<ServerInstance> {
+    // admitted again at every start: the quota may have filled or freed meanwhile
+    const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('web'), ...this.#o.server.resources });
+    this.#guard = guard;
+    if (guard.warning) serviceLog(this.#o.server.tool.home, guard.warning);
+    return startInstance(this.#o.server, guard);
+  }
+
   get unit(): Unit<ServerInstance> {
     return this.#unit;
   }
@@ -80,10 +102,11 @@ export class WebUnit {
     return this.#unit.restart(reason);
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     void this.#watcher?.close();
     this.#watcher = null;
-    return this.#unit.stop();
+    await this.#unit.stop();
+    await this.#guard?.release();
   }
 
   /** what the next server runs (a changed manifest); takes effect at the next restart */
@@ -110,6 +133,8 @@ export class WebUnit {
       routeRegistered: s.routed,
       generation: s.generation,
       message: s.message,
+      limits: this.#guard?.summary() ?? null,
+      lastCause: this.#lastCause,
       updatedAt: Date.now(),
     });
   }

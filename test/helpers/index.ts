@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import type { Test } from 'tap';
+import { CgroupTree, detectCgroups } from '../../src/limits/index.js';
 import { findLighttpd } from '../../src/lighttpd/index.js';
 import { httpProbe, startProcess, startRedisServer, tcpProbe, type ManagedProcess, type RedisServer } from '../../src/supervisor/index.js';
 
@@ -124,6 +125,8 @@ export interface RunningRegistrar {
   readonly dir: string;
   readonly node: string;
   readonly process: ManagedProcess;
+  /** its directory in the cgroup hierarchies */
+  readonly cgroupRoot: string;
   /** what it logged so far */
   log(): string;
 }
@@ -133,9 +136,20 @@ export interface RunningRegistrar {
  * redisUrl. Its sockets live in a short directory under /tmp (a unix socket path has at most
  * 107 bytes; test directories are longer), removed at teardown.
  */
-export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string, options: { leaseSeconds?: number; node?: string; address?: string; run?: readonly string[] } = {}): Promise<RunningRegistrar> {
+export async function startRegistrar(
+  t: Test,
+  redisUrl: string,
+  homeRoot: string,
+  options: { leaseSeconds?: number; node?: string; address?: string; stateDir?: string; run?: readonly string[] } = {},
+): Promise<RunningRegistrar> {
   const dir = mkdtempSync('/tmp/threg-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // a cgroup tree of its own (as root), so tests running side by side never see each other's units
+  const cgroupRoot = `th-test-${path.basename(dir).slice(6)}`;
+  t.teardown(async () => {
+    const mounts = detectCgroups();
+    if (mounts && process.getuid?.() === 0) await new CgroupTree(mounts, cgroupRoot).removeAll();
+  });
   mkdirSync(homeRoot, { recursive: true });
   const node = options.node ?? `node-${path.basename(dir).slice(6)}`;
   let log = '';
@@ -161,6 +175,10 @@ export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string
       String(options.leaseSeconds ?? 15),
       '--scan-interval',
       '0.1',
+      '--cgroup-root',
+      cgroupRoot,
+      '--state-dir',
+      options.stateDir ?? path.join(dir, 'state'),
     ],
     // the URL may carry the registrar user's password: never on a command line
     env: userEnv({ TOOLHOST_REDIS_URL: redisUrl }),
@@ -170,7 +188,7 @@ export async function startRegistrar(t: Test, redisUrl: string, homeRoot: string
     timeoutMs: 20_000,
   });
   t.teardown(() => proc.stop(5000));
-  return { dir, node, process: proc, log: () => log };
+  return { dir, node, process: proc, log: () => log, cgroupRoot };
 }
 
 /** one of bin/ as a user runs it */

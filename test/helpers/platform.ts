@@ -43,7 +43,7 @@ export async function platform(t: Test) {
   const homeRoot = path.join(base, 'project');
   const redis = await startRedisFromGuide(t);
   const runtime = path.join(base, 'run');
-  const stateDir = path.join(base, 'schedules');
+  const stateDir = path.join(base, 'state');
   const env = { TOOLHOST_REDIS_URL: redis.adminUrl, TOOLHOST_RUNTIME_DIR: runtime };
   const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env });
   const a = uniq('tha');
@@ -57,7 +57,7 @@ export async function platform(t: Test) {
     if (made.code !== 0) throw new Error(made.stderr);
   }
   const registrarUrl = (await admin('registrar-user')).stdout.trim();
-  const registrar = await startRegistrar(t, registrarUrl, homeRoot);
+  const registrar = await startRegistrar(t, registrarUrl, homeRoot, { stateDir });
   const proxy = await startProxy(t, (await admin('proxy-user')).stdout.trim());
   const toolEnv = { TOOLHOST_REGISTRAR_DIR: registrar.dir, TOOLHOST_RUNTIME_DIR: runtime, TOOLHOST_STATE_DIR: stateDir };
   const homeOf = (name: string) => path.join(homeRoot, name);

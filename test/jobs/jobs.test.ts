@@ -29,7 +29,7 @@ async function rig(t: Test, name = 'bots', files: Readonly<globalThis.Record<str
   const homes = path.dirname(tool.home);
   const registrar = await startRegistrar(t, redis.url, homes);
   const runtime = path.join(workDir(t), 'runtime');
-  const stateDir = path.join(workDir(t), 'schedules');
+  const stateDir = path.join(workDir(t), 'state');
   const env: globalThis.Record<string, string> = { TOOLHOST_REGISTRAR_DIR: registrar.dir, TOOLHOST_RUNTIME_DIR: runtime, TOOLHOST_STATE_DIR: stateDir };
   const jobs = (...args: string[]) => runBin(t, 'toolhost', ['jobs', '--tool', name, '--home', tool.home, ...args], { env, cwd: '/' });
   const record = (job: string): Record | null => {

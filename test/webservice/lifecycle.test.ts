@@ -354,7 +354,7 @@ t.test('webservice logs -f follows ~/error.log until interrupted', async (t) => 
   child.stdout.on('data', (d) => (out += d));
   await waitFor(() => out === 'old line\n', 10_000, 'the last line');
   appendFileSync(path.join(tool.home, 'error.log'), 'new line\n');
-  await waitFor(() => out.endsWith('new line\n'), 5000, 'the new line');
+  await waitFor(() => out.endsWith('new line\n'), 15_000, 'the new line');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   child.kill('SIGINT');
   t.equal(await exited, 0);

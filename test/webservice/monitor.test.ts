@@ -13,7 +13,7 @@ t.test('the monitor restarts a dead supervisor, then throttles one that keeps dy
   const registrar = await startRegistrar(t, redis.url, path.dirname(tool.home));
   const env = { TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') };
   const lines: string[] = [];
-  const monitor = new HostMonitor({ homeRoot: path.dirname(tool.home), registrarDir: registrar.dir, stateDir: path.join(workDir(t), 'schedules'), env, maxRestarts: 2, windowMs: 60_000, log: (l) => lines.push(l) });
+  const monitor = new HostMonitor({ homeRoot: path.dirname(tool.home), registrarDir: registrar.dir, stateDir: path.join(workDir(t), 'state'), env, maxRestarts: 2, windowMs: 60_000, log: (l) => lines.push(l) });
   const runtimeDir = path.join(workDir(t), 'runtime', 'flaky');
   const owner = { uid: process.getuid?.() ?? 0 };
   for (let i = 0; i < 2; i++) {
@@ -39,7 +39,7 @@ t.test('a manifest not owned by the tool, or a link, is ignored', { skip: proces
   const linked = makeToolHome(t, 'linked', { 'public_html/index.html': 'x', 'elsewhere.yaml': MANIFEST });
   symlinkSync(path.join(linked.home, 'elsewhere.yaml'), path.join(linked.home, 'service.manifest'));
   const lines: string[] = [];
-  const monitor = new HostMonitor({ homeRoot: path.dirname(planted.home), registrarDir: path.join(workDir(t), 'registrar'), stateDir: path.join(workDir(t), 'schedules'), env: { TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') }, log: (l) => lines.push(l) });
+  const monitor = new HostMonitor({ homeRoot: path.dirname(planted.home), registrarDir: path.join(workDir(t), 'registrar'), stateDir: path.join(workDir(t), 'state'), env: { TOOLHOST_RUNTIME_DIR: path.join(workDir(t), 'runtime') }, log: (l) => lines.push(l) });
   const verdicts = monitor.scan();
   t.equal(verdicts.get('planted'), 'ignored');
   t.equal(verdicts.get('linked'), 'ignored');

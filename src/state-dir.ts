@@ -1,0 +1,16 @@
+// Where toolhost's root-owned state lives on a host (TOOLHOST_STATE_DIR, default
+// /var/lib/toolhost): the scheduler's record of what it fired (schedules/), administrators' quotas
+// (quotas/), maintainers' addresses and what was mailed (mail/). One definition for every
+// process that reads or writes there.
+import path from 'node:path';
+
+export const DEFAULT_STATE_DIR = '/var/lib/toolhost';
+
+export function stateDirectory(env: Readonly<Record<string, string | undefined>>): string {
+  return env.TOOLHOST_STATE_DIR || DEFAULT_STATE_DIR;
+}
+
+/** the scheduler's part of the state directory */
+export function schedulesDirectory(stateDir: string): string {
+  return path.join(stateDir, 'schedules');
+}
