@@ -98,10 +98,10 @@ function freeSubnet(): string {
 }
 
 /**
- * Hosts named in `names`, on one bridge, addresses .11, .12, … in order. Everything is removed
- * at teardown, even when the test fails.
+ * Hosts named in `names`, on one bridge, addresses .11, .12, … in order; `remove` takes away
+ * every process in them, the namespaces, the cables and the bridge (benchmarks call it).
  */
-export function makeHosts(t: Test, names: readonly string[]): Network {
+export function createNetwork(names: readonly string[]): { network: Network; remove: () => void } {
   sweep();
   // pid in base 36 plus one character per network of this process: unique while the process lives
   const pid = process.pid.toString(36);
@@ -109,7 +109,7 @@ export function makeHosts(t: Test, names: readonly string[]): Network {
   const subnet = freeSubnet();
   const bridge = `thb-${pid}${n}`;
   const hosts = new Map<string, Host>();
-  const teardown = (): void => {
+  const remove = (): void => {
     for (const h of hosts.values()) emptyNamespace(h.netns);
     for (const h of hosts.values()) {
       tryIp('link', 'del', h.link);
@@ -117,29 +117,32 @@ export function makeHosts(t: Test, names: readonly string[]): Network {
     }
     tryIp('link', 'del', bridge);
   };
-  t.teardown(teardown);
-  ip('link', 'add', bridge, 'type', 'bridge');
-  ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
-  ip('link', 'set', bridge, 'up');
-  names.forEach((name, i) => {
-    const netns = `th-${pid}-${n}-${name}`;
-    const link = `thv-${pid}${n}${i.toString(36)}`;
-    const address = `${subnet}.${11 + i}`;
-    const host: Host = { name, netns, address, link, run: ['nsenter', `--net=/run/netns/${netns}`] };
-    hosts.set(name, host);
-    ip('netns', 'add', netns);
-    ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
-    ip('link', 'set', link, 'master', bridge, 'up');
-    ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
-    ip('-n', netns, 'link', 'set', 'eth0', 'up');
-    ip('-n', netns, 'link', 'set', 'lo', 'up');
-  });
+  try {
+    ip('link', 'add', bridge, 'type', 'bridge');
+    ip('addr', 'add', `${subnet}.1/24`, 'dev', bridge);
+    ip('link', 'set', bridge, 'up');
+    names.forEach((name, i) => {
+      const netns = `th-${pid}-${n}-${name}`;
+      const link = `thv-${pid}${n}${i.toString(36)}`;
+      const address = `${subnet}.${11 + i}`;
+      hosts.set(name, { name, netns, address, link, run: ['nsenter', `--net=/run/netns/${netns}`] });
+      ip('netns', 'add', netns);
+      ip('link', 'add', link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+      ip('link', 'set', link, 'master', bridge, 'up');
+      ip('-n', netns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+      ip('-n', netns, 'link', 'set', 'eth0', 'up');
+      ip('-n', netns, 'link', 'set', 'lo', 'up');
+    });
+  } catch (err) {
+    remove();
+    throw err;
+  }
   const host = (name: string): Host => {
     const h = hosts.get(name);
     if (!h) throw new Error(`no host ${name}`);
     return h;
   };
-  return {
+  const network: Network = {
     subnet,
     cidr: `${subnet}.0/24`,
     hosts,
@@ -149,6 +152,14 @@ export function makeHosts(t: Test, names: readonly string[]): Network {
     cut: (name) => void execFileSync('bridge', ['link', 'set', 'dev', host(name).link, 'state', '0']),
     restore: (name) => void execFileSync('bridge', ['link', 'set', 'dev', host(name).link, 'state', '3']),
   };
+  return { network, remove };
+}
+
+/** createNetwork for a test: everything is removed at teardown, even when the test fails */
+export function makeHosts(t: Test, names: readonly string[]): Network {
+  const { network, remove } = createNetwork(names);
+  t.teardown(remove);
+  return network;
 }
 
 /** one of bin/ run on a host, as a user there runs it */
