@@ -51,6 +51,50 @@ export const ERRORS = {
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',
     2,
   ),
+  // maintainers and `become`
+  TH_ERR_USER_NAME_INVALID: def(
+    'invalid user name "%s": use 1 to 32 lower-case letters, digits, "_" and "-", starting with a letter or "_"',
+    'A maintainer\'s name does not fit the rule for unix user names toolhost writes into sudoers rules and the tool directory.',
+    2,
+    400,
+  ),
+  TH_ERR_USER_UNKNOWN: def(
+    'there is no user "%s" on this host; check the name (getent passwd NAME)',
+    'add-maintainer named a unix user that does not exist.',
+  ),
+  TH_ERR_TOOL_NOT_MAINTAINER: def(
+    '%s does not maintain tool "%s" (its maintainers: %s); nothing to remove',
+    'remove-maintainer named a user who is not in the tool\'s group.',
+  ),
+  TH_ERR_TOOL_TOO_MANY_MAINTAINERS: def(
+    'tool "%s" would have %s maintainers, more than the %s the tool directory holds; remove some first (toolhost tool remove-maintainer)',
+    'A tool\'s group has more members than its directory entry may list.',
+  ),
+  TH_ERR_BECOME_NOT_MAINTAINER: def(
+    'you (%s) do not maintain tool "%s"; its maintainers (%s) or an administrator can add you: toolhost tool add-maintainer %s %s',
+    'become was run by a user who is not in the tool\'s group.',
+    1,
+    403,
+  ),
+  TH_ERR_BECOME_NO_RULE: def(
+    'sudo does not let you (%s) act as %s although you maintain it; ask an administrator to run: toolhost tool sync %s',
+    'A maintainer ran become, but the host\'s sudoers rule for the tool does not name them (written before they joined, or on another host).',
+    1,
+    403,
+  ),
+  TH_ERR_BECOME_ALREADY: def(
+    'you are already %s; run the command directly',
+    'become was run by the tool account itself.',
+    2,
+  ),
+  TH_ERR_SUDO_MISSING: def(
+    'sudo is not installed on this host (%s is missing); install it: apt-get install sudo',
+    'become needs sudo, and sudo is not installed.',
+  ),
+  TH_ERR_SUDOERS_INVALID: def(
+    'visudo refused the sudoers rule toolhost wrote for tool "%s" (%s); the old rule stays in place; report this as a bug',
+    'A sudoers rule toolhost generated failed `visudo -c` (it is never installed then).',
+  ),
   TH_ERR_RUNTIME_DIR_MISSING: def(
     'the runtime directory %s is missing and you may not create it; the host\'s toolhost monitor (root) creates it: ask an administrator, or set TOOLHOST_RUNTIME_DIR',
     'A tool\'s runtime directory under /run/toolhost does not exist yet (a fresh boot before the monitor\'s first pass).',
@@ -131,6 +175,24 @@ export const ERRORS = {
     'Warning: the unit runs without cgroups (no root registrar on the host, or no memory controller); rlimits stand in.',
     0,
   ),
+  TH_ERR_NOTIFY_BACKLOG: def(
+    'notice refused: %s of the tool\'s notices are waiting to be mailed; the monitor (the notifier) is not taking them — tell an administrator',
+    'A tool handed more notices than the spool keeps for it while nothing mailed them.',
+    1,
+    429,
+  ),
+  TH_ERR_SMTP_URL_INVALID: def(
+    'invalid SMTP relay %s: give smtp://host:port or smtps://host:port (user:password@ when it wants a login)',
+    'TOOLHOST_SMTP_URL or --smtp is not an SMTP URL.',
+    2,
+    400,
+  ),
+  TH_ERR_EMAIL_INVALID: def(
+    'invalid email address %s: give one address like maintainer@example.org',
+    'toolhost tool add-maintainer --email was given something that is not one address.',
+    2,
+    400,
+  ),
   TH_ERR_QUANTITY_INVALID: def(
     'invalid %s: %s',
     'A --mem or --cpu value is not an amount toolhost understands.',
@@ -190,6 +252,14 @@ export const ERRORS = {
     'Redis users are not in step on every node: %s; once the node is back, run: toolhost tool sync-acl',
     'A Redis user was changed on the master but could not be copied to (or saved on) every data node; ACL users are not replicated, so a failover to that node would lock its users out.',
   ),
+  TH_ERR_LOG_UNWRITABLE: def(
+    'cannot write the log %s: %s; its lines are dropped until it can be written again (free space, or fix its permissions)',
+    'A tool\'s supervisor or job runner cannot write or rotate one of the tool\'s logs (disk full, a directory in its place); said once in ~/service.log, and again when it writes.',
+  ),
+  TH_ERR_LOG_NOT_ROTATED: def(
+    '%s is a link or a device, not a file: toolhost writes through it but never rotates it (make it a plain file to have it capped)',
+    'A log\'s name holds a link or a device (`ln -s /dev/null ~/access.log`): toolhost keeps writing there and leaves its size to the maintainer.',
+  ),
   TH_ERR_REDIS_UNREACHABLE: def(
     'cannot reach Redis at %s: %s; start it or set --redis / TOOLHOST_REDIS_URL',
     'A command that needs the route table could not talk to Redis.',
@@ -209,6 +279,41 @@ export const ERRORS = {
     'a generic webservice needs a command: webservice generic start -- ./server.sh ARGS (the port is appended)',
     'webservice generic start without a command and no command in ~/service.manifest.',
     2,
+  ),
+  TH_ERR_PYTHON_APP_MISSING: def(
+    'there is no %s (%s): a python webservice serves the WSGI callable "app" of ~/www/python/src/app.py; create it, or start another type (webservice lighttpd start)',
+    'webservice python start, but the tool has no ~/www/python/src/app.py (or the tool cannot read it).',
+    2,
+  ),
+  TH_ERR_PYTHON_VENV_INVALID: def(
+    '~/www/python/venv is not a virtualenv uWSGI can use here: %s; make it again with: python3 -m venv ~/www/python/venv (then pip install your requirements)',
+    'The python webservice\'s virtualenv is unreadable, a link to nothing, or made with another Python than the one uWSGI runs.',
+    2,
+  ),
+  TH_ERR_UWSGI_INI_PLATFORM_KEY: def(
+    '~/www/python/uwsgi.ini sets what toolhost decides (%s): each server gets a free port of its own and runs in the foreground as the tool; remove those lines',
+    'The maintainer\'s uwsgi.ini binds a socket, daemonizes or changes user: it would break restarts without downtime or supervision.',
+    2,
+  ),
+  TH_ERR_UWSGI_NOT_INSTALLED: def(
+    'uWSGI is not installed (%s); install it with: apt-get install uwsgi-core uwsgi-plugin-python3',
+    'A python webservice needs Debian\'s uWSGI and its Python 3 plugin, and one of them is missing.',
+    3,
+  ),
+  TH_ERR_NODE_APP_MISSING: def(
+    'there is no %s (%s): a node webservice runs "npm start" in ~/www/js; create ~/www/js/package.json with a "start" script, or start another type (webservice lighttpd start)',
+    'webservice node start, but the tool has no ~/www/js/package.json.',
+    2,
+  ),
+  TH_ERR_NODE_PACKAGE_INVALID: def(
+    '~/www/js/package.json cannot start your server: %s; fix it (npm start reads it)',
+    'The node webservice\'s package.json is unreadable, not JSON, or has no "start" script (and there is no server.js).',
+    2,
+  ),
+  TH_ERR_NPM_NOT_INSTALLED: def(
+    'npm is not installed (looked for %s); install Node.js with its npm (apt-get install npm) or set TOOLHOST_NPM',
+    'A node webservice runs npm start, and no npm was found.',
+    3,
   ),
   TH_ERR_SUPERVISOR_UNREACHABLE: def(
     'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
@@ -286,6 +391,11 @@ export const ERRORS = {
     'lighttpd rejected the merged configuration: %s',
     'lighttpd -tt refused a configuration that toolhost accepted; the line says where.',
   ),
+  TH_ERR_LIGHTTPD_MODULE_MISSING: def(
+    '%s%s loads lighttpd\'s %s, which is not installed on this host; %s',
+    'The configuration makes lighttpd load a module this host does not have; the line says where it is asked for and which Debian package provides it (bin/setup installs the ones Debian recommends).',
+    3,
+  ),
   // lighttpd engine: diagnostics (collected, never thrown; the message is built where found)
   TH_ERR_LIGHTTPD_UNTERMINATED_STRING: def('%s', 'A string has no closing quote (only \\" is an escape).'),
   TH_ERR_LIGHTTPD_INVALID_CHARACTER: def('%s', 'A character that the lighttpd language does not allow.'),
@@ -321,6 +431,11 @@ export const ERRORS = {
   TH_WARN_LIGHTTPD_PLATFORM_KEY: def(
     '%s',
     'Warning: the maintainer sets a key toolhost controls (server.port, server.bind, server.username, ...); it is ignored.',
+    0,
+  ),
+  TH_WARN_LIGHTTPD_MODULE_MISSING: def(
+    '%s%s loads lighttpd\'s %s, which is not installed on this host: lighttpd runs without it; %s',
+    'Warning: a module lighttpd can do without (mod_deflate: responses are not compressed) is not installed; the line says which Debian package provides it.',
     0,
   ),
 } as const satisfies Record<string, ErrorDefinition>;

@@ -57,10 +57,20 @@ export function lookupAccount(user: string): UnixAccount | null {
   return { user, uid, gid, group, home: fields[5] as string };
 }
 
+/** whether a unix group exists */
+export function lookupGroup(group: string): boolean {
+  return getent('group', group) !== null;
+}
+
 /** the members of a unix group (its maintainers, for a tool's group) */
 export function groupMembers(group: string): string[] {
   const members = getent('group', group)?.split(':')[3] ?? '';
   return members ? members.split(',') : [];
+}
+
+/** a tool's maintainers: the members of its group, but the tool account itself */
+export function maintainersOf(account: UnixAccount): string[] {
+  return groupMembers(account.group).filter((m) => m !== account.user);
 }
 
 /**

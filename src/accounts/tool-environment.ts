@@ -17,6 +17,10 @@ export const PASSED_VARIABLES = [
   'TOOLHOST_START_TIMEOUT',
   'TOOLHOST_LIVENESS_MS',
   'TOOLHOST_LIGHTTPD',
+  'TOOLHOST_UWSGI',
+  'TOOLHOST_NPM',
+  'TOOLHOST_LOG_MAX_BYTES',
+  'TOOLHOST_LOG_KEEP',
 ] as const;
 
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -12,6 +12,15 @@ const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK |
 
 /** the file's first maxBytes as UTF-8, if it is a regular file owned by owner.uid */
 export function readOwnedFile(file: string, owner: Pick<Owner, 'uid'>, maxBytes = 64 * 1024): OwnedRead {
+  return readOwned(file, owner, maxBytes, 'head');
+}
+
+/** the file's last maxBytes (a log's tail), under the same rules */
+export function readOwnedTail(file: string, owner: Pick<Owner, 'uid'>, maxBytes = 64 * 1024): OwnedRead {
+  return readOwned(file, owner, maxBytes, 'tail');
+}
+
+function readOwned(file: string, owner: Pick<Owner, 'uid'>, maxBytes: number, end: 'head' | 'tail'): OwnedRead {
   let fd: number;
   try {
     fd = openSync(file, FLAGS);
@@ -26,9 +35,10 @@ export function readOwnedFile(file: string, owner: Pick<Owner, 'uid'>, maxBytes 
     if (!st.isFile()) return { ok: false, missing: false, reason: 'it is not a regular file' };
     if (st.uid !== owner.uid) return { ok: false, missing: false, reason: `it is owned by uid ${st.uid}, not the tool (uid ${owner.uid})` };
     const buf = Buffer.alloc(Math.min(maxBytes, Math.max(0, st.size)));
+    const from = end === 'tail' ? Math.max(0, st.size - buf.length) : 0;
     let got = 0;
     while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
+      const n = readSync(fd, buf, got, buf.length - got, from + got);
       if (n === 0) break;
       got += n;
     }

@@ -6,17 +6,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command as Commander } from 'commander';
-import getPort from 'get-port';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd } from '../lighttpd/index.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { ProxyServer } from '../proxy/index.js';
+import type { ProxyServer } from '../proxy/index.js';
 import type { Tool } from '../accounts/index.js';
-import { Registrar } from '../registrar/index.js';
-import { parseRedisConnection } from '../routes/index.js';
-import { startRedisServer, type RedisServer } from '../supervisor/index.js';
-import { parseJob } from '../jobs/index.js';
-import { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice, type ControlContext, type JobsContext, type Manifest } from '../webservice/index.js';
+import type { Registrar } from '../registrar/index.js';
+import type { RedisServer } from '../supervisor/index.js';
+import type { ControlContext, JobsContext, Manifest } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 
 interface SampleTool {
@@ -86,6 +82,17 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--check', 'start everything, fetch every URL once through the proxy, stop, and exit 0 if all answered')
     .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
     .action(async (opts: { dir?: string; check?: boolean; port?: string }) => {
+      // all of toolhost loads when the demo runs, not for `toolhost demo --help` (#14)
+      const [{ default: getPort }, { findLighttpd }, { ProxyServer }, { Registrar }, { parseRedisConnection }, { startRedisServer }, { parseJob }, { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice }] = await Promise.all([
+        import('get-port'),
+        import('../lighttpd/index.js'),
+        import('../proxy/index.js'),
+        import('../registrar/index.js'),
+        import('../routes/index.js'),
+        import('../supervisor/index.js'),
+        import('../jobs/index.js'),
+        import('../webservice/index.js'),
+      ]);
       if (!findLighttpd(io.env)) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'the demo serves its tools with it');
       const root = opts.dir ? path.resolve(io.cwd, opts.dir) : mkdtempSync(path.join(os.tmpdir(), 'toolhost-demo-'));
       const homes = path.join(root, 'tools');

@@ -1,6 +1,7 @@
 // What a command may touch of the outside world, passed in so tests can run commands
-// in-process as well as through the real executables.
+// in-process as well as through the real executables; and the body of every bin/ shim.
 import { isToolhostError } from '../errors.js';
+import { VERSION_FLAG, versionLine } from './version.js';
 
 export interface CliIo {
   out(text: string): void;
@@ -42,12 +43,21 @@ export function reportError(program: string, err: unknown, io: CliIo): number {
   return EXIT_INTERNAL;
 }
 
-/** The body of every bin/ shim. */
-export async function main(program: string, command: Command): Promise<void> {
+/**
+ * The body of every bin/ shim. The command's module is loaded only once it is needed, so that
+ * `--version` loads none of it, and each command loads what it uses (#14).
+ */
+export async function runExecutable(program: string, load: () => Promise<Command>): Promise<void> {
   const io = processIo();
+  const argv = process.argv.slice(2);
   let code: number;
   try {
-    code = await command(process.argv.slice(2), io);
+    if (argv[0] === VERSION_FLAG) {
+      io.out(`${versionLine(program)}\n`);
+      code = 0;
+    } else {
+      code = await (await load())(argv, io);
+    }
   } catch (err) {
     code = reportError(program, err, io);
   }

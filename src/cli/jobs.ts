@@ -1,11 +1,10 @@
-// `toolhost jobs` (also `toolforge jobs`): bots, one-off tasks and scheduled runs, with the
-// surface of Toolforge's `toolforge jobs` (seed 001) — its subcommands, options, YAML keys, status
-// words and tables — so wiki pages and the jobs.yaml files kept in tools' repositories work
-// unchanged. Run in a tool account, or with --tool/--home; typed by root, it runs as the tool.
+// What `toolhost jobs` (also `toolforge jobs`) does: Toolforge's tables, status words and
+// messages (seed 001) over toolhost's jobs. Its subcommands and options are in jobs-command.ts,
+// which loads this module only when one of them runs, not for their --help (#14).
 import { stateDirectory } from '../state-dir.js';
+import { noticeStatus } from '../notify/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command as Commander } from 'commander';
 import { parse } from 'yaml';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
@@ -16,36 +15,8 @@ import { limitsText } from './limits-text.js';
 import { checkStart, currentDefinitions, defineJob, deleteJobs, findJob, jobStatuses, loadJobs, restartJob, waitForRun, type JobsContext, type JobStatus } from '../webservice/index.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
+import { DEFAULT_WAIT_S, type RunOptions, type ToolOptions } from './jobs-command.js';
 import { lineCount, tailFiles } from './tail.js';
-
-const DEFAULT_WAIT_S = 600;
-
-interface ToolOptions {
-  tool?: string;
-  home?: string;
-}
-
-interface RunOptions {
-  command?: string;
-  continuous?: boolean;
-  schedule?: string;
-  timezone?: string;
-  wait?: boolean | string;
-  filelog?: boolean;
-  noFilelog?: boolean;
-  filelogStdout?: string;
-  filelogStderr?: string;
-  retry?: string;
-  timeout?: string;
-  healthCheckScript?: string;
-  port?: string;
-  publish?: boolean;
-  emails?: string;
-  mem?: string;
-  cpu?: string;
-  image?: string;
-  mount?: string;
-}
 
 /** Toolforge's keys from the options: one parser for the CLI and jobs.yaml (parseJob) */
 function inputOf(name: string, o: RunOptions): JobInput {
@@ -176,7 +147,7 @@ function resources(spec: JobSpec): string {
   return parts.length ? parts.join(', ') : 'default';
 }
 
-function list(ctx: JobsContext, opts: { output?: string; json?: boolean }, io: CliIo): void {
+export function list(ctx: JobsContext, opts: { output?: string; json?: boolean }, io: CliIo): void {
   const statuses = jobStatuses(ctx);
   if (opts.json) {
     io.out(`${JSON.stringify(statuses.map((s) => ({ name: s.spec.name, type: s.spec.type, schedule: s.spec.schedule ?? null, command: s.spec.command, status: statusText(s), record: s.record, scheduleState: s.schedule })), null, 2)}\n`);
@@ -201,7 +172,7 @@ function list(ctx: JobsContext, opts: { output?: string; json?: boolean }, io: C
   io.out(table(['Job name:', 'Job type:', 'Status:'], statuses.map((s) => [s.spec.name, typeLabel(s.spec), statusText(s)])));
 }
 
-function show(ctx: JobsContext, name: string, io: CliIo): void {
+export function show(ctx: JobsContext, name: string, io: CliIo): void {
   const spec = findJob(ctx, name);
   const s = jobStatuses(ctx).find((x) => x.spec.name === name) as JobStatus;
   const logs = logColumns(spec, ctx.tool.home);
@@ -224,6 +195,7 @@ function show(ctx: JobsContext, name: string, io: CliIo): void {
       ['Output log:', logs.out],
       ['Error log:', logs.err],
       ['Emails:', spec.emails],
+      ['Last notice:', noticeStatus(ctx.stateDir, ctx.tool.name, 'job', spec.name, r?.notice) ?? 'none'],
       ['Resources:', resources(spec)],
       ['Limits:', r?.limits ? limitsText(r.limits) : limitsText({ ...resourcesOf(spec), enforced: true, warning: null }).replace(' (enforced by cgroups)', '')],
       ['Retry:', spec.retry ? String(spec.retry) : 'no'],
@@ -236,7 +208,7 @@ function show(ctx: JobsContext, name: string, io: CliIo): void {
   );
 }
 
-async function run(ctx: JobsContext, name: string, o: RunOptions, io: CliIo): Promise<number> {
+export async function run(ctx: JobsContext, name: string, o: RunOptions, io: CliIo): Promise<number> {
   const exclusive = [o.continuous, o.schedule !== undefined, o.wait !== undefined].filter(Boolean).length;
   if (exclusive > 1) throw new ToolhostError('TH_ERR_USAGE', 'choose one of --continuous, --schedule and --wait');
   const spec = checkedSpec(inputOf(name, o), ctx.tool.name);
@@ -255,7 +227,7 @@ async function run(ctx: JobsContext, name: string, o: RunOptions, io: CliIo): Pr
   throw new ToolhostError('TH_ERR_JOB_FAILED', name, rec.status === 'timed-out' ? 'timed out' : `failed (${outcomeText(rec)})`, name);
 }
 
-async function logs(ctx: JobsContext, name: string, o: { follow?: boolean; lines?: string }, io: CliIo): Promise<void> {
+export async function logs(ctx: JobsContext, name: string, o: { follow?: boolean; lines?: string }, io: CliIo): Promise<void> {
   const spec = findJob(ctx, name);
   const files = logFiles(spec);
   const paths =
@@ -265,7 +237,7 @@ async function logs(ctx: JobsContext, name: string, o: { follow?: boolean; lines
   await tailFiles(paths, lineCount(o.lines), o.follow === true, io);
 }
 
-async function load(ctx: JobsContext, file: string, only: string | undefined, io: CliIo): Promise<void> {
+export async function load(ctx: JobsContext, file: string, only: string | undefined, io: CliIo): Promise<void> {
   let text: string;
   try {
     text = readFileSync(path.resolve(file), 'utf8');
@@ -295,7 +267,7 @@ async function load(ctx: JobsContext, file: string, only: string | undefined, io
 }
 
 /** `toolforge jobs quota`'s three tables, with what this host enforces */
-async function quota(ctx: JobsContext, o: { json?: boolean }, io: CliIo): Promise<void> {
+export async function quota(ctx: JobsContext, o: { json?: boolean }, io: CliIo): Promise<void> {
   const q = readQuota(ctx.stateDir, ctx.tool.name);
   let view: QuotaView | null = null;
   try {
@@ -349,120 +321,27 @@ function contextOf(tool: Tool, io: CliIo): JobsContext {
 }
 
 /**
- * `jobs …` as a subcommand of an executable (`toolhost`, `toolforge`). `argvOfExecutable` is the
- * whole command line after the executable's name, for root's drop to the tool.
+ * Run ACTION for the tool the options name, or as root, drop to that tool and run the whole
+ * command line (`argv`) as it: the exit code either way.
  */
-export function registerJobsCommand(program: Commander, io: CliIo, setExit: (code: number) => void, argvOfExecutable: () => readonly string[]): void {
-  const jobs = program
-    .command('jobs')
-    .description('bots, one-off tasks and scheduled runs (toolforge jobs)')
-    .option('--tool <name>', 'the tool, when not run in its tool account (or TOOLHOST_TOOL)')
-    .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)');
-  /** the tool, or root's drop to it: then the exit code of the command run as the tool */
-  const withTool = async (action: (ctx: JobsContext) => Promise<number | void> | number | void): Promise<void> => {
-    const o = jobs.opts<ToolOptions>();
-    const tool = resolveTool({ tool: o.tool, home: o.home, env: io.env, cwd: io.cwd });
-    const dropped = await runAsToolIfRoot(tool, argvOfExecutable(), io);
-    if (dropped !== null) {
-      setExit(dropped);
-      return;
-    }
-    setExit((await action(contextOf(tool, io))) ?? 0);
-  };
+export async function forTool(o: ToolOptions, argv: readonly string[], io: CliIo, action: (ctx: JobsContext) => Promise<number | void> | number | void): Promise<number> {
+  const tool = resolveTool({ tool: o.tool, home: o.home, env: io.env, cwd: io.cwd });
+  const dropped = await runAsToolIfRoot(tool, argv, io);
+  if (dropped !== null) return dropped;
+  return (await action(contextOf(tool, io))) ?? 0;
+}
 
-  jobs
-    .command('run')
-    .argument('<name>', 'new job name (1 to 52 of a-z 0-9 . -)')
-    .description('run a new job of your own')
-    .requiredOption('--command <command>', 'the command, run by /bin/sh in your home directory ("./script.sh --arg")')
-    .option('--continuous', 'run a continuous job: restarted whenever it ends')
-    .option('--schedule <schedule>', 'run it on a cron-like schedule in UTC ("1 * * * *", @hourly, @daily, @weekly, @monthly, @yearly)')
-    .option('--timezone <zone>', 'read --schedule in this time zone (e.g. Europe/Berlin)')
-    .option('--wait [seconds]', `wait for a one-off job to end (default ${DEFAULT_WAIT_S} s); exit 0 only if it succeeded`)
-    .option('--filelog', 'log to ~/NAME.out and ~/NAME.err (the default)')
-    .option('--no-filelog', 'keep the output for `jobs logs` instead of files in your home')
-    .option('-o, --filelog-stdout <file>', 'where stdout goes (appended), relative to your home')
-    .option('-e, --filelog-stderr <file>', 'where stderr goes (appended), relative to your home')
-    .option('--retry <n>', 'rerun a failed one-off or scheduled run up to n times (0 to 5)')
-    .option('--timeout <seconds>', 'end a one-off or scheduled run that takes longer (TERM, then KILL) and record it as timed out')
-    .option('--health-check-script <command>', 'continuous: a check run once a second at startup (120 failures restart), then every 10 s (3 failures restart)')
-    .option('--port <n>', 'continuous: the port the job listens on (in PORT)')
-    .option('--publish', 'continuous, with --port: route the tool to the job (a web server run as a job)')
-    .option('--emails <when>', 'mail to the maintainers: none (default), onfailure, onfinish or all')
-    .option('--mem <size>', `memory limit, enforced by the kernel (512Mi, 1Gi; default ${formatMemory(DEFAULT_MEMORY)})`)
-    .option('--cpu <cpus>', `CPU limit, enforced by the kernel (0.5, 500m, 2; default ${formatCpu(DEFAULT_CPU)})`)
-    .option('--image <name>', 'recorded only: jobs run on this host, there are no container images')
-    .option('--mount <which>', 'recorded only: all of the home is always there')
-    .action(async (name: string, o: RunOptions) => withTool((ctx) => run(ctx, name, o, io)));
+export async function restart(ctx: JobsContext, name: string): Promise<void> {
+  await restartJob(ctx, name);
+}
 
-  jobs
-    .command('list')
-    .description('list your jobs and their status')
-    .option('-o, --output <format>', 'long: every column')
-    .option('--json', 'as JSON')
-    .action(async (o: { output?: string; json?: boolean }) => withTool((ctx) => list(ctx, o, io)));
+/** NAMES, or every job (null) */
+export async function remove(ctx: JobsContext, names: readonly string[] | null): Promise<void> {
+  await deleteJobs(ctx, names);
+}
 
-  jobs
-    .command('show')
-    .argument('<name>')
-    .description('show a job in detail')
-    .action(async (name: string) => withTool((ctx) => show(ctx, name, io)));
-
-  jobs
-    .command('logs')
-    .argument('<name>')
-    .description('show a job\'s output (its files, or what it wrote without file logs)')
-    .option('-f, --follow', 'keep printing new lines')
-    .option('-l, --lines <n>', 'how many of the last lines (default 100)')
-    .action(async (name: string, o: { follow?: boolean; lines?: string }) => withTool((ctx) => logs(ctx, name, o, io)));
-
-  jobs
-    .command('restart')
-    .argument('<name>')
-    .description('restart a continuous job; run a scheduled or one-off job now')
-    .action(async (name: string) => withTool(async (ctx) => void (await restartJob(ctx, name))));
-
-  jobs
-    .command('delete')
-    .argument('<name>')
-    .description('delete a job (a run in progress is stopped)')
-    .action(async (name: string) => withTool(async (ctx) => void (await deleteJobs(ctx, [name]))));
-
-  jobs
-    .command('flush')
-    .description('delete all your jobs')
-    .action(async () => withTool(async (ctx) => void (await deleteJobs(ctx, null))));
-
-  jobs
-    .command('load')
-    .argument('<file>', 'a YAML list of jobs (Toolforge\'s jobs.yaml)')
-    .option('--job <name>', 'load only this job of the file')
-    .description('make the file\'s jobs yours: new ones created, changed ones replaced, others deleted')
-    .action(async (file: string, o: { job?: string }) => withTool((ctx) => load(ctx, file, o.job, io)));
-
-  jobs
-    .command('dump')
-    .description('print your jobs as YAML, ready for a later load')
-    .option('-f, --to-file <file>', 'write it to a file instead')
-    .action(async (o: { toFile?: string }) =>
-      withTool((ctx) => {
-        const text = jobsYaml(readJobs(ctx.tool.home));
-        if (o.toFile) writeFileSync(path.resolve(o.toFile), text);
-        else io.out(text);
-      }),
-    );
-
-  jobs
-    .command('quota')
-    .description('what your tool runs and may run: running jobs, CPU, memory, definitions')
-    .option('--json', 'as JSON')
-    .action(async (o: { json?: boolean }) => withTool((ctx) => quota(ctx, o, io)));
-
-  jobs
-    .command('images')
-    .description('the runtime images (there are none: jobs run on this host)')
-    .action(() => {
-      io.out('toolhost runs jobs on this host with what it has installed: there are no container images (--image is recorded only).\n');
-      setExit(0);
-    });
+export function dump(ctx: JobsContext, toFile: string | undefined, io: CliIo): void {
+  const text = jobsYaml(readJobs(ctx.tool.home));
+  if (toFile) writeFileSync(path.resolve(toFile), text);
+  else io.out(text);
 }

@@ -1,79 +1,11 @@
 // `toolhost lighttpd lex|parse|check|print|compat`: the configuration engine on standalone
-// files, stage by stage, as `lighttpd -t` and `lighttpd -p` do.
-import { readFileSync } from 'node:fs';
+// files, stage by stage, as `lighttpd -t` and `lighttpd -p` do. The engine loads when a
+// subcommand runs (lighttpd-files.ts, lighttpd-compat.ts), not for their --help (#14).
 import path from 'node:path';
 import type { Command as Commander } from 'commander';
-import { ToolhostError } from '../errors.js';
-import {
-  evaluate,
-  findLighttpd,
-  formatDiagnostic,
-  lex,
-  makeSource,
-  nodeHost,
-  parse,
-  positionOf,
-  printConfig,
-  runLighttpdCheck,
-  type Diagnostic,
-  type LighttpdCheck,
-  type LighttpdMessage,
-  type SourceFile,
-} from '../lighttpd/index.js';
-import { runCompat } from './lighttpd-compat.js';
 import type { CliIo } from './io.js';
 
-export function readSource(file: string, io: CliIo): SourceFile {
-  const full = path.resolve(io.cwd, file);
-  try {
-    return makeSource(file, readFileSync(full, 'utf8'), { path: full });
-  } catch (err) {
-    throw new ToolhostError('TH_ERR_FILE_UNREADABLE', file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
-  }
-}
-
-export function printDiagnostics(list: readonly Diagnostic[], io: CliIo): number {
-  let errors = 0;
-  for (const d of list) {
-    io.err(`${formatDiagnostic(d)}\n`);
-    if (d.severity === 'error') errors++;
-  }
-  return errors;
-}
-
-/**
- * lighttpd -tt's messages, each prefixed with where it points (`place`), then
- * TH_ERR_LIGHTTPD_REJECTED naming the first fatal one if lighttpd refused the file.
- */
-export function reportLighttpdCheck(result: LighttpdCheck, io: CliIo, place: (m: LighttpdMessage) => string): void {
-  for (const m of result.messages) io.err(`${place(m)}${m.text}\n`);
-  if (result.ok) return;
-  const first = result.messages.find((m) => m.fatal) ?? result.messages[0];
-  throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? `${place(first)}${first.text}` : `exit status ${result.status}`);
-}
-
-function evaluateFile(source: SourceFile, io: CliIo) {
-  const parsed = parse(source);
-  const evaluated = evaluate(parsed.file, nodeHost({ env: io.env, cwd: io.cwd }));
-  return { parsed, evaluated, diagnostics: [...parsed.diagnostics.items, ...evaluated.diagnostics] };
-}
-
-/** JSON of the syntax tree with line:col instead of offsets (printing is where they are computed) */
-function treeJson(source: SourceFile, node: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(node, (key, value: unknown) => {
-      if (key === 'source') return undefined;
-      if (value && typeof value === 'object' && 'start' in value && 'end' in value) {
-        const v = value as { start: number; end: number };
-        const s = positionOf(source, v.start);
-        const e = positionOf(source, v.end);
-        const { start: _s, end: _e, ...rest } = v;
-        return { ...rest, at: `${s.line}:${s.col}`, to: `${e.line}:${e.col}` };
-      }
-      return value;
-    }),
-  );
-}
+const engine = (): Promise<typeof import('./lighttpd-files.js')> => import('./lighttpd-files.js');
 
 export function registerLighttpdCommands(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const lighttpd = program.command('lighttpd').description('the lighttpd configuration engine on one file');
@@ -82,25 +14,16 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
     .command('lex')
     .argument('<file>', 'a lighttpd configuration file')
     .description('print the tokens of FILE (line:col kind text)')
-    .action((file: string) => {
-      const source = readSource(file, io);
-      const { tokens, diagnostics } = lex(source);
-      for (const t of tokens) {
-        const p = positionOf(source, t.start);
-        io.out(`${p.line}:${p.col}\t${t.kind}\t${JSON.stringify(t.text)}\n`);
-      }
-      setExit(printDiagnostics(diagnostics.items, io) ? 1 : 0);
+    .action(async (file: string) => {
+      setExit((await engine()).lexFile(file, io));
     });
 
   lighttpd
     .command('parse')
     .argument('<file>', 'a lighttpd configuration file')
     .description('print the syntax tree of FILE as JSON')
-    .action((file: string) => {
-      const source = readSource(file, io);
-      const { file: tree, diagnostics } = parse(source);
-      io.out(`${JSON.stringify(treeJson(source, tree.statements), null, 2)}\n`);
-      setExit(printDiagnostics(diagnostics.items, io) ? 1 : 0);
+    .action(async (file: string) => {
+      setExit((await engine()).parseFile(file, io));
     });
 
   lighttpd
@@ -108,18 +31,8 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
     .argument('<file>', 'a lighttpd configuration file')
     .option('--no-lighttpd', 'only toolhost\'s own checks, without running lighttpd -tt')
     .description('check FILE as lighttpd -tt does; errors point at file:line:col')
-    .action((file: string, opts: { lighttpd: boolean }) => {
-      const source = readSource(file, io);
-      const { diagnostics } = evaluateFile(source, io);
-      const errors = printDiagnostics(diagnostics, io);
-      if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
-      if (opts.lighttpd) {
-        const binary = findLighttpd(io.env);
-        if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
-        const result = runLighttpdCheck(binary, source.path as string, { env: io.env, cwd: io.cwd });
-        reportLighttpdCheck(result, io, (m) => (m.line !== null ? `${file}:${m.line}: ` : ''));
-      }
-      io.out('Syntax OK\n');
+    .action(async (file: string, opts: { lighttpd: boolean }) => {
+      (await engine()).checkFile(file, opts.lighttpd, io);
       setExit(0);
     });
 
@@ -127,12 +40,8 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
     .command('print')
     .argument('<file>', 'a lighttpd configuration file')
     .description('print FILE evaluated, in the format of lighttpd -p')
-    .action((file: string) => {
-      const source = readSource(file, io);
-      const { evaluated, diagnostics } = evaluateFile(source, io);
-      const errors = printDiagnostics(diagnostics, io);
-      if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
-      io.out(printConfig(evaluated.global));
+    .action(async (file: string) => {
+      (await engine()).printFile(file, io);
       setExit(0);
     });
 
@@ -142,7 +51,8 @@ export function registerLighttpdCommands(program: Commander, io: CliIo, setExit:
     .option('--json', 'one JSON object per file')
     .option('--verbose', 'print the messages for each rejected file')
     .description('merge each file with the default template and check alone vs merged with lighttpd -tt')
-    .action((dir: string, opts: { json?: boolean; verbose?: boolean }) => {
+    .action(async (dir: string, opts: { json?: boolean; verbose?: boolean }) => {
+      const { runCompat } = await import('./lighttpd-compat.js');
       setExit(runCompat(path.resolve(io.cwd, dir), io, { json: opts.json === true, verbose: opts.verbose === true }));
     });
 }

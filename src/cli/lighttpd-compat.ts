@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { fillTemplate, findLighttpd, formatDiagnostic, runLighttpdCheck } from '../lighttpd/index.js';
 import { templatePath } from '../package-files.js';
-import { buildLighttpdConfig } from '../webservice/index.js';
+import { buildLighttpdConfig } from '../webservice/lighttpd-config.js';
 import type { CliIo } from './io.js';
 
 const TOOL = 'compat-tool';

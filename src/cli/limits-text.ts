@@ -1,5 +1,6 @@
 // A unit's limits in one status line (webservice status, jobs show).
-import { formatCpu, formatMemory, type LimitsSummary } from '../limits/index.js';
+import type { LimitsSummary } from '../limits/index.js';
+import { formatCpu, formatMemory } from '../limits/quantities.js';
 
 export function limitsText(l: LimitsSummary): string {
   const amounts = `memory ${formatMemory(l.memory)}, cpu ${formatCpu(l.cpu)}`;

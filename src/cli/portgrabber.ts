@@ -5,10 +5,7 @@
 // a tool, it runs as the tool.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import getPort from 'get-port';
 import { lookupAccount } from '../accounts/index.js';
-import { RegistrarClient, registrarDir } from '../registrar/index.js';
-import { tcpProbe } from '../supervisor/index.js';
 import { isToolhostError, ToolhostError } from '../errors.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
 import { runAsToolIfRoot } from './as-tool.js';
@@ -24,6 +21,8 @@ interface Options {
 async function run(tool: string, command: string[], opts: Options, io: CliIo): Promise<number> {
   const [cmd, ...args] = command;
   if (!cmd) throw new ToolhostError('TH_ERR_USAGE', 'missing COMMAND; usage: portgrabber TOOL COMMAND [ARGS...]');
+  // loaded to run, not for `portgrabber --help` (#14)
+  const [{ default: getPort }, { RegistrarClient, registrarDir }, { tcpProbe }] = await Promise.all([import('get-port'), import('../registrar/index.js'), import('../supervisor/index.js')]);
   const registrar = new RegistrarClient({ dir: registrarDir(io.env), tool, reconnect: true, log: (l) => io.err(`portgrabber: ${l}\n`) });
   // the registrar says where this node's servers listen; a tool that is not ours is refused here
   const { address: host } = await registrar.connect(5000);

@@ -1,12 +1,14 @@
 // commander set up the same way for every executable: output through CliIo, no process.exit,
-// usage errors as exit code 2 with one line and a pointer to --help.
+// usage errors as exit code 2 with one line and a pointer to --help; --version on every one.
 import { Command as Commander, CommanderError } from 'commander';
 import type { CliIo } from './io.js';
+import { VERSION_FLAG, versionLine } from './version.js';
 
 export function newProgram(name: string, description: string, io: CliIo): Commander {
   const program = new Commander(name);
   program
     .description(description)
+    .version(versionLine(name), VERSION_FLAG, 'print toolhost\'s version')
     .exitOverride()
     .showHelpAfterError(`(run "${name} --help" for usage)`)
     .configureOutput({

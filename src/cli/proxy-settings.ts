@@ -81,7 +81,14 @@ export function parseListen(value: string, option: string): ListenAddress {
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-function readSettings(file: string, cwd: string): FileSettings {
+/** conf/toolhost.json's defaults, under the operator's settings file (--config or TOOLHOST_CONFIG) when there is one */
+export function layeredSettings<T extends object>(configFile: string | undefined, cwd: string): { settings: T; where: string } {
+  const defaults = readSettings(path.join(PACKAGE_ROOT, 'conf', 'toolhost.json'), cwd);
+  const file = configFile ? readSettings(configFile, cwd) : {};
+  return { settings: { ...defaults, ...file } as T, where: configFile ?? 'conf/toolhost.json' };
+}
+
+function readSettings(file: string, cwd: string): object {
   const full = path.resolve(cwd, file);
   let text: string;
   try {
@@ -115,11 +122,7 @@ export function resolveProxySettings(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string,
 ): ResolvedProxySettings {
-  const defaults = readSettings(path.join(PACKAGE_ROOT, 'conf', 'toolhost.json'), cwd);
-  const configFile = cli.config ?? env.TOOLHOST_CONFIG;
-  const file = configFile ? readSettings(configFile, cwd) : {};
-  const s: FileSettings = { ...defaults, ...file };
-  const where = configFile ?? 'conf/toolhost.json';
+  const { settings: s, where } = layeredSettings<FileSettings>(cli.config ?? env.TOOLHOST_CONFIG, cwd);
 
   const listen = parseListen(cli.listen ?? s.listen ?? '0.0.0.0:8080', '--listen');
   const adminRaw = cli.adminListen ?? s.adminListen ?? null;

@@ -2,11 +2,9 @@
 // access log on SIGHUP.
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
-import { ProxyServer } from '../proxy/index.js';
-import { describeRedis } from '../routes/index.js';
 import type { CliIo } from './io.js';
 import { addRedisOptions } from './redis-options.js';
-import { resolveProxySettings, type ProxyCliOptions } from './proxy-settings.js';
+import type { ProxyCliOptions } from './proxy-settings.js';
 
 export function registerProxyCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   addRedisOptions(
@@ -40,6 +38,8 @@ export function registerProxyCommand(program: Commander, io: CliIo, setExit: (co
     .option('--empty-user-agent <allow|deny>', 'deny: requests without User-Agent get 403 (default allow)')
     .option('--backend-networks <cidrs>', 'comma-separated CIDRs backends may be in (default 127.0.0.0/8,::1/128)')
     .action(async (opts: ProxyCliOptions) => {
+      // the proxy loads when it runs, not for `toolhost proxy --help` (#14)
+      const [{ ProxyServer }, { describeRedis }, { resolveProxySettings }] = await Promise.all([import('../proxy/index.js'), import('../routes/index.js'), import('./proxy-settings.js')]);
       const { options, redisWaitMs } = resolveProxySettings(opts, io.env, io.cwd);
       const proxy = new ProxyServer({ ...options, log: (line) => io.err(`toolhost proxy: ${line}\n`) });
       try {

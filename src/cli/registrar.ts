@@ -2,8 +2,6 @@
 // SIGTERM/SIGINT; its registrations stay routed across its own restart.
 import os from 'node:os';
 import type { Command as Commander } from 'commander';
-import { Registrar, registrarDir } from '../registrar/index.js';
-import { describeRedis, redisConnectionFrom } from '../routes/index.js';
 import { ToolhostError } from '../errors.js';
 import net from 'node:net';
 import type { CliIo } from './io.js';
@@ -39,6 +37,8 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
     .option('--state-dir <dir>', `where administrators' quotas are (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
     .option('--cgroup-root <name>', 'toolhost\'s directory in the cgroup hierarchies', 'toolhost')
     .action(async (opts: Options) => {
+      // the registrar and Redis's client load when it runs, not for `toolhost registrar --help` (#14)
+      const [{ Registrar, registrarDir }, { describeRedis, redisConnectionFrom }] = await Promise.all([import('../registrar/index.js'), import('../routes/index.js')]);
       if (net.isIP(opts.address) === 0) throw new ToolhostError('TH_ERR_USAGE', `--address must be an IP address, not "${opts.address}" (proxies resolve no names)`);
       const leaseMs = Math.round(Number(opts.lease) * 1000);
       if (!Number.isFinite(leaseMs) || leaseMs < 300) throw new ToolhostError('TH_ERR_USAGE', `--lease must be at least 0.3 seconds, not "${opts.lease}"`);

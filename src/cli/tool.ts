@@ -1,18 +1,24 @@
-// `toolhost tool create|delete|list|show|add-maintainer|proxy-user|registrar-user|sync-acl`:
-// tool accounts, run by an administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL,
-// --redis-file; with Sentinel, also --redis-sentinels and --redis-master).
+// `toolhost tool create|delete|list|show|add-maintainer|remove-maintainer|describe|sync|quota|
+// proxy-user|registrar-user|sync-acl`: tool accounts, run by an administrator with the
+// administrator's Redis URL (TOOLHOST_REDIS_URL, --redis-file; with Sentinel, also
+// --redis-sentinels and --redis-master).
 import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
-import { lookupAccount } from '../accounts/index.js';
-import { parseHostPort, parseRedisConnection, redisConnectionFrom } from '../routes/index.js';
-import { addMaintainer, createProxyUser, createRegistrarUser, createTool, deleteTool, listTools, syncRedisUsers, toolRecord, type AdminContext, type ToolRecord } from '../webservice/index.js';
+import type { AdminContext, ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { addRedisOptions } from './redis-options.js';
-import { requireRootOwnedDirectory } from '../accounts/index.js';
-import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
+import { lookupAccount, requireRootOwnedDirectory } from '../accounts/index.js';
+import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
 import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
+import { forgetToolMail, isAddress, recordMaintainerEmail } from '../notify/index.js';
+
+/** Redis's client and the tool administration load when a subcommand runs, not for --help (#14) */
+async function admin() {
+  const [routes, webservice] = await Promise.all([import('../routes/index.js'), import('../webservice/index.js')]);
+  return { redisConnectionFrom: routes.redisConnectionFrom, parseRedisConnection: routes.parseRedisConnection, parseHostPort: routes.parseHostPort, ...webservice };
+}
 
 interface AdminOptions {
   redis?: string;
@@ -41,15 +47,7 @@ interface QuotaOptions {
 
 /** the options given, checked and in the quota's units */
 function quotaChanges(o: QuotaOptions): Partial<ToolQuota> {
-  const amount = (option: string, v: string | undefined, parse: (t: string) => number): number | undefined => {
-    if (v === undefined) return undefined;
-    try {
-      return parse(v);
-    } catch (err) {
-      if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
-      throw err;
-    }
-  };
+  const amount = (option: string, v: string | undefined, parse: (t: string) => number): number | undefined => (v === undefined ? undefined : quantityOption(option, v, parse));
   const count = (option: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -99,8 +97,9 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
   )
     .option('--public-redis-url <url>', 'where tools reach Redis (redis:// or redis-sentinel://), for their credentials (default: as the administrator reaches it)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
-  const ctx = (): AdminContext => {
+  const ctx = async (): Promise<AdminContext> => {
     const o = tool.opts<AdminOptions>();
+    const { redisConnectionFrom, parseRedisConnection } = await admin();
     return {
       redis: redisConnectionFrom(o, io.env),
       ...(o.publicRedisUrl ? { publicRedis: parseRedisConnection(o.publicRedisUrl) } : {}),
@@ -109,14 +108,17 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
       warn: (line) => io.err(`toolhost tool: ${line}\n`),
     };
   };
+  const maintainersLine = (name: string, maintainers: readonly string[]): string => `${name}: maintained by ${maintainers.join(', ') || 'nobody'}\n`;
 
   tool
     .command('create')
     .argument('<name>')
     .option('--json', 'print the record as JSON')
-    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user (keys tool:NAME:*), credentials file')
-    .action(async (name: string, opts: { json?: boolean }) => {
-      printRecord(await createTool(ctx(), name), opts.json === true, io);
+    .option('--description <text>', 'one line for the home page (the tool\'s own ~/.description shows instead once its webservice runs)')
+    .description('create the tool: unix user and group tools.NAME (as root), home with public_html/, Redis user, credentials file, tool directory entry')
+    .action(async (name: string, opts: { json?: boolean; description?: string }) => {
+      const { createTool } = await admin();
+      printRecord(await createTool(await ctx(), name, opts.description !== undefined ? { description: opts.description } : {}), opts.json === true, io);
       setExit(0);
     });
 
@@ -126,7 +128,9 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--remove-home', 'also remove the home directory')
     .description('remove the tool\'s Redis user and routes, stop its processes and remove its unix user')
     .action(async (name: string, opts: { removeHome?: boolean }) => {
-      await deleteTool(ctx(), name, { removeHome: opts.removeHome === true });
+      const { deleteTool } = await admin();
+      await deleteTool(await ctx(), name, { removeHome: opts.removeHome === true });
+      forgetToolMail(stateDirectory(io.env), validateToolName(name));
       io.out(`tool ${name} deleted\n`);
       setExit(0);
     });
@@ -135,7 +139,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('list')
     .description('every tool with a Redis user')
     .action(async () => {
-      for (const name of await listTools(ctx())) io.out(`${name}\n`);
+      const { listTools } = await admin();
+      for (const name of await listTools(await ctx())) io.out(`${name}\n`);
       setExit(0);
     });
 
@@ -143,9 +148,10 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('show')
     .argument('<name>')
     .option('--json', 'as JSON: name, home, uid, gid, redisUser, credentialsFile, maintainers')
-    .action((name: string, opts: { json?: boolean }) => {
+    .action(async (name: string, opts: { json?: boolean }) => {
       validateToolName(name);
-      const r = toolRecord(name, ctx().homeRoot);
+      const { toolRecord } = await admin();
+      const r = toolRecord(name, (await ctx()).homeRoot);
       // a development tool has no unix account: it exists if its home does
       if (r.uid === null && !lookupAccount(`tools.${name}`) && !existsSync(r.home)) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
       printRecord(r, opts.json === true, io);
@@ -156,10 +162,50 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('add-maintainer')
     .argument('<name>')
     .argument('<user>')
-    .description('let a unix user maintain the tool (membership of group tools.NAME)')
-    .action((name: string, user: string) => {
-      addMaintainer(name, user);
-      io.out(`${user} maintains ${name} (group tools.${name}); they need to log in again\n`);
+    .option('--email <address>', 'where the tool\'s notices reach this maintainer (used when the tool has no ~/.forward)')
+    .option('--state-dir <dir>', `where toolhost keeps its state (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .description('let a unix user maintain the tool (membership of group tools.NAME), with the address notices go to')
+    .action(async (name: string, user: string, o: { email?: string; stateDir?: string }) => {
+      if (o.email !== undefined && !isAddress(o.email)) throw new ToolhostError('TH_ERR_EMAIL_INVALID', JSON.stringify(o.email));
+      const { addMaintainer } = await admin();
+      io.out(maintainersLine(name, await addMaintainer(await ctx(), name, user)));
+      if (o.email !== undefined) recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, o.email);
+      io.out(`${user} can become ${name} now; the group's file access starts at their next login${o.email ? `; notices go to ${o.email} unless the tool has a ~/.forward` : ''}\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('remove-maintainer')
+    .argument('<name>')
+    .argument('<user>')
+    .description('USER no longer maintains the tool: out of group tools.NAME and its sudoers rule, off the home page')
+    .option('--state-dir <dir>', `where toolhost keeps its state (or TOOLHOST_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    .action(async (name: string, user: string, o: { stateDir?: string }) => {
+      const { removeMaintainer } = await admin();
+      io.out(maintainersLine(name, await removeMaintainer(await ctx(), name, user)));
+      recordMaintainerEmail(o.stateDir ?? stateDirectory(io.env), validateToolName(name), user, null);
+      io.out(`${user} can no longer become ${name}; sessions they have open keep the group's file access until they end\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('describe')
+    .argument('<name>')
+    .argument('<text>', 'one line; "" removes it')
+    .description('set the administrator\'s description of the tool on the home page')
+    .action(async (name: string, text: string) => {
+      const { describeTool } = await admin();
+      await describeTool(await ctx(), name, text);
+      setExit(0);
+    });
+
+  tool
+    .command('sync')
+    .argument('[names...]', 'the tools (default: every tool)')
+    .description('record maintainers again from the tools\' groups: sudoers rules and tool directory entries (after usermod by hand, a Redis that lost data, or sudo installed late)')
+    .action(async (names: string[]) => {
+      const { syncTools } = await admin();
+      for (const [name, maintainers] of await syncTools(await ctx(), names)) io.out(maintainersLine(name, maintainers));
       setExit(0);
     });
 
@@ -198,7 +244,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('registrar-user')
     .description('create (or reset) the node registrars\' Redis user, the only one that writes tools\' routes; prints its URL for toolhost registrar --redis')
     .action(async () => {
-      io.out(`${await createRegistrarUser(ctx())}\n`);
+      const { createRegistrarUser } = await admin();
+      io.out(`${await createRegistrarUser(await ctx())}\n`);
       setExit(0);
     });
 
@@ -208,8 +255,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .option('--from <host:port>', 'copy the users of this node (default: the master)')
     .description('copy every Redis user of the master to the replicas (ACL users are not replicated) and save them there; run it for a new or returning replica')
     .action(async (nodes: string[], opts: { from?: string }) => {
-      const admin = ctx();
-      const outcomes = await syncRedisUsers(admin.redis, {
+      const { syncRedisUsers, parseHostPort } = await admin();
+      const outcomes = await syncRedisUsers((await ctx()).redis, {
         ...(opts.from ? { from: parseHostPort(opts.from, 6379) } : {}),
         ...(nodes.length ? { to: nodes.map((n) => parseHostPort(n, 6379)) } : {}),
       });
@@ -227,7 +274,8 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .command('proxy-user')
     .description('create (or reset) the proxy\'s read-only Redis user; prints its URL for toolhost proxy --redis')
     .action(async () => {
-      io.out(`${await createProxyUser(ctx())}\n`);
+      const { createProxyUser } = await admin();
+      io.out(`${await createProxyUser(await ctx())}\n`);
       setExit(0);
     });
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseAccessLine, renderReview, review, type AccessEntry } from '../accesslog/index.js';
 import { ToolhostError } from '../errors.js';
+import { olderGenerations } from '../logs/index.js';
 import type { Tool } from '../accounts/index.js';
 import { ERROR_LOG } from '../webservice/index.js';
 import type { CliIo } from './io.js';
@@ -31,7 +32,9 @@ export function parseSince(value: string, now = Date.now()): Date {
 
 async function accessReview(tool: Tool, opts: LogOptions, io: CliIo): Promise<number> {
   const since = opts.since ? parseSince(opts.since) : null;
-  const files = ['access.log.1', 'access.log'].map((f) => path.join(tool.home, f)).filter((f) => existsSync(f));
+  const current = path.join(tool.home, 'access.log');
+  // every generation the supervisor's rotation kept, oldest first
+  const files = [...olderGenerations(current), current].filter((f) => existsSync(f));
   if (!files.length) throw new ToolhostError('TH_ERR_FILE_UNREADABLE', path.join(tool.home, 'access.log'), 'ENOENT');
   const entries: AccessEntry[] = [];
   let unparsed = 0;

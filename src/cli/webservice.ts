@@ -1,34 +1,26 @@
 // `webservice [--tool NAME --home DIR] [TYPE] ACTION [-- COMMAND…]`: what a tool maintainer runs.
+import { stateDirectory } from '../state-dir.js';
+// Each action loads the code it uses when it runs: `webservice status` loads neither the lighttpd
+// engine nor the registrar's daemon, `--help` none of them (#14).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { findLighttpd, runLighttpdCheck } from '../lighttpd/index.js';
-import { printDiagnostics, reportLighttpdCheck } from './lighttpd-commands.js';
 import { resolveTool, runtimeDirectory, type Tool } from '../accounts/index.js';
-import { registrarDir } from '../registrar/index.js';
-import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
-import { DEFAULT_CPU, DEFAULT_MEMORY, formatCpu, formatMemory, parseCpu, parseMemory, QuantityError, resourcesOf, unitName } from '../limits/index.js';
+import { registrarDir } from '../registrar/protocol.js';
+// the policies and the delivery record alone, not the notifier's code (#14)
+import { DEFAULT_WEB_EMAILS, EMAIL_POLICIES, type EmailPolicy } from '../notify/policy.js';
+import { noticeStatus } from '../notify/delivery.js';
+// the notation and the defaults alone, not the cgroups' code (#14)
+import { formatCpu, formatMemory, parseCpu, parseMemory, quantityOption } from '../limits/quantities.js';
+import { DEFAULT_CPU, DEFAULT_MEMORY, resourcesOf, unitName } from '../limits/quota.js';
 import { limitsText } from './limits-text.js';
-import {
-  checkStart,
-  currentDefinitions,
-  buildLighttpdConfig,
-  readManifest,
-  restartWebservice,
-  startWebservice,
-  statusOf,
-  stopWebservice,
-  WEBSERVICE_TYPES,
-  type ControlContext,
-  type Manifest,
-  type ServiceState,
-  type WebserviceType,
-} from '../webservice/index.js';
+import type { ControlContext, ServiceState } from '../webservice/index.js';
+import { readManifest, type Manifest } from '../webservice/manifest.js';
+import { TYPE_WORDS_HELP, versionNote, webserviceType, type WebserviceType } from '../webservice/webservice-types.js';
 import { runAsToolIfRoot } from './as-tool.js';
 import type { CliIo } from './io.js';
 import { newProgram, runProgram } from './program.js';
-import { showLogs } from './webservice-logs.js';
 
 const ACTIONS = ['start', 'stop', 'restart', 'status', 'logs', 'config'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -48,17 +40,17 @@ interface Options {
   emails?: string;
 }
 
-function parsePositionals(args: string[]): { type: WebserviceType | undefined; action: Action } {
+function parsePositionals(args: string[]): { type: WebserviceType | undefined; note: string | null; action: Action } {
   const [first, second, ...rest] = args;
   if (rest.length) throw new ToolhostError('TH_ERR_USAGE', `unexpected arguments: ${rest.join(' ')}; usage: webservice [TYPE] ACTION [-- COMMAND...]`);
   const typeWord = second === undefined ? undefined : first;
   const actionWord = second === undefined ? first : second;
   if (actionWord === undefined) throw new ToolhostError('TH_ERR_USAGE', `missing ACTION; usage: webservice [TYPE] ${ACTIONS.join('|')}`);
   if (!(ACTIONS as readonly string[]).includes(actionWord)) throw new ToolhostError('TH_ERR_USAGE', `unknown action "${actionWord}"; choose one of: ${ACTIONS.join(', ')}`);
-  if (typeWord !== undefined && !(WEBSERVICE_TYPES as readonly string[]).includes(typeWord)) {
-    throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${WEBSERVICE_TYPES.join(', ')}`);
-  }
-  return { type: typeWord as WebserviceType | undefined, action: actionWord as Action };
+  if (typeWord === undefined) return { type: undefined, note: null, action: actionWord as Action };
+  const named = webserviceType(typeWord);
+  if (!named) throw new ToolhostError('TH_ERR_USAGE', `unknown webservice type "${typeWord}"; choose one of: ${TYPE_WORDS_HELP}`);
+  return { type: named.type, note: versionNote(typeWord, named), action: actionWord as Action };
 }
 
 function controlContext(tool: Tool, io: CliIo): ControlContext {
@@ -95,13 +87,7 @@ function manifestFor(tool: Tool, type: WebserviceType | undefined, command: stri
 }
 
 function checkQuantity(option: string, value: string | undefined, parse: (v: string) => number): void {
-  if (value === undefined) return;
-  try {
-    parse(value);
-  } catch (err) {
-    if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
-    throw err;
-  }
+  if (value !== undefined) quantityOption(option, value, parse);
 }
 
 function duration(ms: number): string {
@@ -127,10 +113,21 @@ function reportState(s: ServiceState, io: CliIo): number {
   return 1;
 }
 
-function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): number {
+async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const [{ buildLighttpdConfig }, { findLighttpd, runLighttpdCheck }, { printDiagnostics, reportLighttpdCheck }] = await Promise.all([
+    import('../webservice/lighttpd-config.js'),
+    import('../lighttpd/index.js'),
+    import('./lighttpd-files.js'),
+  ]);
   const runtimeDir = runtimeDirectory(tool, io.env);
   const chosen = type ?? readManifest(tool.home)?.type ?? 'lighttpd';
   if (chosen === 'generic') throw new ToolhostError('TH_ERR_USAGE', 'a generic webservice has no lighttpd configuration; use webservice lighttpd config');
+  if (chosen === 'python' || chosen === 'node') {
+    // no configuration language to merge: the checks a start makes, and the command it runs
+    const { serverCommandLine } = await import('../webservice/server-instance.js');
+    io.out(`${serverCommandLine({ tool, type: chosen, command: undefined, runtimeDir, bind: '127.0.0.1', env: io.env, resources: resourcesOf(readManifest(tool.home) ?? {}), emails: DEFAULT_WEB_EMAILS })}\n`);
+    return 0;
+  }
   const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
   const errors = printDiagnostics(built.diagnostics, io);
   if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
@@ -147,7 +144,7 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
-    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text });
+    const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
     reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;
@@ -157,6 +154,7 @@ function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io:
 }
 
 async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
+  const { statusOf } = await import('../webservice/control.js');
   const s = await statusOf(controlContext(tool, io));
   const st = s.state;
   const now = Date.now();
@@ -174,6 +172,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
         lastExit: st?.lastExit ?? null,
         lastCause: st?.lastCause ?? null,
         limits: st?.limits ?? null,
+        notice: noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice),
         configError: st?.configError ?? null,
         routeRegistered: registered,
         supervisorPid: s.running ? (st?.supervisorPid ?? null) : null,
@@ -181,8 +180,10 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
     );
     return 0;
   }
+  const notice = noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice);
   if (!s.running || !st) {
     io.out(`Your webservice is not running.${st?.lastExit ? ` Last exit: ${st.lastExit}.` : ''}\n`);
+    if (notice) io.out(`  notice      ${notice}\n`);
     return 0;
   }
   io.out(`Your webservice is ${st.state} (${st.type}).\n`);
@@ -193,6 +194,7 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
   if (st.limits) io.out(`  limits      ${limitsText(st.limits)}\n`);
   if (st.lastExit) io.out(`  last exit   ${st.lastExit}\n`);
   io.out(`  message     ${st.message}\n`);
+  if (notice) io.out(`  notice      ${notice}\n`);
   for (const l of st.configError ?? []) io.out(`  config      ${l}\n`);
   return 0;
 }
@@ -205,7 +207,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
   let exit = 0;
   const program = newProgram('webservice', 'run and inspect your tool\'s web server', io);
   program
-    .argument('[words...]', `[TYPE] ACTION; TYPE: ${WEBSERVICE_TYPES.join(', ')}; ACTION: ${ACTIONS.join(', ')}`)
+    .argument('[words...]', `[TYPE] ACTION; TYPE: ${TYPE_WORDS_HELP}; ACTION: ${ACTIONS.join(', ')}`)
     .option('--tool <name>', 'the tool, when not run in its tool account (or TOOLHOST_TOOL)')
     .option('--home <dir>', 'the tool\'s home directory (or TOOLHOST_HOME)')
     .option('--check', 'config: also check the merged configuration with the real lighttpd -tt')
@@ -220,7 +222,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .option('--emails <when>', `start: mail to the maintainers: ${EMAIL_POLICIES.join(', ')} (default onfailure)`)
     .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
     .action(async (words: string[], opts: Options) => {
-      const { type, action } = parsePositionals(words);
+      const { type, note, action } = parsePositionals(words);
       const tool = resolveTool({ tool: opts.tool, home: opts.home, env: io.env, cwd: io.cwd });
       const asTool = await runAsToolIfRoot(tool, argv, io);
       if (asTool !== null) {
@@ -229,16 +231,18 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
       }
       switch (action) {
         case 'config':
-          exit = config(type, tool, opts, io);
+          exit = await config(type, tool, opts, io);
           return;
         case 'status':
           exit = await status(tool, opts, io);
           return;
         case 'logs':
-          exit = await showLogs(tool, opts, io);
+          exit = await (await import('./webservice-logs.js')).showLogs(tool, opts, io);
           return;
         case 'start': {
+          const { startWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
           const defs = currentDefinitions(ctx);
           await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
@@ -253,17 +257,27 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         }
         case 'stop': {
+          const { stopWebservice } = await import('../webservice/control.js');
           const was = await stopWebservice(controlContext(tool, io));
           io.out(was ? 'Your webservice is stopped; its route is removed.\n' : 'Your webservice is not running.\n');
           exit = 0;
           return;
         }
         case 'restart': {
+          const { restartWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
+          if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
           await checkStart(ctx, currentDefinitions(ctx), { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Restarting webservice...\n');
-          exit = reportState(await restartWebservice(controlContext(tool, io), manifest), io);
+          const r = await restartWebservice(ctx, manifest);
+          if (!r.replaced && r.state.state === 'running' && !r.state.configError) {
+            // the new server failed (an app that does not import, a crash at start): the old one serves on
+            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}; see ~/error.log.\n`);
+            exit = 1;
+            return;
+          }
+          exit = reportState(r.state, io);
           return;
         }
       }

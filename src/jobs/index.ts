@@ -1,6 +1,6 @@
 // Jobs: bots, one-off tasks and scheduled runs, with Toolforge's commands and keys
 // (docs/reference/jobs.md).
-export { dumpJob, isJobName, JobSpecError, logFiles, parseJob, typeLabel, EMAIL_POLICIES, type EmailPolicy, type JobInput, type JobSpec, type JobType } from './job-spec.js';
+export { dumpJob, isJobName, JobSpecError, logFiles, parseJob, typeLabel, type JobInput, type JobSpec, type JobType } from './job-spec.js';
 export { effectiveCron, parseSchedule, type Schedule } from './schedule.js';
 export { jobsManifestPath, jobsYaml, parseJobsYaml, readJobs, readJobsOf, writeJobs, JOBS_MANIFEST, MAX_JOB_DEFINITIONS, type JobsRead } from './jobs-manifest.js';
 export { emptyRecord, internalLogPath, jobsDir, readRecord, recordPath, removeRecord, restartRequestPath, writeRecord, type JobRecord, type RunStatus } from './job-record.js';

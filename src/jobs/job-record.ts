@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
 import type { ExitCause, LimitsSummary } from '../limits/index.js';
+import type { NoticeNote } from '../notify/index.js';
 
 export type RunStatus = 'starting' | 'running' | 'succeeded' | 'failed' | 'timed-out' | 'refused' | 'stopping' | 'stopped' | 'backing-off' | 'crash-looping';
 
@@ -35,6 +36,8 @@ export interface JobRecord {
   readonly errorCode?: string | null;
   /** the limits it ran with, and whether the kernel enforced them */
   readonly limits: LimitsSummary | null;
+  /** the last notice for its maintainers (--emails), and whether it reached the notifier */
+  readonly notice?: NoticeNote | null;
   /** 1-based attempt of `attempts` (1 + --retry) */
   readonly attempt: number;
   readonly attempts: number;

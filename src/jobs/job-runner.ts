@@ -6,8 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsPeer } from '../limits/index.js';
+import type { ChildOutput } from '../logs/index.js';
 import { processInfo } from '../supervisor/index.js';
-import { JobLogError, startJobProcess } from './job-process.js';
+import { startJobProcess } from './job-process.js';
+import { noticeJob, type JobNoticeContext } from './job-notices.js';
+import type { NotifyPeer } from '../notify/index.js';
 import { emptyRecord, writeRecord, type JobRecord } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
@@ -21,12 +24,33 @@ export interface RunOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** the registrar, which admits the run and places it in its cgroup; null: none reachable (why) */
   readonly limits: { readonly peer: LimitsPeer | null; readonly why?: string };
+  /** who takes its notices (--emails): the registrar; null: none reachable (why) */
+  readonly notices: { readonly peer: NotifyPeer | null; readonly why?: string };
   /** between a failed attempt and the next */
   readonly retryDelayMs?: number;
   readonly stopGraceMs?: number;
+  /** where the attempts' output goes (openJobOutput, once per run: a retry adds to it) */
+  readonly output: ChildOutput;
 }
 
 export async function runJob(o: RunOptions): Promise<JobRecord> {
+  const rec = await runAttempts(o);
+  // the run is over: its maintainers hear of it as --emails says, and the record says what became of that
+  const failed = rec.status !== 'succeeded';
+  const note = await noticeJob(noticeContext(o), failed ? 'failed' : 'succeeded', rec.message, rec.cause);
+  if (note) {
+    const done = { ...rec, notice: note, updatedAt: Date.now() };
+    writeRecord(o.runtimeDir, done);
+    return done;
+  }
+  return rec;
+}
+
+function noticeContext(o: RunOptions): JobNoticeContext {
+  return { tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, peer: o.notices.peer, why: o.notices.why };
+}
+
+async function runAttempts(o: RunOptions): Promise<JobRecord> {
   const attempts = o.spec.retry + 1;
   const self = processInfo(process.pid);
   let rec: JobRecord = {
@@ -51,6 +75,8 @@ export async function runJob(o: RunOptions): Promise<JobRecord> {
     return rec;
   }
   save({ limits: guard.summary() });
+  const started = await noticeJob(noticeContext(o), 'started', `started (${o.trigger})`, null);
+  if (started) save({ notice: started });
   try {
     return await attemptAll(o, guard, attempts, save, () => rec);
   } finally {
@@ -62,11 +88,9 @@ async function attemptAll(o: RunOptions, guard: UnitGuard, attempts: number, sav
   for (let attempt = 1; attempt <= attempts; attempt++) {
     let proc;
     try {
-      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, freshLog: attempt === 1, guard });
+      proc = await startJobProcess({ tool: o.tool, runtimeDir: o.runtimeDir, spec: o.spec, env: o.env, output: o.output, guard });
     } catch (err) {
-      // as Toolforge: a log file in a directory that does not exist fails the job with exit code 2
-      const message = err instanceof JobLogError ? err.message : `cannot start: ${(err as Error).message}`;
-      save({ status: 'failed', attempt, exitCode: 2, finishedAt: Date.now(), runner: null, pid: null, startTicks: null, message });
+      save({ status: 'failed', attempt, exitCode: 2, finishedAt: Date.now(), runner: null, pid: null, startTicks: null, message: `cannot start: ${(err as Error).message}` });
       return current();
     }
     const info = proc.pid ? processInfo(proc.pid) : null;
@@ -81,6 +105,8 @@ async function attemptAll(o: RunOptions, guard: UnitGuard, attempts: number, sav
         : null;
     const exit = await proc.exited;
     if (timer) clearTimeout(timer);
+    // what it wrote is in its log files before its record says it ended (`jobs run --wait` reads them next)
+    await o.output.drain();
     const kernel = guard.cause(exit.code, exit.signal);
     const cause: ExitCause = timedOut && kernel.kind !== 'oom' ? { kind: 'timeout', seconds: o.spec.timeout ?? 0 } : kernel;
     const done = { pid: null, startTicks: null, exitCode: exit.code, signal: exit.signal, cause, attempt };

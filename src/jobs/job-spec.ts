@@ -2,12 +2,12 @@
 // the options of `toolforge jobs run` and the keys of its jobs.yaml, so wiki pages and the
 // files kept in tools' repositories work unchanged. One parser for both: the CLI turns its
 // options into the same object a YAML entry is.
+import { DEFAULT_JOB_EMAILS, EMAIL_POLICIES, isEmailPolicy, type EmailPolicy } from '../notify/policy.js';
 import { formatMessage } from '../errors.js';
-import { parseCpu, parseMemory, QuantityError } from '../limits/index.js';
+// the notation alone: \`webservice --help\` and \`status\` read this module (#14)
+import { parseCpu, parseMemory, QuantityError } from '../limits/quantities.js';
 
 export type JobType = 'one-off' | 'continuous' | 'scheduled';
-export type EmailPolicy = 'none' | 'onfailure' | 'onfinish' | 'all';
-export const EMAIL_POLICIES: readonly EmailPolicy[] = ['none', 'onfailure', 'onfinish', 'all'];
 
 export interface JobSpec {
   readonly name: string;
@@ -116,8 +116,8 @@ export function parseJob(input: JobInput): JobSpec {
   if (publish && port === undefined) problems.push('--publish needs --port N: the port the job listens on');
   const hc = text(input['health-check-script']);
   if (hc !== undefined && type !== 'continuous') problems.push('You can only configure a health-check for a continuous job.');
-  const emails = (text(input.emails) ?? 'none') as EmailPolicy;
-  if (!EMAIL_POLICIES.includes(emails)) problems.push(`emails must be one of ${EMAIL_POLICIES.join(', ')}, not ${JSON.stringify(input.emails)}`);
+  const emails = (text(input.emails) ?? DEFAULT_JOB_EMAILS) as EmailPolicy;
+  if (!isEmailPolicy(emails)) problems.push(`emails must be one of ${EMAIL_POLICIES.join(', ')}, not ${JSON.stringify(input.emails)}`);
   const noFilelog = flag(input['no-filelog']);
   if (noFilelog && flag(input.filelog)) problems.push('--filelog and --no-filelog contradict each other');
   const stdout = text(input['filelog-stdout']);

@@ -8,9 +8,13 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tool } from '../accounts/index.js';
 import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsSummary } from '../limits/index.js';
+import type { ChildOutput, ToolLogs } from '../logs/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { processInfo, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
+import { openJobOutput } from './job-output.js';
 import { startJobProcess } from './job-process.js';
+import { noticeJob } from './job-notices.js';
+import { UnitAlerts, type EventKind, type NoticeNote } from '../notify/index.js';
 import { writeRecord, type JobRecord, type RunStatus } from './job-record.js';
 import type { JobSpec } from './job-spec.js';
 
@@ -42,6 +46,8 @@ export interface JobUnitOptions {
   readonly orphan?: Orphan | null;
   readonly health?: Partial<HealthTimings>;
   readonly log: (line: string) => void;
+  /** the supervisor's capped logs, where the job's output goes */
+  readonly logs: ToolLogs;
 }
 
 function runStatus(s: UnitSnapshot<JobInstance>): RunStatus {
@@ -79,11 +85,18 @@ export class JobUnit {
   #startedAt = Date.now();
   #lastCause: ExitCause | null = null;
   #limits: LimitsSummary | null = null;
+  #lastSnapshot: UnitSnapshot<JobInstance> | null = null;
+  #notice: NoticeNote | null = null;
+  readonly #alerts: UnitAlerts;
+  /** its output, opened at the first start and kept across restarts */
+  #output: ChildOutput | null = null;
 
   constructor(options: JobUnitOptions) {
     this.#o = options;
     this.spec = options.spec;
     this.#health = { ...HEALTH, ...options.health };
+    // every death of a continuous job is a failure to report, and so is a crash loop
+    this.#alerts = new UnitAlerts({ everyExit: true, emit: (kind, summary) => void this.#notify(kind, summary) });
     const publish = options.spec.publish === true && options.registrar !== null;
     const driver: UnitDriver<JobInstance> = {
       noun: 'job',
@@ -106,25 +119,42 @@ export class JobUnit {
       livenessFailures: this.#health.livenessFailures,
       publish: (s) => this.#publish(s),
       log: (line) => options.log(`job ${options.spec.name}: ${line}`),
+      afterStop: async () => {
+        await this.#output?.drain();
+      },
     };
     this.unit = new Unit(`job ${options.spec.name}`, driver, { orphan: options.orphan ?? null });
   }
 
-  /** stopped, and its cgroup released */
+  async #notify(kind: EventKind, summary: string): Promise<void> {
+    const peer = this.#o.registrar;
+    const note = await noticeJob({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, peer, why: peer ? undefined : 'no registrar on this host' }, kind, summary, kind === 'recovered' ? null : this.#lastCause);
+    if (!note) return;
+    this.#notice = note;
+    if (this.#lastSnapshot) this.#publish(this.#lastSnapshot);
+  }
+
+  /** stopped for good (deleted, or defined anew): its cgroup released, its output written out and closed */
   async stop(): Promise<void> {
     await this.unit.stop();
+    this.#alerts.close();
     await this.#guard?.release();
+    const output = this.#output;
+    this.#output = null;
+    await output?.close();
   }
 
   #guard: UnitGuard | null = null;
 
   async #launch(): Promise<JobInstance> {
+    // a log file that cannot be opened is a failed start, retried with the backoff
+    this.#output ??= await openJobOutput(this.#o.logs, { tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, fresh: false, pipeName: `job-${this.spec.name}` });
     // admitted again at every start: the quota may have filled or freed meanwhile
     const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('continuous', this.spec.name), ...resourcesOf(this.spec) });
     this.#guard = guard;
     this.#limits = guard.summary();
     if (guard.warning) this.#o.log(`job ${this.spec.name}: ${guard.warning}`);
-    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, freshLog: false, guard });
+    const proc = await startJobProcess({ tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, env: this.#o.env, output: this.#output, guard });
     const info = proc.pid ? processInfo(proc.pid) : null;
     const port = this.spec.port ?? null;
     const instance: JobInstance = { process: proc, startedAt: Date.now(), port, url: null, startTicks: info?.startTicks ?? null, guard };
@@ -166,6 +196,9 @@ export class JobUnit {
   }
 
   #publish(s: UnitSnapshot<JobInstance>): void {
+    const first = this.#lastSnapshot !== s;
+    this.#lastSnapshot = s;
+    if (first) this.#alerts.observe(s);
     const c = s.current;
     writeRecord(this.#o.runtimeDir, {
       job: this.spec.name,
@@ -182,6 +215,7 @@ export class JobUnit {
       signal: null,
       cause: s.state === 'running' ? null : this.#lastCause,
       limits: this.#limits,
+      notice: this.#notice,
       attempt: 1,
       attempts: 1,
       restarts: s.restarts,

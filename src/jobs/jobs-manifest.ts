@@ -5,9 +5,11 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
+import { onFirstUse } from '../on-first-use.js';
 import { dumpJob, JobSpecError, parseJob, type JobSpec } from './job-spec.js';
+
+const yaml = onFirstUse<typeof import('yaml')>('yaml');
 
 export const JOBS_MANIFEST = 'jobs.manifest';
 /** definitions one tool may keep (Toolforge's quota is 50 scheduled and 3 continuous) */
@@ -29,7 +31,7 @@ export interface JobsRead {
 export function parseJobsYaml(text: string): JobSpec[] {
   let data: unknown;
   try {
-    data = parse(text);
+    data = yaml().parse(text);
   } catch (err) {
     throw new JobSpecError([`not YAML: ${(err as Error).message.split('\n')[0]}`]);
   }
@@ -55,7 +57,7 @@ export function parseJobsYaml(text: string): JobSpec[] {
 }
 
 export function jobsYaml(jobs: readonly JobSpec[]): string {
-  return jobs.length ? stringify(jobs.map(dumpJob)) : '[]\n';
+  return jobs.length ? yaml().stringify(jobs.map(dumpJob)) : '[]\n';
 }
 
 /** the tool's definitions, if the file is the tool's own */

@@ -3,7 +3,10 @@
 // fixed minute (and hour, day) per tool and job, as Toolforge does, so that a thousand @daily
 // jobs do not all start at midnight, and each job keeps its own time from day to day.
 import { createHash } from 'node:crypto';
-import { Cron } from 'croner';
+import type { Cron } from 'croner';
+import { onFirstUse } from '../on-first-use.js';
+
+const croner = onFirstUse<typeof import('croner')>('croner');
 
 const MACROS = ['@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@annually'] as const;
 
@@ -49,7 +52,7 @@ export function parseSchedule(schedule: string, tool: string, job: string, timez
   if (cron.split(/\s+/).length !== 5) return `"${schedule}" is not a five-field cron expression (minute hour day month weekday) or @hourly/@daily/@weekly/@monthly/@yearly`;
   let c: Cron<unknown>;
   try {
-    c = new Cron(cron, { timezone, paused: true, mode: '5-part' });
+    c = new (croner().Cron)(cron, { timezone, paused: true, mode: '5-part' });
     // a zone name is only checked when a time is computed
     c.nextRun(new Date());
   } catch (err) {

@@ -13,3 +13,4 @@ export type { LineOrigin } from './render.js';
 export { fillTemplate, type FilledTemplate } from './template.js';
 export { findLighttpd, runLighttpdCheck, type LighttpdCheck, type LighttpdMessage } from './lighttpd-binary.js';
 export { PLATFORM_KEYS } from './merge.js';
+export { debianPackageOf, missingModuleError, moduleCauses, placeOf, type MissingModule, type ModuleCause } from './lighttpd-modules.js';

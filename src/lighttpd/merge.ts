@@ -11,6 +11,7 @@ import type { Diagnostic } from './diagnostics.js';
 import { evaluate, type AppliedAssignment, type Evaluated } from './evaluate.js';
 import type { EvalHost } from './host.js';
 import { parse } from './parser.js';
+import { moduleCauses, type ModuleCause } from './lighttpd-modules.js';
 import { renderMerged, type LineOrigin, type MergePlan } from './render.js';
 import { positionOf, type SourceFile } from './source.js';
 import { arr, findEntry, foldKey, str, type ArrayValue, type ConfigValue } from './values.js';
@@ -59,6 +60,11 @@ export interface MergeResult {
   /** errors and warnings: the maintainer's file first, then any in the merged result */
   readonly diagnostics: readonly Diagnostic[];
   readonly ok: boolean;
+  /**
+   * the statements that make lighttpd load each module, the maintainer's first: a module they
+   * add is merged into the template's server.modules, so lighttpd's own line would not say whose
+   */
+  readonly moduleCauses: readonly ModuleCause[];
 }
 
 function moduleNames(v: ConfigValue | undefined): string[] {
@@ -100,7 +106,7 @@ export function mergeConfig(input: MergeInput): MergeResult {
   }
   const problems = [...templateProblems, ...userProblems];
   if (problems.some((d) => d.severity === 'error')) {
-    return { text: '', lineMap: [], overrides: [], diagnostics: problems, ok: false };
+    return { text: '', lineMap: [], overrides: [], diagnostics: problems, ok: false, moduleCauses: [] };
   }
 
   const plan: MergePlan = {
@@ -202,6 +208,7 @@ export function mergeConfig(input: MergeInput): MergeResult {
     overrides,
     diagnostics: [...problems, ...platformWarnings, ...mergedProblems],
     ok: !mergedProblems.some((d) => d.severity === 'error'),
+    moduleCauses: [...(uEval ? moduleCauses(uEval) : []), ...moduleCauses(tEval)],
   };
 }
 

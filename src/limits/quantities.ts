@@ -1,6 +1,7 @@
 // Memory and CPU as maintainers write them: Toolforge's --mem and --cpu take Kubernetes
 // quantities (512Mi, 1Gi, 0.5, 500m; jsub's -mem 500m is turned into 500Mi by the grid
 // commands), and one way to print an amount back in the same notation (as `jobs show`).
+import { ToolhostError } from '../errors.js';
 
 /** a quantity the notation does not allow, with what was probably meant */
 export class QuantityError extends Error {
@@ -53,4 +54,14 @@ export function formatMemory(bytes: number): string {
 /** 500 → 0.5, 2000 → 2 */
 export function formatCpu(millis: number): string {
   return String(Number((millis / 1000).toFixed(3)));
+}
+
+/** an option's amount (--mem, --memory, --cpu), or the one-line usage error TH_ERR_QUANTITY_INVALID */
+export function quantityOption(option: string, value: string, parse: (text: string) => number): number {
+  try {
+    return parse(value);
+  } catch (err) {
+    if (err instanceof QuantityError) throw new ToolhostError('TH_ERR_QUANTITY_INVALID', option, err.message);
+    throw err;
+  }
 }

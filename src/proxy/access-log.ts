@@ -11,6 +11,7 @@
 // retrying every second on a newly opened file, and says when it writes again.
 import { close, fstat, open, rename, write } from 'node:fs';
 import { formatMessage } from '../errors.js';
+import { rotationMoves } from '../log-generations.js';
 
 export interface AccessLogOptions {
   readonly file: string;
@@ -219,9 +220,7 @@ export class AccessLog {
   #rotate(): void {
     this.#step = 'rotating';
     this.#closeFd();
-    const moves: [string, string][] = [];
-    for (let i = this.#keep - 1; i >= 1; i--) moves.push([`${this.#file}.${i}`, `${this.#file}.${i + 1}`]);
-    moves.push([this.#file, `${this.#file}.1`]);
+    const moves = rotationMoves(this.#file, this.#keep);
     const next = (): void => {
       const move = moves.shift();
       if (!move) {

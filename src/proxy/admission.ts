@@ -12,7 +12,9 @@
 //   TRACE, not allowed           -> 405
 //   Content-Length over the cap  -> 413
 //   /, /<tool>, not a tool       -> home page, 301 /<tool>/, 404
-//   tool without route           -> 404;  route, no usable backend -> 502 (only bad entries) or 503
+//   tool neither routed nor in the tool directory -> 404
+//   tool in the directory without a route, or route without a live backend -> 503 (JSON when asked)
+//   route with only unusable entries -> 502
 //   otherwise                    -> forward
 import type { CompiledRoute } from './backend-pool.js';
 import type { ClientLimits } from './client-limits.js';
@@ -39,7 +41,8 @@ export type Answer =
   | { readonly kind: 'health' }
   | { readonly kind: 'home'; readonly json: boolean }
   | { readonly kind: 'redirect'; readonly location: string }
-  | { readonly kind: 'error'; readonly error: ProxyErrorKind; readonly tool: string };
+  /** json: the client asked for JSON (the "exists but not running" answer has a JSON form) */
+  | { readonly kind: 'error'; readonly error: ProxyErrorKind; readonly tool: string; readonly json?: boolean };
 
 export type Decision =
   | { readonly kind: 'forward'; readonly tool: string; readonly compiled: CompiledRoute }
@@ -61,15 +64,22 @@ function error(kind: ProxyErrorKind, tool: string): Decision {
   return { kind: 'answer', answer: { kind: 'error', error: kind, tool }, tool };
 }
 
+function notRunning(tool: string, r: AdmissionRequest): Decision {
+  return { kind: 'answer', answer: { kind: 'error', error: 'no-backend', tool, json: wantsJson(r) }, tool };
+}
+
 export class Admission {
   readonly #policy: AdmissionPolicy;
   readonly #clients: ClientLimits;
   readonly #route: (tool: string) => CompiledRoute | undefined;
+  readonly #exists: (tool: string) => boolean;
 
-  constructor(policy: AdmissionPolicy, clients: ClientLimits, route: (tool: string) => CompiledRoute | undefined) {
+  /** exists: whether a tool without a route exists (the tool directory has it) */
+  constructor(policy: AdmissionPolicy, clients: ClientLimits, route: (tool: string) => CompiledRoute | undefined, exists: (tool: string) => boolean = () => false) {
     this.#policy = policy;
     this.#clients = clients;
     this.#route = route;
+    this.#exists = exists;
   }
 
   admit(r: AdmissionRequest, now: number): Decision {
@@ -95,9 +105,11 @@ export class Admission {
         return error('unknown-tool', routed.name);
       case 'tool': {
         const compiled = this.#route(routed.tool);
-        if (!compiled) return error('unknown-tool', routed.tool);
-        // only unusable entries (bad URLs, addresses outside the backend networks): 502
-        if (compiled.backends.length === 0) return error(compiled.route.rejected > 0 ? 'bad-gateway' : 'no-backend', routed.tool);
+        if (!compiled) return this.#exists(routed.tool) ? notRunning(routed.tool, r) : error('unknown-tool', routed.tool);
+        if (compiled.backends.length === 0) {
+          // only unusable entries (bad URLs, addresses outside the backend networks): 502
+          return compiled.route.rejected > 0 ? error('bad-gateway', routed.tool) : notRunning(routed.tool, r);
+        }
         return { kind: 'forward', tool: routed.tool, compiled };
       }
     }

@@ -1,6 +1,7 @@
 // The proxy's own error pages: loaded at start and rendered from memory (never a disk read per
 // error). A tool's own responses, error pages included, always pass through untouched.
 import type { ServerResponse } from 'node:http';
+import type { ToolEntry } from '../routes/index.js';
 import { escapeHtml, PageTemplate } from './html.js';
 
 export type ProxyErrorKind =
@@ -18,9 +19,13 @@ export type ProxyErrorKind =
 interface ErrorText {
   readonly status: number;
   readonly title: string;
-  readonly message: (tool: string) => string;
+  /** tool and maintainers ('' when none are known) come escaped */
+  readonly message: (tool: string, maintainers: string) => string;
   readonly advice: (tool: string) => string;
 }
+
+/** what the "exists but not running" answer says, in every form */
+const NOT_RUNNING = 'this tool exists but its webservice is not running';
 
 const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
   'unknown-tool': {
@@ -32,9 +37,9 @@ const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
   'no-backend': {
     status: 503,
     title: 'Webservice not running',
-    message: (tool) => `The tool <b>${tool}</b> exists, but its webservice is not running right now.`,
+    message: (tool, maintainers) => `The tool <b>${tool}</b> exists, but its webservice is not running.${maintainers ? ` It is maintained by ${maintainers}.` : ''}`,
     advice: (tool) =>
-      `If you maintain <b>${tool}</b>: log in to the tool account and run <code>webservice start</code>; ` +
+      `Maintainers of <b>${tool}</b> can start it: <code>become ${tool}</code>, then <code>webservice start</code>; ` +
       '<code>webservice status</code> and <code>webservice logs</code> say why it stopped.',
   },
   'bad-gateway': {
@@ -90,10 +95,13 @@ const TEXTS: Readonly<Record<ProxyErrorKind, ErrorText>> = {
 export class ErrorPages {
   readonly #template: PageTemplate;
   readonly #proxyName: string;
+  readonly #entry: (tool: string) => ToolEntry | undefined;
 
-  constructor(template: PageTemplate, proxyName = '') {
+  /** entry: the tool directory's entry of a tool (its maintainers), for the "not running" page */
+  constructor(template: PageTemplate, proxyName = '', entry: (tool: string) => ToolEntry | undefined = () => undefined) {
     this.#template = template;
     this.#proxyName = proxyName ? ` ${escapeHtml(proxyName)}` : '';
+    this.#entry = entry;
   }
 
   status(kind: ProxyErrorKind): number {
@@ -103,13 +111,28 @@ export class ErrorPages {
   render(kind: ProxyErrorKind, tool: string): string {
     const t = TEXTS[kind];
     const safe = escapeHtml(tool);
+    const maintainers = kind === 'no-backend' ? (this.#entry(tool)?.maintainers.map((m) => `<b>${escapeHtml(m)}</b>`).join(', ') ?? '') : '';
     return this.#template.fill({
       status: String(t.status),
       title: t.title,
-      message: t.message(safe),
+      message: t.message(safe, maintainers),
       advice: t.advice(safe),
       proxyName: this.#proxyName,
     });
+  }
+
+  /** the "exists but not running" answer for a client that asked for JSON */
+  notRunningJson(tool: string): string {
+    const entry = this.#entry(tool);
+    return `${JSON.stringify({
+      tool,
+      up: false,
+      status: TEXTS['no-backend'].status,
+      error: 'no-backend',
+      message: NOT_RUNNING,
+      maintainers: entry?.maintainers ?? [],
+      maintainersCan: [`become ${tool}`, 'webservice start', 'webservice status', 'webservice logs'],
+    })}\n`;
   }
 
   /** the headers of an error page, in every lane */

@@ -191,13 +191,19 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     this.#backend = backend;
     this.#controller = null;
     let body: RequestBody = this.#body;
-    // a body held in a temp file is read again from its start for every try
-    if (body === null && this.#buffered !== null && !this.#buffered.inMemory) body = Readable.from(this.#buffered.chunks(), { objectMode: false });
+    let headers = this.#headers;
+    if (body === null && this.#buffered !== null && !this.#buffered.inMemory) {
+      // a body held in a temp file is read again from its start for every try; it is whole, so it
+      // goes with its Content-Length as nginx sends a held body — even one the client sent chunked,
+      // which WSGI servers (uWSGI's http-socket) would read as empty
+      body = Readable.from(this.#buffered.chunks(), { objectMode: false });
+      headers = { ...headers, 'content-length': String(this.#buffered.size) };
+    }
     this.pool.poolFor(backend.backend).dispatch(
       {
         path: this.path,
         method: (this.req.method ?? 'GET'),
-        headers: this.#headers as Record<string, string | string[]>,
+        headers: headers as Record<string, string | string[]>,
         body,
       },
       this,

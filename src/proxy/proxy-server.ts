@@ -152,12 +152,13 @@ export class ProxyServer {
       resyncIntervalMs: options.resyncIntervalMs,
       backendPolicy: backendPolicy(options.backendNetworks ?? DEFAULT_BACKEND_NETWORKS, this.#boundAddresses),
     });
-    const pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName);
+    const pages = new ErrorPages(PageTemplate.load(`${options.templatesDir}/error-page.html`), options.proxyName, (tool) => this.#table.tool(tool));
     this.#home = new HomePage({
       template: PageTemplate.load(`${options.templatesDir}/home-page.html`),
       title: options.homeTitle,
       linkFor: (tool) => (options.domain && !options.pathRouting ? `//${tool}.${options.domain}/` : `/${tool}/`),
       routes: () => this.#table.routes(),
+      tools: () => this.#table.tools(),
     });
     this.#bodies = new BodyBuffers({ maxBytes: this.#limits.bufferBodyBytes, totalBytes: this.#limits.bufferTotalBytes, tempDir: options.bodyTempDir ?? os.tmpdir() });
     this.#accessLog = options.accessLog ? new AccessLog({ ...options.accessLog, onProblem: (line) => options.log?.(line) }) : null;
@@ -183,6 +184,7 @@ export class ProxyServer {
       },
       this.#clients,
       (tool) => this.#pool.get(tool),
+      (tool) => this.#table.tool(tool) !== undefined,
     );
     const rewrite = options.tls && (options.rewriteLocation ?? true);
     const forwarder = new Forwarder(this.#pool, pages, {
@@ -211,6 +213,8 @@ export class ProxyServer {
       if (route === null) this.#metrics.forgetTool(tool);
       this.#home.invalidate();
     });
+    this.#table.on('tool', () => this.#home.invalidate());
+    this.#table.on('warning', (line) => options.log?.(line));
     this.#table.on('problem', (p: RouteProblem) => {
       this.#metrics.routeProblems.inc();
       options.onRouteProblem?.(p);

@@ -10,13 +10,15 @@
 //                                     {"n":5,"op":"place","unit":"run-daily","pid":4242}
 //                                     {"n":6,"op":"release","unit":"run-daily"}
 //                                     {"n":7,"op":"quota"}
+//                                     {"n":8,"op":"notify","event":{"source":"job","name":"daily","kind":"failed",…}}
 //   registrar -> client:              {"n":1,"ok":true,...} | {"n":1,"ok":false,"code","message"}
 import type { ErrorCode } from '../errors.js';
 import type { Admission, QuotaView } from '../limits/index.js';
+import { parseEvent, type NotifyEvent } from '../notify/index.js';
 
 export const PROTOCOL_VERSION = 1;
 /** a request line longer than this closes the connection */
-export const MAX_LINE_BYTES = 8 * 1024;
+export const MAX_LINE_BYTES = 16 * 1024;
 /** backends one tool may have registered on one node */
 export const MAX_BACKENDS_PER_TOOL = 16;
 
@@ -35,7 +37,8 @@ export type Request =
   | { readonly n: number; readonly op: 'admit'; readonly unit: string; readonly memory: number; readonly cpu: number }
   | { readonly n: number; readonly op: 'place'; readonly unit: string; readonly pid: number }
   | { readonly n: number; readonly op: 'release'; readonly unit: string }
-  | { readonly n: number; readonly op: 'quota' };
+  | { readonly n: number; readonly op: 'quota' }
+  | { readonly n: number; readonly op: 'notify'; readonly event: NotifyEvent };
 
 export interface RegisteredBackend {
   readonly id: string;
@@ -103,6 +106,10 @@ export function parseRequest(line: string): Request | string {
       if (typeof unit !== 'string' || unit.length > 64) return 'place needs a unit';
       if (!positive(pid)) return 'place needs a pid';
       return { n, op: 'place', unit, pid };
+    }
+    case 'notify': {
+      const event = parseEvent(o.event);
+      return typeof event === 'string' ? `notify: ${event}` : { n, op: 'notify', event };
     }
     case 'release':
       if (typeof o.unit !== 'string' || o.unit.length > 64) return 'release needs a unit';

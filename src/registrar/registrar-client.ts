@@ -2,6 +2,7 @@
 // the node registrar over the tool's own socket. The client keeps its connection and, if the
 // registrar restarts, connects again and registers its ports again (the registrar keeps them
 // anyway; this covers a registrar that lost its state).
+import type { NotifyEvent } from '../notify/index.js';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -181,6 +182,11 @@ export class RegistrarClient {
     const r = await this.#request({ op: 'quota' });
     if (!r.ok || !r.quota) throw new ToolhostError('TH_ERR_REGISTRAR_PROTOCOL', 'no quota in the answer');
     return r.quota;
+  }
+
+  /** hand a notice to the platform's notifier (throws when refused: a backlog, a bad event) */
+  async notify(event: NotifyEvent): Promise<void> {
+    await this.#request({ op: 'notify', event });
   }
 
   close(): void {

@@ -16,6 +16,7 @@ import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
 import { createRedis, keepConnecting, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
 import { canonicalIp } from '../ip-address.js';
 import { LimitsService, type LimitsResult } from '../limits/index.js';
+import { spoolEvent } from '../notify/index.js';
 import { DEFAULT_STATE_DIR } from '../state-dir.js';
 import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from './listening-sockets.js';
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
@@ -353,6 +354,12 @@ export class Registrar {
         return this.#limitsReply(req.n, this.limits.place(entry.name, entry.owner, req.unit, req.pid));
       case 'release':
         return this.#limitsReply(req.n, await this.limits.release(entry.name, req.unit));
+      case 'notify': {
+        // the socket said which tool this is: the notice is spooled as that tool's, whatever it claims
+        const spooled = spoolEvent(this.#o.stateDir ?? DEFAULT_STATE_DIR, entry.name, req.event);
+        if (!spooled.ok) return this.#fail(req.n, 'TH_ERR_NOTIFY_BACKLOG', spooled.backlog);
+        return { n: req.n, ok: true };
+      }
     }
   }
 

@@ -12,10 +12,16 @@ export {
   DESCRIPTION_FIELD,
   NODES_KEY,
   NODES_CHANNEL,
+  directoryKey,
+  toolOfDirectoryKey,
+  DIRECTORY_KEY_PREFIX,
+  DIRECTORY_CHANNEL_PATTERN,
+  MAINTAINERS_FIELD,
 } from './route-keys.js';
 export { parseRoute, parseBackendUrl, writtenLeases, sameRouting, type Backend, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
 export { RouteStore, OversizedRoute, type RegisterOptions, type StoredRoute } from './route-store.js';
-export { ROUTE_LIMITS, routeHashProblem, normalizeDescription } from './route-limits.js';
+export { ROUTE_LIMITS, DIRECTORY_LIMITS, routeHashProblem, normalizeDescription, type HashLimits } from './route-limits.js';
+export { ToolDirectoryStore, parseToolEntry, type ToolEntry, type ToolEntryUpdate } from './tool-directory.js';
 export { NodeRegistrations, type HeldBackend, type HeldTool } from './node-registrations.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
 export { redactRedisUrl, redisConnectionFrom, type RedisUrlOptions } from './redis-url.js';

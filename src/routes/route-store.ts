@@ -13,7 +13,10 @@ import {
   routeKey,
   toolOfKey,
 } from './route-keys.js';
-import { normalizeDescription, ROUTE_LIMITS, routeHashProblem } from './route-limits.js';
+import { BoundedHashReader, OversizedRoute, type StoredHash } from './bounded-hash.js';
+import { normalizeDescription, ROUTE_LIMITS } from './route-limits.js';
+
+export { OversizedRoute };
 
 export interface RegisterOptions {
   /** the backend disappears from routing this long after the last register/renew */
@@ -21,44 +24,15 @@ export interface RegisterOptions {
   readonly description?: string | null;
 }
 
-/** a hash the reader refused without loading it */
-export class OversizedRoute {
-  constructor(readonly reason: string) {}
-}
-
-export type StoredRoute = Record<string, string> | OversizedRoute;
-
-/**
- * EVAL_RO: the whole hash when it is within the limits, else why not; nil for no key.
- * MEMORY USAGE and HLEN cost O(fields) inside Redis and move nothing over the network.
- */
-const BOUNDED_HGETALL = `
-local n = redis.call('HLEN', KEYS[1])
-if n == 0 then return false end
-if n > tonumber(ARGV[1]) then return {'too-big', n .. ' fields (at most ' .. ARGV[1] .. ')'} end
-local bytes = redis.call('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
-if bytes > tonumber(ARGV[2]) then return {'too-big', bytes .. ' bytes (at most ' .. ARGV[2] .. ')'} end
-local all = redis.call('HGETALL', KEYS[1])
-table.insert(all, 1, 'ok')
-return all
-`;
-
-function decodeBounded(reply: unknown): StoredRoute {
-  if (!Array.isArray(reply)) return {};
-  const [tag, ...rest] = reply as string[];
-  if (tag !== 'ok') return new OversizedRoute(String(rest[0] ?? 'over the limits'));
-  const hash: Record<string, string> = {};
-  for (let i = 0; i + 1 < rest.length; i += 2) hash[rest[i] as string] = rest[i + 1] as string;
-  const problem = routeHashProblem(hash);
-  return problem ? new OversizedRoute(problem) : hash;
-}
+export type StoredRoute = StoredHash;
 
 export class RouteStore {
   readonly #redis: Redis;
-  #sha: string | null = null;
+  readonly #reader: BoundedHashReader;
 
   constructor(redis: Redis) {
     this.#redis = redis;
+    this.#reader = new BoundedHashReader(redis);
   }
 
   /** add or refresh a backend of a tool with its own lease field; announces the change */
@@ -97,51 +71,24 @@ export class RouteStore {
     return Number(res?.[0]?.[1] ?? 0) > 0;
   }
 
-  async #scriptSha(): Promise<string> {
-    this.#sha ??= (await this.#redis.script('LOAD', BOUNDED_HGETALL)) as string;
-    return this.#sha;
-  }
-
   /** one tool's hash ({} when there is none), or why it was refused */
   async get(tool: string): Promise<StoredRoute> {
     return (await this.getMany([tool]))[0] ?? {};
   }
 
   /** several hashes in one round trip, each bounded */
-  async getMany(tools: readonly string[]): Promise<StoredRoute[]> {
-    if (tools.length === 0) return [];
-    const args = (tool: string): (string | number)[] => [1, routeKey(tool), ROUTE_LIMITS.maxFields, ROUTE_LIMITS.maxHashBytes];
-    const run = async (sha: string): Promise<[Error | null, unknown][]> => {
-      const p = this.#redis.pipeline();
-      for (const tool of tools) p.call('EVALSHA_RO', sha, ...args(tool));
-      return ((await p.exec()) ?? []);
-    };
-    let res = await run(await this.#scriptSha());
-    if (res.some(([err]) => err && /NOSCRIPT/.test(err.message))) {
-      // Redis restarted (or SCRIPT FLUSH): load it again once
-      this.#sha = null;
-      res = await run(await this.#scriptSha());
-    }
-    return tools.map((_, i) => {
-      const [err, reply] = res[i] ?? [null, null];
-      if (err) throw err;
-      return decodeBounded(reply);
-    });
+  getMany(tools: readonly string[]): Promise<StoredRoute[]> {
+    return this.#reader.getMany(tools.map(routeKey), ROUTE_LIMITS);
   }
 
-  /** every tool with a route key, by SCAN (never KEYS, which blocks Redis) */
+  /** every tool with a route key */
   async tools(): Promise<string[]> {
-    const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', ROUTE_CHANNEL_PATTERN, 'COUNT', 1000);
-      cursor = next;
-      for (const k of keys) {
-        const tool = toolOfKey(k);
-        if (tool !== null) out.push(tool);
-      }
-    } while (cursor !== '0');
-    return [...new Set(out)].sort();
+    const out = new Set<string>();
+    for (const key of await this.#reader.scan(ROUTE_CHANNEL_PATTERN)) {
+      const tool = toolOfKey(key);
+      if (tool !== null) out.add(tool);
+    }
+    return [...out].sort();
   }
 
   /** node -> epoch ms until which its registrar vouches for its backends */

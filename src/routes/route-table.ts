@@ -12,11 +12,16 @@
 // or a replica that had not received the last writes, does not take routes away before the
 // registrars have written them again; the resync at the end of the grace removes what is
 // really gone.
+//
+// The same connections keep the tool directory (directory-mirror.ts) current the same way, so a
+// proxy knows every tool that exists, routed or not.
 import { EventEmitter } from 'node:events';
 import type { Redis, RedisOptions } from 'ioredis';
-import { NODES_CHANNEL, ROUTE_CHANNEL_PATTERN, toolOfKey } from './route-keys.js';
+import { DirectoryMirror } from './directory-mirror.js';
+import { DIRECTORY_CHANNEL_PATTERN, NODES_CHANNEL, ROUTE_CHANNEL_PATTERN, toolOfDirectoryKey, toolOfKey } from './route-keys.js';
 import { nodesOf, parseRoute, sameRouting, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
 import { OversizedRoute, RouteStore, type StoredRoute } from './route-store.js';
+import { ToolDirectoryStore, type ToolEntry } from './tool-directory.js';
 import { createRedis, keepConnecting, type HostPort, type RedisConnection } from './redis-connection.js';
 
 export type RedisState = 'connecting' | 'ready' | 'down' | 'closed';
@@ -41,9 +46,14 @@ export interface RouteTableEvents {
   /** the Redis data node the table reads from, at every (re)connection: it moves with a failover */
   node: [address: HostPort];
   error: [err: Error];
+  /** a tool directory entry appeared, changed or went (null) */
+  tool: [tool: string, entry: ToolEntry | null];
+  /** one line for the operator's log */
+  warning: [line: string];
 }
 
 const KEYSPACE_PATTERN = '__keyspace@*__:prefix:*';
+const DIRECTORY_KEYSPACE_PATTERN = `__keyspace@*__:${DIRECTORY_CHANNEL_PATTERN}`;
 const DEFAULT_GRACE_MS = 15_000;
 
 export class RouteTable extends EventEmitter<RouteTableEvents> {
@@ -53,6 +63,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   readonly #commands: Redis;
   readonly #subscriber: Redis;
   readonly #store: RouteStore;
+  readonly #directory: DirectoryMirror;
   #resyncTimer: NodeJS.Timeout | null = null;
   #state: RedisState = 'connecting';
   /** bumped by every single-tool update, so a slower full resync does not undo a newer one */
@@ -97,6 +108,10 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     keepConnecting(this.#commands, () => this.#closed);
     keepConnecting(this.#subscriber, () => this.#closed);
     this.#store = new RouteStore(this.#commands);
+    this.#directory = new DirectoryMirror(new ToolDirectoryStore(this.#commands), {
+      change: (tool, entry) => this.emit('tool', tool, entry),
+      warning: (line) => this.emit('warning', line),
+    });
     this.#commands.on('error', (err) => this.emit('error', err));
     // a full load runs once both connections are ready, after keyspace events are on and the
     // subscription is active, so that no change made meanwhile is missed
@@ -114,6 +129,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       const key = channel.startsWith('__keyspace@') ? channel.slice(channel.indexOf('__:') + 3) : channel;
       const tool = toolOfKey(key);
       if (tool !== null) void this.refresh(tool);
+      const listed = toolOfDirectoryKey(key);
+      if (listed !== null) void this.#directory.refresh(listed);
     });
     this.#subscriber.on('message', (channel: string, message: string) => {
       if (channel !== NODES_CHANNEL) return;
@@ -122,6 +139,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     });
     // after any reconnection, changes may have been missed: resync everything
     this.#subscriber.on('ready', () => {
+      // apart: a proxy user made before the directory existed may not follow it, and must still route
+      this.#subscriber.psubscribe(DIRECTORY_CHANNEL_PATTERN, DIRECTORY_KEYSPACE_PATTERN).catch(() => {});
       Promise.all([this.#subscriber.psubscribe(ROUTE_CHANNEL_PATTERN, KEYSPACE_PATTERN), this.#subscriber.subscribe(NODES_CHANNEL)]).then(
         () => {
           this.#subscribed = true;
@@ -163,6 +182,16 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
 
   routes(): IterableIterator<Route> {
     return this.#routes.values();
+  }
+
+  /** the tool directory's entry of a tool: it exists, routed or not */
+  tool(tool: string): ToolEntry | undefined {
+    return this.#directory.get(tool);
+  }
+
+  /** every tool directory entry */
+  tools(): IterableIterator<ToolEntry> {
+    return this.#directory.entries();
   }
 
   #setState(state: RedisState): void {
@@ -316,6 +345,7 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
     for (const [tool, stored] of all) if (!newer(tool)) this.#applyStored(tool, stored, afterReconnect);
     if (afterReconnect) for (const tool of [...this.#routes.keys()]) if (!all.has(tool)) this.#rebuild(tool);
     for (const node of this.#nodes.keys()) this.#armNode(node);
+    await this.#directory.resync(mergeOnly);
     this.#loaded = true;
     this.emit('synced', this.#routes.size);
   }

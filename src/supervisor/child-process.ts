@@ -19,6 +19,8 @@ export interface StartOptions {
   readonly stdio?: SpawnOptions['stdio'];
   /** a new process group, so a stop reaches the child's own children */
   readonly detached?: boolean;
+  /** with detached: when the leader exits, what is left of its group is killed too (a server's children must not keep serving, or keep its port) */
+  readonly endGroupWithLeader?: boolean;
   /** called once the child exists, before readiness is polled (to read its output) */
   readonly onStart?: (child: ChildProcess) => void;
   /** done while the process waits at its gate, before the command runs (its cgroup); a failure kills it */
@@ -47,12 +49,13 @@ export class ManagedProcess {
   readonly exited: Promise<ExitInfo>;
   #exit: ExitInfo | null = null;
 
-  constructor(child: ChildProcess, group = false) {
+  constructor(child: ChildProcess, group = false, endGroupWithLeader = false) {
     this.#child = child;
     this.#group = group;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
+        if (group && endGroupWithLeader) this.#killGroup();
         resolve(this.#exit);
       });
       child.once('error', () => {
@@ -100,13 +103,16 @@ export class ManagedProcess {
     } finally {
       clearTimeout(timer);
       // what the leader left of its group (a script's children) goes with it
-      if (this.#group && this.#child.pid) {
-        try {
-          process.kill(-this.#child.pid, 'SIGKILL');
-        } catch {
-          // nothing left
-        }
-      }
+      this.#killGroup();
+    }
+  }
+
+  #killGroup(): void {
+    if (!this.#group || !this.#child.pid) return;
+    try {
+      process.kill(-this.#child.pid, 'SIGKILL');
+    } catch {
+      // nothing left
     }
   }
 }
@@ -126,7 +132,7 @@ export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
     ...(o.uid !== undefined ? { uid: o.uid } : {}),
     ...(o.gid !== undefined ? { gid: o.gid } : {}),
   });
-  const proc = new ManagedProcess(child, o.detached ?? false);
+  const proc = new ManagedProcess(child, o.detached ?? false, o.endGroupWithLeader ?? false);
   o.onStart?.(child);
   const spawnError = once(child, 'spawn').then(
     () => null,

@@ -2,7 +2,6 @@
 // no persistence: what the demo and the tests run. Production points at a real Redis.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import getPort from 'get-port';
 import { startProcess, type ManagedProcess } from './child-process.js';
 import { tcpProbe } from './probes.js';
 
@@ -15,6 +14,7 @@ export interface RedisServer {
 
 export async function startRedisServer(dir: string, options: { binary?: string; extraConfig?: string } = {}): Promise<RedisServer> {
   mkdirSync(dir, { recursive: true });
+  const { default: getPort } = await import('get-port');
   const port = await getPort({ host: '127.0.0.1' });
   const conf = path.join(dir, 'redis.conf');
   writeFileSync(

@@ -47,7 +47,7 @@ export class UnitConfigError extends Error {
 /** a process a dead supervisor left running: stopped before (stop-first) or after (start-first) the new one */
 export interface Orphan {
   readonly pid: number;
-  /** the dead supervisor's process group, which the instance and its children are in */
+  /** the process group the instance and its children are in (a server leads its own) */
   readonly pgid: number;
   readonly port: number | null;
 }
@@ -84,6 +84,8 @@ export interface UnitDriver<I extends UnitInstance> {
   describeExit?(instance: I, code: number | null, signal: NodeJS.Signals | null): string;
   publish(snapshot: UnitSnapshot<I>): void;
   log(line: string): void;
+  /** after every instance ended, before the unit says it stopped: what they wrote is written out */
+  afterStop?(): Promise<void>;
 }
 
 export interface UnitOptions {
@@ -210,6 +212,7 @@ export class Unit<I extends UnitInstance> {
       if (this.#routedOnce && (instances.length || this.#orphan)) await sleep(Math.min(this.#o.drainMs ?? 1000, 500));
       await Promise.all(instances.map((i) => i.process.stop(this.#o.stopGraceMs ?? 10_000)));
       await this.#killOrphan();
+      await this.#driver.afterStop?.().catch(() => {});
       this.#transition('stopped');
       this.#publish('stopped');
       this.#driver.log('stopped');

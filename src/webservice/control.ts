@@ -7,11 +7,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { resourcesOf } from '../limits/index.js';
+import { resourcesOf } from '../limits/quota.js';
+import { DEFAULT_WEB_EMAILS } from '../notify/policy.js';
 import { PACKAGE_ROOT } from '../package-files.js';
-import { withRegistrar, type Listing } from '../registrar/index.js';
+import type { Listing } from '../registrar/index.js';
+// the registrar's client alone, not its daemon (and Redis): `webservice status` loads this module (#14)
+import { withRegistrar } from '../registrar/registrar-client.js';
 import { removeManifest, writeManifest, type Manifest } from './manifest.js';
-import { prepareLighttpd, ConfigProblem, type ServerContext } from './server-instance.js';
+import type { ServerContext } from './server-instance.js';
 import { readState, SERVICE_LOG, SUPERVISOR_ENTRY, supervisorPid, type ServiceState } from './service-state.js';
 
 export interface ControlContext {
@@ -36,7 +39,7 @@ function prepareFiles(ctx: ControlContext): void {
 }
 
 export function serverContext(tool: Tool, runtimeDir: string, bind: string, env: Readonly<Record<string, string | undefined>>, manifest: Manifest): ServerContext {
-  return { tool, type: manifest.type, command: manifest.command, runtimeDir, bind, env, resources: resourcesOf(manifest) };
+  return { tool, type: manifest.type, command: manifest.command, runtimeDir, bind, env, resources: resourcesOf(manifest), emails: manifest.emails ?? DEFAULT_WEB_EMAILS };
 }
 
 async function waitForState(ctx: ControlContext, done: (s: ServiceState) => boolean, what: string): Promise<ServiceState> {
@@ -84,13 +87,13 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
     return { alreadyRunning: true, state: running.state };
   }
   prepareFiles(ctx);
-  if (manifest.type !== 'generic') {
-    try {
-      prepareLighttpd(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest), 0);
-    } catch (err) {
-      if (err instanceof ConfigProblem) throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
-      throw err;
-    }
+  // the server's code (the lighttpd engine, uWSGI's and node's checks) loads to start a server, not for `webservice status` (#14)
+  const { checkServer, ConfigProblem } = await import('./server-instance.js');
+  try {
+    checkServer(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest));
+  } catch (err) {
+    if (!(err instanceof ConfigProblem)) throw err;
+    throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
   }
   // the registrar must be there before the supervisor detaches: say so now, in one line
   await withRegistrar(ctx.registrarDir, ctx.tool.name, async () => {});
@@ -145,17 +148,24 @@ export async function stopWebservice(ctx: ControlContext): Promise<boolean> {
   return true;
 }
 
+export interface RestartResult {
+  readonly state: ServiceState;
+  /** false: the new server did not start or was not routed, and the old one keeps serving */
+  readonly replaced: boolean;
+}
+
 /** a running service: new server first, then the old one stopped; otherwise a start */
-export async function restartWebservice(ctx: ControlContext, manifest: Manifest): Promise<ServiceState> {
+export async function restartWebservice(ctx: ControlContext, manifest: Manifest): Promise<RestartResult> {
   const running = runningWebservice(ctx);
   if (!running || running.state.type !== manifest.type) {
     if (running) await stopWebservice(ctx);
-    return (await startWebservice(ctx, manifest)).state;
+    return { state: (await startWebservice(ctx, manifest)).state, replaced: true };
   }
   writeManifest(ctx.tool.home, manifest);
-  const before = running.state.updatedAt;
+  const before = running.state;
   process.kill(running.pid, 'SIGHUP');
-  return waitForState(ctx, (s) => s.updatedAt > before && s.state !== 'starting' && s.message !== 'restarting', 'restart');
+  const state = await waitForState(ctx, (s) => s.updatedAt > before.updatedAt && s.state !== 'starting', 'restart');
+  return { state, replaced: state.generation !== before.generation || state.state !== 'running' };
 }
 
 export interface Status {

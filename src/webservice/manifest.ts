@@ -5,13 +5,16 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
-import { EMAIL_POLICIES, type EmailPolicy } from '../jobs/index.js';
-import { parseCpu, parseMemory } from '../limits/index.js';
+import { parseFlatYaml } from '../flat-yaml.js';
+// the policies alone, not the notifier's code: `webservice status` reads manifests (#14)
+import { EMAIL_POLICIES, type EmailPolicy } from '../notify/policy.js';
+import { parseCpu, parseMemory } from '../limits/quantities.js';
+import { onFirstUse } from '../on-first-use.js';
 
-export type WebserviceType = 'lighttpd' | 'lighttpd-plain' | 'generic';
-export const WEBSERVICE_TYPES: readonly WebserviceType[] = ['lighttpd', 'lighttpd-plain', 'generic'];
+const yaml = onFirstUse<typeof import('yaml')>('yaml');
+import { webserviceType, type WebserviceType } from './webservice-types.js';
+
 export const MANIFEST_NAME = 'service.manifest';
 
 export interface Manifest {
@@ -41,12 +44,13 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   if (!read.ok) return { manifest: null, problem: read.missing ? null : read.reason };
   let data: Record<string, unknown> | null;
   try {
-    data = parse(read.text) as Record<string, unknown> | null;
+    // most manifests are flat: read without loading the yaml package (#14)
+    data = parseFlatYaml(read.text) ?? (yaml().parse(read.text) as Record<string, unknown> | null);
   } catch {
     return { manifest: null, problem: 'it is not YAML' };
   }
-  const web = data?.web;
-  if (typeof web !== 'string' || !(WEBSERVICE_TYPES as readonly string[]).includes(web)) return { manifest: null, problem: 'it names no webservice type' };
+  const web = typeof data?.web === 'string' ? webserviceType(data.web) : null;
+  if (!web) return { manifest: null, problem: 'it names no webservice type' };
   const command = Array.isArray(data?.command) ? (data.command as unknown[]).map(String) : undefined;
   const hc = typeof data?.['health-check-script'] === 'string' ? data['health-check-script'] : undefined;
   const str = (key: string): string | undefined => (typeof data?.[key] === 'string' ? (data[key]) : undefined);
@@ -62,7 +66,7 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   }
   return {
     manifest: {
-      type: web as WebserviceType,
+      type: web.type,
       ...(command ? { command } : {}),
       ...(hc ? { healthCheckScript: hc } : {}),
       ...(mem ? { mem } : {}),
@@ -90,7 +94,7 @@ export function writeManifest(home: string, m: Manifest): void {
   // 'wx': created here and now, never an existing file or a link someone planted
   const fd = openSync(tmp, 'wx', 0o644);
   try {
-    writeSync(fd, HEADER + stringify(data));
+    writeSync(fd, HEADER + yaml().stringify(data));
   } finally {
     closeSync(fd);
   }

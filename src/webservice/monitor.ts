@@ -6,11 +6,12 @@
 // files of a tool, never through a link and only if the tool owns them, and never writes one.
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { prepareRuntimeDirectory, runtimeDirectory, toolOwner, toolsUnder, type Tool } from '../accounts/index.js';
+import { prepareRuntimeDirectory, readOwnedTail, runtimeDirectory, toolOwner, toolsUnder, type Owner, type Tool } from '../accounts/index.js';
+import { DEFAULT_WEB_EMAILS, lastLines, spoolEvent, wants, type EmailPolicy, type NotifyEvent } from '../notify/index.js';
 import { launchRun, readJobsOf, Scheduler, type ScheduledTool } from '../jobs/index.js';
 import { launchSupervisor } from './control.js';
 import { manifestPath, readManifestOf } from './manifest.js';
-import { supervisorPid } from './service-state.js';
+import { SERVICE_LOG, supervisorPid } from './service-state.js';
 
 export interface MonitorOptions {
   readonly homeRoot: string;
@@ -28,6 +29,8 @@ export type MonitorVerdict = 'running' | 'restarted' | 'throttled' | 'ignored' |
 export class HostMonitor {
   readonly #o: MonitorOptions;
   readonly #restarts = new Map<string, number[]>();
+  /** tools whose maintainers were told the monitor gave up, until their supervisor runs again */
+  readonly #gaveUp = new Set<string>();
   readonly #scheduler: Scheduler;
 
   constructor(options: MonitorOptions) {
@@ -63,6 +66,24 @@ export class HostMonitor {
     this.#scheduler.persist();
   }
 
+  /** the monitor is root: it spools its notice itself, as the registrar does a tool's */
+  #tellGaveUp(tool: Tool, owner: Owner, name: string, policy: EmailPolicy, why: string, now: number): void {
+    if (!wants(policy, 'gave-up')) return;
+    const log = readOwnedTail(path.join(tool.home, SERVICE_LOG), owner, 16 * 1024);
+    const event: NotifyEvent = {
+      source: 'webservice',
+      name,
+      kind: 'gave-up',
+      at: now,
+      summary: why,
+      cause: null,
+      stderr: log.ok ? lastLines(log.text) : [],
+      look: `webservice status; webservice start (as ${tool.name}); ~/service.log`,
+    };
+    const spooled = spoolEvent(this.#o.stateDir, tool.name, event);
+    if (!spooled.ok) this.#o.log(`${tool.name}: notice not kept: ${spooled.backlog} notices already wait`);
+  }
+
   #check(tool: Tool, now: number, scheduled: ScheduledTool[]): MonitorVerdict {
     const name = tool.name;
     const owner = toolOwner(tool);
@@ -86,12 +107,20 @@ export class HostMonitor {
     if (jobs.jobs.some((j) => j.type === 'scheduled')) scheduled.push({ tool, owner, runtimeDir, jobs: jobs.jobs });
     const continuous = jobs.jobs.filter((j) => j.type === 'continuous').length;
     if (!web.manifest && continuous === 0) return 'no-manifest';
-    if (supervisorPid(runtimeDir, name, owner) !== null) return 'running';
+    if (supervisorPid(runtimeDir, name, owner) !== null) {
+      this.#gaveUp.delete(name);
+      return 'running';
+    }
     const window = this.#o.windowMs ?? 10 * 60_000;
     const recent = (this.#restarts.get(name) ?? []).filter((t) => now - t < window);
     if (recent.length >= (this.#o.maxRestarts ?? 3)) {
       this.#restarts.set(name, recent);
-      this.#o.log(`${name}: supervisor down, but restarted ${recent.length} times in ${Math.round(window / 60_000)} min; leaving it for a person (webservice status)`);
+      const why = `supervisor down, but restarted ${recent.length} times in ${Math.round(window / 60_000)} min; leaving it for a person (webservice status)`;
+      if (!this.#gaveUp.has(name)) {
+        this.#o.log(`${name}: ${why}`);
+        this.#gaveUp.add(name);
+        this.#tellGaveUp(tool, owner, web.manifest?.type ?? 'jobs', web.manifest?.emails ?? DEFAULT_WEB_EMAILS, why, now);
+      }
       return 'throttled';
     }
     recent.push(now);

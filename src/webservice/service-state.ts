@@ -1,10 +1,13 @@
 // What a tool's supervisor tells the world: its pid file (one supervisor per tool), a state
 // file read by `webservice status`, and ~/service.log, one timestamped line per event.
+import type { NoticeNote } from '../notify/index.js';
 import type { ExitCause, LimitsSummary } from '../limits/index.js';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readOwnedFile, type Owner } from '../accounts/index.js';
-import { processInfo } from '../supervisor/index.js';
+import { appendCapped, SERVICE_LOG, type LogCap } from '../logs/index.js';
+// process-info alone, not the supervisor's process management (node:http, child processes): `webservice status` reads this module (#14)
+import { processInfo } from '../supervisor/process-info.js';
 
 export type ServiceStateName = 'starting' | 'running' | 'crash-looping' | 'config-error' | 'stopping' | 'stopped';
 
@@ -14,6 +17,8 @@ export interface ServiceState {
   readonly state: ServiceStateName;
   readonly supervisorPid: number;
   readonly serverPid: number | null;
+  /** the server's start time in clock ticks (with its pid, names it for ever); absent in files older than it */
+  readonly serverStartTicks?: number | null;
   readonly port: number | null;
   readonly url: string | null;
   /** epoch ms when the current server became ready */
@@ -31,10 +36,12 @@ export interface ServiceState {
   readonly limits?: LimitsSummary | null;
   /** how the last server ended, when it ended on its own (the OOM killer, a signal) */
   readonly lastCause?: ExitCause | null;
+  /** the last notice for its maintainers, and whether it reached the notifier */
+  readonly notice?: NoticeNote | null;
   readonly updatedAt: number;
 }
 
-export const SERVICE_LOG = 'service.log';
+export { SERVICE_LOG };
 
 export function statePath(runtimeDir: string): string {
   return path.join(runtimeDir, 'state.json');
@@ -119,9 +126,16 @@ export function releasePidFile(runtimeDir: string): void {
   }
 }
 
+/** this process's cap of ~/service.log (the supervisor sets it once it knows its tool's policy) */
+let serviceLogCap: LogCap | null = null;
+
+export function capServiceLog(cap: LogCap | null): void {
+  serviceLogCap = cap;
+}
+
 export function serviceLog(home: string, line: string): void {
   try {
-    appendFileSync(path.join(home, SERVICE_LOG), `${new Date().toISOString()} ${line}\n`);
+    appendCapped(path.join(home, SERVICE_LOG), `${new Date().toISOString()} ${line}\n`, serviceLogCap);
   } catch {
     // a full or read-only home must not stop the supervisor
   }

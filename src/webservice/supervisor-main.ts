@@ -12,12 +12,13 @@ import type { Tool } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { JobUnit, jobsDir, orphanOfRecord, readJobs, readRecord, restartRequestPath, type JobSpec } from '../jobs/index.js';
 import { HELPERS_UNIT } from '../limits/index.js';
+import { ToolLogs, toolLogPolicy, type ToolLogPolicy } from '../logs/index.js';
 import { RegistrarClient } from '../registrar/index.js';
 import { normalizeDescription } from '../routes/index.js';
 import { processInfo, type Orphan } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
 import { readManifest, type Manifest } from './manifest.js';
-import { claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
+import { capServiceLog, claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
 import { WebUnit } from './web-unit.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness period of the webservice and of continuous jobs' health checks (default 10 s) */
@@ -37,15 +38,18 @@ export function description(tool: Tool): string | null {
 
 /**
  * The webservice a supervisor killed outright left running, still routed. It is that server only
- * if it is still in the dead supervisor's process group (while a group has a member the kernel
- * does not reuse its id); it keeps serving until its successor is routed.
+ * if the kernel names the same process — same pid, same start time, this uid — (or, for a state
+ * file written before servers led their own groups, if it is still in the dead supervisor's
+ * process group); it keeps serving until its successor is routed, then its group is stopped.
  */
 function webOrphan(ctx: ControlContext): Orphan | null {
   const previous = readState(ctx.runtimeDir);
   const pid = previous?.serverPid;
   if (!previous || !pid || pid === process.pid || !isAlive(pid)) return null;
   const info = processInfo(pid);
-  if (!info || info.pgid !== previous.supervisorPid) return null;
+  if (!info || info.uid !== process.getuid?.()) return null;
+  const same = typeof previous.serverStartTicks === 'number' ? info.startTicks === previous.serverStartTicks : info.pgid === previous.supervisorPid;
+  if (!same) return null;
   return { pid, pgid: info.pgid, port: previous.port };
 }
 
@@ -58,6 +62,7 @@ class ToolSupervisorProcess {
   readonly #ctx: ControlContext;
   readonly #registrar: RegistrarClient;
   readonly #address: string;
+  readonly #logs: ToolLogs;
   #web: { unit: WebUnit; manifest: Manifest } | null = null;
   readonly #jobs = new Map<string, HostedJob>();
   #queue: Promise<void> = Promise.resolve();
@@ -65,10 +70,11 @@ class ToolSupervisorProcess {
   #done: () => void = () => {};
   readonly done = new Promise<void>((resolve) => (this.#done = resolve));
 
-  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string) {
+  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string, logs: ToolLogs) {
     this.#ctx = ctx;
     this.#registrar = registrar;
     this.#address = address;
+    this.#logs = logs;
   }
 
   #log(line: string): void {
@@ -127,6 +133,7 @@ class ToolSupervisorProcess {
         registrar: this.#registrar,
         description: description(this.#ctx.tool),
         orphan: web ? null : webOrphan(this.#ctx),
+        logs: this.#logs,
         ...(manifest.healthCheckScript ? { healthCheckScript: manifest.healthCheckScript } : {}),
         ...(livenessMs(this.#ctx.env) !== undefined ? { livenessIntervalMs: livenessMs(this.#ctx.env) } : {}),
       });
@@ -170,6 +177,7 @@ class ToolSupervisorProcess {
         orphan: orphanOfRecord(readRecord(this.#ctx.runtimeDir, name)),
         ...(livenessMs(this.#ctx.env) !== undefined ? { health: { livenessIntervalMs: livenessMs(this.#ctx.env) as number } } : {}),
         log: (line) => this.#log(line),
+        logs: this.#logs,
       });
       this.#jobs.set(name, { spec, unit });
       void unit.unit.start();
@@ -189,6 +197,18 @@ class ToolSupervisorProcess {
     } catch {
       return false;
     }
+  }
+}
+
+/** the caps of the tool's logs; a bad setting leaves them uncapped (said in ~/service.log), never the tool down */
+function logPolicy(ctx: ControlContext): ToolLogPolicy | null {
+  try {
+    const policy = toolLogPolicy(ctx.tool.name, ctx.env);
+    capServiceLog(policy.files);
+    return policy;
+  } catch (err) {
+    serviceLog(ctx.tool.home, `logs: ${isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message}; the tool's logs are not capped`);
+    return null;
   }
 }
 
@@ -212,7 +232,8 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   }
   // the supervisor counts among the tool's processes: in its helpers' cgroup, under its pids quota
   await registrar.place(HELPERS_UNIT, process.pid).catch((err: Error) => serviceLog(ctx.tool.home, `supervisor: not placed in the tool's cgroup: ${err.message}`));
-  const supervisor = new ToolSupervisorProcess(ctx, registrar, address);
+  const logs = new ToolLogs({ policy: logPolicy(ctx), pipeDir: path.join(ctx.runtimeDir, 'pipes'), onProblem: (line) => serviceLog(ctx.tool.home, line) });
+  const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs);
   process.on('SIGTERM', () => void supervisor.stop());
   process.on('SIGINT', () => void supervisor.stop());
   process.on('SIGHUP', () => void supervisor.reload(true));
@@ -223,6 +244,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   });
   await supervisor.reload(false);
   await supervisor.done;
+  await logs.close();
   releasePidFile(ctx.runtimeDir);
   return 0;
 }

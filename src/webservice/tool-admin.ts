@@ -3,16 +3,23 @@
 // that can read its own route but write nothing: routes are written only by node registrars,
 // after the kernel confirmed the port is the tool's. Root never writes inside a tool's home:
 // what goes there is written by a shell running as the tool.
+//
+// Who maintains a tool is its unix group (on the host where the accounts are). Every command that
+// changes it also records it where the rest of the platform looks: the tool directory in Redis
+// (every proxy lists the tool and its maintainers from there) and, as root, the tool's sudoers
+// rule (`become`). `toolhost tool sync` records them again from the groups.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { groupMembers, lookupAccount, prepareRuntimeDirectory, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
+import { installSudoersRule, lookupAccount, lookupGroup, maintainersOf, prepareRuntimeDirectory, removeSudoersRule, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { describeRedis, formatRedisConnection, NODES_CHANNEL, NODES_KEY, routeChannel, routeKey, ROUTE_KEY_PREFIX, withRedis, type RedisConnection } from '../routes/index.js';
+import { describeRedis, DIRECTORY_KEY_PREFIX, formatRedisConnection, NODES_CHANNEL, NODES_KEY, routeChannel, routeKey, ROUTE_KEY_PREFIX, ToolDirectoryStore, withRedis, type RedisConnection } from '../routes/index.js';
 import { propagateUsers } from './redis-users.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
+import { isUserName, validateUserName } from '../user-name.js';
 
 export const CREDENTIALS_FILE = path.join('.toolhost', 'redis-credentials');
 export const PROXY_REDIS_USER = 'toolhost-proxy';
@@ -54,7 +61,7 @@ export interface AdminContext {
   readonly publicRedis?: RedisConnection;
   readonly homeRoot: string;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** a line the administrator should read (a replica that could not be kept in step) */
+  /** one line about something done only in part (sudo missing here, an odd group member, a replica that could not be kept in step) */
   readonly warn?: (line: string) => void;
 }
 
@@ -85,7 +92,7 @@ export function toolRecord(name: string, homeRoot: string): ToolRecord {
     gid: account?.gid ?? null,
     redisUser: redisUserOf(name),
     credentialsFile: path.join(home, CREDENTIALS_FILE),
-    maintainers: account ? groupMembers(account.group) : [],
+    maintainers: account ? maintainersOf(account) : [],
   };
 }
 
@@ -130,7 +137,35 @@ function populateHomeAsTool(account: UnixAccount, credentials: string): void {
   if (r.status !== 0) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `preparing ${account.home} as ${account.user}`, (r.stderr || r.error?.message || `exit ${r.status}`).trim());
 }
 
-export async function createTool(ctx: AdminContext, name: string): Promise<ToolRecord> {
+/**
+ * Record what the platform knows of a tool's people from its unix group: the sudoers rule (as
+ * root, for a tool with an account; first, since it is what grants anything) and the tool
+ * directory entry. description: undefined keeps the recorded one. Returns the maintainers.
+ */
+async function recordTool(ctx: AdminContext, name: string, description?: string | null): Promise<string[]> {
+  const account = lookupAccount(toolAccountName(name));
+  const members = account ? maintainersOf(account) : [];
+  const maintainers = members.filter(isUserName);
+  const odd = members.filter((m) => !isUserName(m));
+  if (account && odd.length) ctx.warn?.(`group ${account.group} has members whose names toolhost writes nowhere (${odd.join(', ')}); they cannot become ${name}`);
+  if (account && isRoot() && installSudoersRule(name, maintainers) === 'no-sudo') {
+    ctx.warn?.(`sudo is not installed on this host, so the maintainers of ${name} cannot become it; install it (apt-get install sudo), then run: toolhost tool sync ${name}`);
+  }
+  await withRedis(ctx.redis, (r) => new ToolDirectoryStore(r).write(name, { maintainers, ...(description !== undefined ? { description } : {}) }));
+  return maintainers;
+}
+
+async function requireRedisUser(ctx: AdminContext, name: string): Promise<void> {
+  const exists = await withRedis(ctx.redis, async (r) => (await r.call('ACL', 'GETUSER', redisUserOf(name))) !== null);
+  if (!exists) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
+}
+
+export interface CreateOptions {
+  /** the administrator's one-line description for the home page */
+  readonly description?: string;
+}
+
+export async function createTool(ctx: AdminContext, name: string, options: CreateOptions = {}): Promise<ToolRecord> {
   validateToolName(name);
   const user = toolAccountName(name);
   const home = path.join(ctx.homeRoot, name);
@@ -158,15 +193,19 @@ export async function createTool(ctx: AdminContext, name: string): Promise<ToolR
   // the password changes only once the tool holds the new one
   await withRedis(ctx.redis, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
   await propagate(ctx, [redisUserOf(name)]);
+  await recordTool(ctx, name, options.description);
   return toolRecord(name, ctx.homeRoot);
 }
 
 export async function deleteTool(ctx: AdminContext, name: string, options: { removeHome?: boolean } = {}): Promise<void> {
   validateToolName(name);
   const record = toolRecord(name, ctx.homeRoot);
+  // what lets anyone act as the tool goes first
+  if (isRoot()) removeSudoersRule(name);
   await withRedis(ctx.redis, async (r) => {
     await r.call('ACL', 'DELUSER', redisUserOf(name));
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
+    await new ToolDirectoryStore(r).remove(name);
   });
   await propagate(ctx, [redisUserOf(name)]);
   const tool: Tool = { name, home: record.home, account: lookupAccount(toolAccountName(name)) };
@@ -178,7 +217,15 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
     } catch {
       // no process left
     }
+    // SIGKILL is delivered, not yet acted on: userdel refuses a user whose processes still run
+    // (a supervisor that was just writing out its logs after `webservice stop`)
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && spawnSync('pgrep', ['-u', toolAccountName(name)]).status === 0; ) await sleep(20);
     execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  if (isRoot() && lookupGroup(toolAccountName(name))) {
+    // userdel keeps a primary group that has other members (the maintainers): it would outlive
+    // the tool, keep their file access by gid, and stop the name from being created again
+    execFileSync('groupdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   // maintainers (other uids) may still write in the home while it goes: GNU rm walks it with
   // directory descriptors and never follows a directory swapped for a link under it
@@ -194,10 +241,63 @@ export async function listTools(ctx: AdminContext): Promise<string[]> {
   });
 }
 
-export function addMaintainer(name: string, user: string): void {
+function requireAccount(name: string): UnixAccount {
   validateToolName(name);
-  if (!lookupAccount(toolAccountName(name))) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
-  execFileSync('usermod', ['--append', '--groups', toolAccountName(name), user], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const account = lookupAccount(toolAccountName(name));
+  if (!account) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
+  return account;
+}
+
+/** USER joins the tool's group, its sudoers rule and its directory entry; returns the maintainers */
+export async function addMaintainer(ctx: AdminContext, name: string, user: string): Promise<string[]> {
+  const account = requireAccount(name);
+  validateUserName(user);
+  if (!lookupAccount(user)) throw new ToolhostError('TH_ERR_USER_UNKNOWN', user);
+  execFileSync('usermod', ['--append', '--groups', account.group, user], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return recordTool(ctx, name);
+}
+
+/**
+ * USER leaves the tool's group, and its sudoers rule no longer names them: `become` stops at
+ * once; sessions they already have keep the group's file access until they end (unix groups
+ * are read at login). Returns the maintainers left.
+ */
+export async function removeMaintainer(ctx: AdminContext, name: string, user: string): Promise<string[]> {
+  const account = requireAccount(name);
+  validateUserName(user);
+  const members = maintainersOf(account);
+  if (!members.includes(user)) throw new ToolhostError('TH_ERR_TOOL_NOT_MAINTAINER', user, name, members.join(', ') || 'none');
+  execFileSync('gpasswd', ['--delete', user, account.group], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return recordTool(ctx, name);
+}
+
+/** the administrator's description of a tool, for the home page ('' removes it) */
+export async function describeTool(ctx: AdminContext, name: string, description: string): Promise<void> {
+  validateToolName(name);
+  await requireRedisUser(ctx, name);
+  await recordTool(ctx, name, description);
+}
+
+/**
+ * Record the named tools (none: every tool with a Redis user) again from their groups — after
+ * a change made by hand (usermod), a Redis that lost data, or sudo installed late — and remove
+ * directory entries of tools that no longer exist. Returns tool -> maintainers.
+ */
+export async function syncTools(ctx: AdminContext, names: readonly string[] = []): Promise<Map<string, string[]>> {
+  const all = names.length === 0;
+  const tools = all ? await listTools(ctx) : names.map(validateToolName);
+  const out = new Map<string, string[]>();
+  for (const name of tools) {
+    if (!all) await requireRedisUser(ctx, name);
+    out.set(name, await recordTool(ctx, name));
+  }
+  if (all) {
+    await withRedis(ctx.redis, async (r) => {
+      const store = new ToolDirectoryStore(r);
+      for (const listed of await store.tools()) if (!out.has(listed)) await store.remove(listed);
+    });
+  }
+  return out;
 }
 
 async function createServiceUser(ctx: AdminContext, user: string, rules: readonly string[]): Promise<string> {
@@ -212,7 +312,18 @@ async function createServiceUser(ctx: AdminContext, user: string, rules: readonl
 
 /** the proxy's read-only Redis user; returns its URL */
 export function createProxyUser(ctx: AdminContext): Promise<string> {
-  return createServiceUser(ctx, PROXY_REDIS_USER, [`%R~${ROUTE_KEY_PREFIX}*`, `%R~${NODES_KEY}`, `&${ROUTE_KEY_PREFIX}*`, `&${NODES_CHANNEL}`, '&__keyspace@*__:prefix:*', '-@all', ...PROXY_COMMANDS.map((c) => `+${c}`)]);
+  return createServiceUser(ctx, PROXY_REDIS_USER, [
+    `%R~${ROUTE_KEY_PREFIX}*`,
+    `%R~${NODES_KEY}`,
+    `%R~${DIRECTORY_KEY_PREFIX}*`,
+    `&${ROUTE_KEY_PREFIX}*`,
+    `&${NODES_CHANNEL}`,
+    `&${DIRECTORY_KEY_PREFIX}*`,
+    `&__keyspace@*__:${ROUTE_KEY_PREFIX}*`,
+    `&__keyspace@*__:${DIRECTORY_KEY_PREFIX}*`,
+    '-@all',
+    ...PROXY_COMMANDS.map((c) => `+${c}`),
+  ]);
 }
 
 /** the node registrars' Redis user (one for every node); returns its URL */

@@ -2,16 +2,22 @@
 // ready once it answers HTTP, routed by the node registrar, replaced start-first (the new server
 // is routed before the old one is unrouted, drained and stopped: no request fails), restarted
 // when ~/.lighttpd.conf changes. Its state goes to state.json for `webservice status`.
-import { appendFileSync } from 'node:fs';
+//
+// Its logs stay under their caps (src/logs/): the servers' output reaches ~/error.log through the
+// supervisor's pipe; lighttpd writes ~/error.log and ~/access.log itself, and after the
+// supervisor rotated one of them it sends lighttpd SIGHUP, on which lighttpd reopens its logs and
+// goes on serving (lines written before it did are in the rotated file: none is lost).
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { watch, type FSWatcher } from 'chokidar';
 import { describeExit, UnitGuard, unitName, type ExitCause } from '../limits/index.js';
+import { appendCapped, ChildOutput, type CappedLog, type ToolLogs } from '../logs/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
 import { httpProbe, Unit, type Orphan, type UnitDriver, type UnitSnapshot } from '../supervisor/index.js';
 import { USER_CONFIG_NAME } from './lighttpd-config.js';
 import { ERROR_LOG, startInstance, type ServerContext, type ServerInstance } from './server-instance.js';
 import { serviceLog, writeState, type ServiceStateName } from './service-state.js';
+import { notify, tailOf, UnitAlerts, type EventKind, type NoticeNote } from '../notify/index.js';
 
 export interface WebUnitOptions {
   readonly server: ServerContext;
@@ -21,6 +27,18 @@ export interface WebUnitOptions {
   readonly livenessIntervalMs?: number;
   readonly orphan?: Orphan | null;
   readonly drainMs?: number;
+  /** a crash loop is over after a run this long (the notice "recovered") */
+  readonly stableMs?: number;
+  /** the supervisor's capped logs; null: servers write ~/error.log directly (uncapped) */
+  readonly logs?: ToolLogs | null;
+}
+
+export const ACCESS_LOG = 'access.log';
+/** how often the logs lighttpd writes itself are looked at */
+const LOG_CHECK_MS = 1000;
+
+function isLighttpd(server: ServerContext): boolean {
+  return server.type === 'lighttpd' || server.type === 'lighttpd-plain';
 }
 
 function publishedState(s: UnitSnapshot<ServerInstance>): ServiceStateName {
@@ -44,9 +62,14 @@ export class WebUnit {
   readonly #unit: Unit<ServerInstance>;
   readonly #startedAt = Date.now();
   #watcher: FSWatcher | null = null;
+  #output: ChildOutput | null = null;
+  #accessLog: CappedLog | null = null;
+  /** the lighttpd servers that are ready and not yet gone: told to reopen their logs after a rotation */
+  readonly #lighttpds = new Set<ServerInstance>();
 
   constructor(options: WebUnitOptions) {
     this.#o = options;
+    this.#alerts = new UnitAlerts({ everyExit: false, emit: (kind, summary) => void this.#notify(kind, summary), ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}) });
     const livenessMs = options.livenessIntervalMs ?? 10_000;
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',
@@ -69,32 +92,49 @@ export class WebUnit {
         serviceLog(this.#o.server.tool.home, line.endsWith('it keeps crashing') ? `${line}: see ~/error.log` : line);
         if (line.startsWith('configuration error')) this.#errorLog(line);
       },
+      afterStop: async () => {
+        await this.#output?.drain();
+      },
     };
     this.#unit = new Unit('webservice', driver, { orphan: options.orphan ?? null, ...(options.drainMs !== undefined ? { drainMs: options.drainMs } : {}) });
   }
 
   #guard: UnitGuard | null = null;
   #lastCause: ExitCause | null = null;
+  #lastSnapshot: UnitSnapshot<ServerInstance> | null = null;
+  #notice: NoticeNote | null = null;
+  readonly #alerts: UnitAlerts;
+
+  /** tell the maintainers, as --emails says; what became of it shows in webservice status */
+  async #notify(kind: EventKind, summary: string): Promise<void> {
+    const server = this.#o.server;
+    const note = await notify(this.#o.registrar, undefined, server.emails, {
+      source: 'webservice',
+      name: server.type,
+      kind,
+      at: Date.now(),
+      summary,
+      cause: kind === 'crash-loop' ? this.#lastCause : null,
+      stderr: tailOf(path.join(server.tool.home, ERROR_LOG)),
+      look: `webservice status; webservice logs (as ${server.tool.name})`,
+    });
+    if (!note) return;
+    this.#notice = note;
+    if (this.#lastSnapshot) this.#publish(this.#lastSnapshot);
+  }
 
   /** how the last server ended, when it did (OOM, a signal) */
   get lastCause(): ExitCause | null {
     return this.#lastCause;
   }
 
-  async #launch(): Promise<ServerInstance> {
-    // admitted again at every start: the quota may have filled or freed meanwhile
-    const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('web'), ...this.#o.server.resources });
-    this.#guard = guard;
-    if (guard.warning) serviceLog(this.#o.server.tool.home, guard.warning);
-    return startInstance(this.#o.server, guard);
-  }
-
   get unit(): Unit<ServerInstance> {
     return this.#unit;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.#watchConfig();
+    await this.#openLogs();
     return this.#unit.start();
   }
 
@@ -106,7 +146,9 @@ export class WebUnit {
     void this.#watcher?.close();
     this.#watcher = null;
     await this.#unit.stop();
+    this.#alerts.close();
     await this.#guard?.release();
+    await this.#closeLogs();
   }
 
   /** what the next server runs (a changed manifest); takes effect at the next restart */
@@ -116,6 +158,9 @@ export class WebUnit {
   }
 
   #publish(s: UnitSnapshot<ServerInstance>): void {
+    const first = this.#lastSnapshot !== s;
+    this.#lastSnapshot = s;
+    if (first) this.#alerts.observe(s);
     const c = s.current;
     writeState(this.#o.server.runtimeDir, {
       tool: this.#o.server.tool.name,
@@ -123,6 +168,7 @@ export class WebUnit {
       state: publishedState(s),
       supervisorPid: process.pid,
       serverPid: c?.process.pid ?? null,
+      serverStartTicks: c?.startTicks ?? null,
       port: c?.port ?? null,
       url: c?.url ?? null,
       serverStartedAt: c?.startedAt ?? null,
@@ -135,6 +181,7 @@ export class WebUnit {
       message: s.message,
       limits: this.#guard?.summary() ?? null,
       lastCause: this.#lastCause,
+      notice: this.#notice,
       updatedAt: Date.now(),
     });
   }
@@ -144,9 +191,69 @@ export class WebUnit {
     try {
       const stamp = new Date().toISOString();
       const lines = line.split('\n').slice(1).map((l) => l.trim());
-      appendFileSync(path.join(this.#o.server.tool.home, ERROR_LOG), lines.map((l) => `${stamp}: (toolhost) ${l}\n`).join(''));
+      appendCapped(path.join(this.#o.server.tool.home, ERROR_LOG), lines.map((l) => `${stamp}: (toolhost) ${l}\n`).join(''), this.#o.logs?.policy?.files ?? null);
     } catch {
       // the home may be full; service.log has it too
+    }
+  }
+
+  /** ~/error.log (and lighttpd's ~/access.log) kept under their caps while the unit lives */
+  async #openLogs(): Promise<void> {
+    const logs = this.#o.logs;
+    if (!logs || this.#output) return;
+    const home = this.#o.server.tool.home;
+    const lighttpd = isLighttpd(this.#o.server);
+    const check = lighttpd ? { checkMs: LOG_CHECK_MS } : {};
+    try {
+      this.#output = await ChildOutput.open(logs, 'webservice', { file: path.join(home, ERROR_LOG), kind: 'files', ...check }, 'same');
+      if (lighttpd) this.#accessLog = await logs.acquire({ file: path.join(home, ACCESS_LOG), kind: 'files', ...check });
+    } catch (err) {
+      // the servers then write ~/error.log themselves, as before: uncapped, but running
+      serviceLog(home, `logs: ${(err as Error).message}; ~/error.log is not capped until the webservice is started again`);
+      return;
+    }
+    const reopen = (): void => {
+      for (const i of this.#lighttpds) this.#reopenLogsOf(i);
+    };
+    for (const log of [...this.#output.files, this.#accessLog]) log?.onRotate(reopen);
+  }
+
+  async #closeLogs(): Promise<void> {
+    const output = this.#output;
+    const access = this.#accessLog;
+    this.#output = null;
+    this.#accessLog = null;
+    await output?.close();
+    if (access) await this.#o.logs?.release(access);
+  }
+
+  #rotations(): number {
+    return (this.#output?.files ?? []).reduce((n, f) => n + f.rotations, this.#accessLog?.rotations ?? 0);
+  }
+
+  async #launch(): Promise<ServerInstance> {
+    // admitted again at every start: the quota may have filled or freed meanwhile
+    const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('web'), ...this.#o.server.resources });
+    this.#guard = guard;
+    if (guard.warning) serviceLog(this.#o.server.tool.home, guard.warning);
+    const rotationsBefore = this.#rotations();
+    const instance = await startInstance(this.#output ? { ...this.#o.server, output: this.#output } : this.#o.server, guard);
+    if (isLighttpd(this.#o.server)) {
+      this.#lighttpds.add(instance);
+      void instance.process.exited.then(() => this.#lighttpds.delete(instance));
+      // it opened its logs before a rotation that happened while it started
+      if (this.#rotations() !== rotationsBefore) this.#reopenLogsOf(instance);
+    }
+    return instance;
+  }
+
+  /** SIGHUP: lighttpd reopens its logs (and serves on); only its own pid, never its CGI or PHP children */
+  #reopenLogsOf(i: ServerInstance): void {
+    if (!i.process.running || !i.process.pid) return;
+    try {
+      process.kill(i.process.pid, 'SIGHUP');
+    } catch {
+      // gone meanwhile
     }
   }
 
@@ -160,7 +267,8 @@ export class WebUnit {
   }
 
   #watchConfig(): void {
-    if (this.#o.server.type === 'generic') return;
+    // only lighttpd reads a configuration toolhost merges; uwsgi.ini and package.json apply at the next restart, as on Toolforge
+    if (this.#o.server.type !== 'lighttpd' && this.#o.server.type !== 'lighttpd-plain') return;
     const file = path.join(this.#o.server.tool.home, USER_CONFIG_NAME);
     this.#watcher = watch(file, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 10 } });
     const changed = (): void => void this.#unit.restart(`${USER_CONFIG_NAME} changed`);

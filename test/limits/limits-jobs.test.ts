@@ -93,6 +93,9 @@ t.test('per-job limits and definitions are refused in Toolforge\'s words; jobs q
   const bad = r.as(a, 'toolhost jobs run typo --command "sleep 1" --mem 512m');
   t.equal(bad.status, 2, 'a usage error');
   t.match(bad.stderr, /--mem: "512m" is 0\.512 bytes in this notation \(m is a thousandth\); did you mean 512Mi\?/);
+  const lots = await r.quota(a, '--memory', 'lots');
+  t.equal(lots.code, 2);
+  t.match(lots.stderr, /invalid --memory: "lots" is not an amount of memory: write it as 512Mi, 1Gi or 2Gi \[TH_ERR_QUANTITY_INVALID\]/);
   t.equal((await r.quota(a, '--continuous', '1', '--cron', '1')).code, 0);
   t.equal(r.as(a, 'toolhost jobs run bot --command "sleep 300" --continuous --mem 128Mi').status, 0);
   const second = r.as(a, 'toolhost jobs run bot2 --command "sleep 300" --continuous');

@@ -84,6 +84,9 @@ t.test('without a registrar to place it, a job runs under rlimits and says so', 
   await waitFor(() => r.record(a, 'loose')?.status === 'running', 15_000, 'running');
   const rec = r.record(a, 'loose') as Rec;
   t.match(rec.limits, { memory: 200 * MI, enforced: false });
+  t.match(JSON.stringify(rec.limits), /not enforced by cgroups.*\[TH_WARN_LIMITS_NOT_ENFORCED\]/, 'the warning, in the record');
+  // the record says running once the process is spawned; prlimit sets the limits a moment later, before it execs the command
+  await waitFor(() => new RegExp(`Max data size\\s+${200 * MI}`).test(readFileSync(`/proc/${rec.pid}/limits`, 'utf8')), 10_000, 'the rlimits set').catch(() => undefined);
   t.match(readFileSync(`/proc/${rec.pid}/limits`, 'utf8'), new RegExp(`Max data size\\s+${200 * MI}\\s+${200 * MI}\\s+bytes`), 'memory as RLIMIT_DATA');
   t.match(readFileSync(`/proc/${rec.pid}/limits`, 'utf8'), /Max processes\s+1024\s+1024/);
   t.match(asTool(a, `cd ~ && env -u NODE_OPTIONS TOOLHOST_RUNTIME_DIR=${r.runtime} TOOLHOST_STATE_DIR=${r.stateDir} TOOLHOST_REGISTRAR_DIR=/nonexistent ${BIN}/toolhost jobs show loose`).stdout, /not enforced by cgroups: rlimits only, CPU not limited/);

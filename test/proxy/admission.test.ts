@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { WebSocketServer } from 'ws';
-import { routeKey } from '../../src/routes/index.js';
+import { directoryKey, routeKey } from '../../src/routes/index.js';
 import { redisClient, startProxy, startRedis, waitFor, workDir } from '../helpers/index.js';
 
 type Path = 'fast lane' | 'Node lane' | 'upgrade';
@@ -102,6 +102,7 @@ const CASES: readonly PolicyCase[] = [
   { name: 'a live tool is forwarded', line: 'GET /live/ HTTP/1.1', want: (p) => ok(p === 'upgrade' ? 101 : 200) },
   { name: 'an unknown tool', line: 'GET /nosuch/ HTTP/1.1', want: err(404, 'unknown-tool') },
   { name: 'a tool without a live backend', line: 'GET /down/ HTTP/1.1', want: err(503, 'no-backend') },
+  { name: 'a tool in the tool directory without a route (#14)', line: 'GET /idle/ HTTP/1.1', want: err(503, 'no-backend') },
   { name: 'a tool with only unusable backend entries', line: 'GET /bad/ HTTP/1.1', want: err(502, 'bad-gateway') },
   { name: 'a tool named without its slash', line: 'GET /live?x=1 HTTP/1.1', want: ok(301, { location: '/live/?x=1' }) },
   { name: 'the home page', line: 'GET / HTTP/1.1', want: ok(200) },
@@ -125,8 +126,9 @@ t.test('every policy case gets the same answer on the fast lane, the Node lane a
   await r.hset(routeKey('live'), '.*', live);
   await r.hset(routeKey('down'), 'backend:a', 'http://127.0.0.1:9', 'lease:a', String(Date.now() - 1000));
   await r.hset(routeKey('bad'), '.*', 'http://10.1.2.3:8080');
+  await r.hset(directoryKey('idle'), 'maintainers', 'alice');
   await r.publish(routeKey('live'), 'x');
-  await waitFor(() => ['live', 'down', 'bad'].every((tool) => proxy.proxy.routeTable.get(tool) !== undefined), 5000, 'the routes');
+  await waitFor(() => ['live', 'down', 'bad'].every((tool) => proxy.proxy.routeTable.get(tool) !== undefined) && proxy.proxy.routeTable.tool('idle') !== undefined, 5000, 'the routes');
 
   const held: net.Socket[] = [];
   t.teardown(() => held.forEach((s) => s.destroy()));

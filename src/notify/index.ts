@@ -1,0 +1,10 @@
+export { DEFAULT_JOB_EMAILS, DEFAULT_WEB_EMAILS, EMAIL_POLICIES, EVENT_KINDS, isEmailPolicy, isFailure, wants, type EmailPolicy, type EventKind } from './policy.js';
+export { lastLines, parseEvent, STDERR_LINES, type NotifyEvent } from './event.js';
+export { spoolEvent, spooled, SPOOL_LIMIT_PER_TOOL, type SpoolResult } from './spool.js';
+export { deliveryText, lastDelivery, noticeStatus, readDeliveryLog, type Delivery, type DeliveryEntry } from './delivery.js';
+export { forgetToolMail, forwardAddresses, isAddress, maintainerEmails, recipientsOf, recordMaintainerEmail } from './recipients.js';
+export { composeMail, type MailText } from './message.js';
+export { relayName, smtpMailer, type Mailer } from './mailer.js';
+export { DEFAULT_DIGEST_MS, DEFAULT_HOURLY_CAP, NO_RELAY, Notifier, type NotifierOptions } from './notifier.js';
+export { HANDED_OVER, notify, tailOf, type NoticeNote, type NotifyPeer } from './notices.js';
+export { DEFAULT_STABLE_MS, UnitAlerts, type UnitAlertsOptions } from './unit-alerts.js';
