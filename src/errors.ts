@@ -243,6 +243,15 @@ export const ERRORS = {
     'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
     'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
   ),
+  TH_ERR_REDIS_ADDRESS_INVALID: def(
+    'the Redis address %s cannot be used: %s; give redis://[USER@]HOST:PORT, or redis-sentinel://[USER@]HOST:PORT,HOST:PORT/MASTER (docs/reference/redis.md)',
+    'A Redis URL, sentinel list or master name (option, environment, --redis-file or settings file) is malformed.',
+    2,
+  ),
+  TH_ERR_REDIS_NODES_NOT_SYNCED: def(
+    'Redis users are not in step on every node: %s; once the node is back, run: toolhost tool sync-acl',
+    'A Redis user was changed on the master but could not be copied to (or saved on) every data node; ACL users are not replicated, so a failover to that node would lock its users out.',
+  ),
   TH_ERR_LOG_UNWRITABLE: def(
     'cannot write the log %s: %s; its lines are dropped until it can be written again (free space, or fix its permissions)',
     'A tool\'s supervisor or job runner cannot write or rotate one of the tool\'s logs (disk full, a directory in its place); said once in ~/service.log, and again when it writes.',

@@ -83,11 +83,12 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--port <port>', 'the proxy\'s port on 127.0.0.1 (default 8080 when free, else any free port)')
     .action(async (opts: { dir?: string; check?: boolean; port?: string }) => {
       // all of toolhost loads when the demo runs, not for `toolhost demo --help` (#14)
-      const [{ default: getPort }, { findLighttpd }, { ProxyServer }, { Registrar }, { startRedisServer }, { parseJob }, { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice }] = await Promise.all([
+      const [{ default: getPort }, { findLighttpd }, { ProxyServer }, { Registrar }, { parseRedisConnection }, { startRedisServer }, { parseJob }, { defineJob, deleteJobs, HostMonitor, jobStatuses, startWebservice, stopWebservice }] = await Promise.all([
         import('get-port'),
         import('../lighttpd/index.js'),
         import('../proxy/index.js'),
         import('../registrar/index.js'),
+        import('../routes/index.js'),
         import('../supervisor/index.js'),
         import('../jobs/index.js'),
         import('../webservice/index.js'),
@@ -121,14 +122,14 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         sockets = registrarDir;
         const env = { ...io.env, TOOLHOST_RUNTIME_DIR: path.join(root, 'run'), TOOLHOST_REGISTRAR_DIR: registrarDir };
         mkdirSync(homes, { recursive: true });
-        registrar = new Registrar({ redisUrl: redisServer.url, socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
+        registrar = new Registrar({ redis: parseRedisConnection(redisServer.url), socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
         await registrar.start();
         const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
         const adminPort = await getPort({ host: '127.0.0.1' });
         proxy = new ProxyServer({
           listen: { host: '127.0.0.1', port: proxyPort },
           adminListen: { host: '127.0.0.1', port: adminPort },
-          redisUrl: redisServer.url,
+          redis: parseRedisConnection(redisServer.url),
           domain: null,
           pathRouting: true,
           tls: null,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import type { ListenAddress, ProxyOptions } from '../proxy/index.js';
-import { DEFAULT_REDIS_URL, redisUrlFrom } from '../routes/index.js';
+import { redisConnectionFrom } from '../routes/index.js';
 
 export interface ProxyCliOptions {
   config?: string;
@@ -14,6 +14,8 @@ export interface ProxyCliOptions {
   adminListen?: string;
   redis?: string;
   redisFile?: string;
+  redisSentinels?: string;
+  redisMaster?: string;
   domain?: string;
   pathRouting?: boolean;
   tlsCert?: string;
@@ -41,6 +43,9 @@ interface FileSettings {
   listen?: string;
   adminListen?: string | null;
   redis?: string;
+  /** sentinels as "HOST:PORT,…" or a list; with redisMaster, the master they name */
+  redisSentinels?: string | string[] | null;
+  redisMaster?: string | null;
   domain?: string | null;
   pathRouting?: boolean;
   tls?: { cert: string; key: string; listen: string; publicPort?: number } | null;
@@ -123,8 +128,12 @@ export function resolveProxySettings(
   const adminRaw = cli.adminListen ?? s.adminListen ?? null;
   const adminListen = adminRaw === null || adminRaw === 'none' ? null : parseListen(adminRaw, '--admin-listen');
   // the option (never with a password: every user reads a command line) or a secret file, the
-  // environment, then the settings file
-  const redisUrl = cli.redis !== undefined || cli.redisFile !== undefined || env.TOOLHOST_REDIS_URL ? redisUrlFrom(cli, env) : (s.redis ?? DEFAULT_REDIS_URL);
+  // environment, then the settings file (a redis:// or redis-sentinel:// URL)
+  const redis = redisConnectionFrom(cli, env, {
+    redis: s.redis,
+    redisSentinels: Array.isArray(s.redisSentinels) ? s.redisSentinels.join(',') : (s.redisSentinels ?? undefined),
+    redisMaster: s.redisMaster ?? undefined,
+  });
   const domainRaw = cli.domain ?? s.domain ?? null;
   const domain = domainRaw ? domainRaw.toLowerCase().replace(/^\.+|\.+$/g, '') : null;
 
@@ -190,7 +199,7 @@ export function resolveProxySettings(
       ...(backendNetworks ? { backendNetworks } : {}),
       listen,
       adminListen,
-      redisUrl,
+      redis,
       domain,
       pathRouting: cli.pathRouting === false ? false : (s.pathRouting ?? true),
       tls,

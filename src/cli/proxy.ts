@@ -3,17 +3,19 @@
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import type { CliIo } from './io.js';
+import { addRedisOptions } from './redis-options.js';
 import type { ProxyCliOptions } from './proxy-settings.js';
 
 export function registerProxyCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
-  program
-    .command('proxy')
-    .description('run the front proxy: /<tool>/ and <tool>.<domain> to each tool\'s backend')
-    .option('--config <file>', 'settings file (JSON, like conf/toolhost.json; or TOOLHOST_CONFIG)')
-    .option('--listen <host:port>', 'public HTTP listener (default 0.0.0.0:8080)')
-    .option('--admin-listen <host:port>', 'admin listener for /metrics and /routes, or "none" (default 127.0.0.1:9090)')
-    .option('--redis <url>', 'the route table, without a password (or TOOLHOST_REDIS_URL; default redis://127.0.0.1:6379)')
-    .option('--redis-file <file>', 'a file only you may read holding the proxy user\'s URL (toolhost tool proxy-user)')
+  addRedisOptions(
+    program
+      .command('proxy')
+      .description('run the front proxy: /<tool>/ and <tool>.<domain> to each tool\'s backend')
+      .option('--config <file>', 'settings file (JSON, like conf/toolhost.json; or TOOLHOST_CONFIG)')
+      .option('--listen <host:port>', 'public HTTP listener (default 0.0.0.0:8080)')
+      .option('--admin-listen <host:port>', 'admin listener for /metrics and /routes, or "none" (default 127.0.0.1:9090)'),
+    'the route table (the proxy user of toolhost tool proxy-user)',
+  )
     .option('--domain <domain>', 'also route <tool>.<domain> by host')
     .option('--no-path-routing', 'route by host only')
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS, redirect HTTP to it, send HSTS')
@@ -37,7 +39,7 @@ export function registerProxyCommand(program: Commander, io: CliIo, setExit: (co
     .option('--backend-networks <cidrs>', 'comma-separated CIDRs backends may be in (default 127.0.0.0/8,::1/128)')
     .action(async (opts: ProxyCliOptions) => {
       // the proxy loads when it runs, not for `toolhost proxy --help` (#14)
-      const [{ ProxyServer }, { redactRedisUrl }, { resolveProxySettings }] = await Promise.all([import('../proxy/index.js'), import('../routes/index.js'), import('./proxy-settings.js')]);
+      const [{ ProxyServer }, { describeRedis }, { resolveProxySettings }] = await Promise.all([import('../proxy/index.js'), import('../routes/index.js'), import('./proxy-settings.js')]);
       const { options, redisWaitMs } = resolveProxySettings(opts, io.env, io.cwd);
       const proxy = new ProxyServer({ ...options, log: (line) => io.err(`toolhost proxy: ${line}\n`) });
       try {
@@ -55,7 +57,7 @@ export function registerProxyCommand(program: Commander, io: CliIo, setExit: (co
         `toolhost proxy: listening on http://${a.http.address}:${a.http.port}` +
           (a.https ? `, https://${a.https.address}:${a.https.port}` : '') +
           (a.admin ? `; admin http://${a.admin.address}:${a.admin.port}/metrics` : '') +
-          `; routes from ${redactRedisUrl(options.redisUrl)} (${proxy.routeTable.size} tools)\n`,
+          `; routes from ${describeRedis(options.redis)} (${proxy.routeTable.size} tools)\n`,
       );
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -5,11 +5,14 @@ import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import net from 'node:net';
 import type { CliIo } from './io.js';
+import { addRedisOptions } from './redis-options.js';
 import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
 
 interface Options {
   redis?: string;
   redisFile?: string;
+  redisSentinels?: string;
+  redisMaster?: string;
   homeRoot: string;
   socketDir?: string;
   node?: string;
@@ -21,11 +24,10 @@ interface Options {
 }
 
 export function registerRegistrarCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
-  program
-    .command('registrar')
-    .description('the node registrar: routes a tool to a port only after the kernel confirms a process of that tool listens on it')
-    .option('--redis <url>', 'the route table, without a password (a password goes in TOOLHOST_REDIS_URL or --redis-file)')
-    .option('--redis-file <file>', 'a file only its owner may read holding the registrar user\'s URL (toolhost tool registrar-user)')
+  addRedisOptions(
+    program.command('registrar').description('the node registrar: routes a tool to a port only after the kernel confirms a process of that tool listens on it'),
+    'the route table (the registrar user of toolhost tool registrar-user)',
+  )
     .option('--home-root <dir>', 'where tool homes are', '/data/project')
     .option('--socket-dir <dir>', 'root-owned directory for the tools\' sockets (or TOOLHOST_REGISTRAR_DIR; default /run/toolhost-registrar)')
     .option('--node <name>', 'this node\'s name in the route table (default: the host name)')
@@ -36,15 +38,15 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
     .option('--cgroup-root <name>', 'toolhost\'s directory in the cgroup hierarchies', 'toolhost')
     .action(async (opts: Options) => {
       // the registrar and Redis's client load when it runs, not for `toolhost registrar --help` (#14)
-      const [{ Registrar, registrarDir }, { redactRedisUrl, redisUrlFrom }] = await Promise.all([import('../registrar/index.js'), import('../routes/index.js')]);
+      const [{ Registrar, registrarDir }, { describeRedis, redisConnectionFrom }] = await Promise.all([import('../registrar/index.js'), import('../routes/index.js')]);
       if (net.isIP(opts.address) === 0) throw new ToolhostError('TH_ERR_USAGE', `--address must be an IP address, not "${opts.address}" (proxies resolve no names)`);
       const leaseMs = Math.round(Number(opts.lease) * 1000);
       if (!Number.isFinite(leaseMs) || leaseMs < 300) throw new ToolhostError('TH_ERR_USAGE', `--lease must be at least 0.3 seconds, not "${opts.lease}"`);
-      const redisUrl = redisUrlFrom(opts, io.env);
+      const redis = redisConnectionFrom(opts, io.env);
       // sockets and the state file are created closed; each socket is then given to its tool
       process.umask(0o077);
       const registrar = new Registrar({
-        redisUrl,
+        redis,
         socketDir: opts.socketDir ?? registrarDir(io.env),
         homeRoot: opts.homeRoot,
         node: opts.node ?? os.hostname(),
@@ -56,7 +58,7 @@ export function registerRegistrarCommand(program: Commander, io: CliIo, setExit:
         log: (line) => io.err(`toolhost registrar: ${line}\n`),
       });
       await registrar.start();
-      io.err(`toolhost registrar: node ${opts.node ?? os.hostname()} serving ${registrar.tools().length} tool(s) under ${opts.homeRoot}; Redis ${redactRedisUrl(redisUrl)}\n`);
+      io.err(`toolhost registrar: node ${opts.node ?? os.hostname()} serving ${registrar.tools().length} tool(s) under ${opts.homeRoot}; Redis ${describeRedis(redis)}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);

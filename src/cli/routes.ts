@@ -4,6 +4,7 @@ import { ToolhostError } from '../errors.js';
 import type { LeaseView, RedisUrlOptions, RouteProblem, RouteStore, StoredRoute } from '../routes/index.js';
 import { validateToolName } from '../tool-name.js';
 import type { CliIo } from './io.js';
+import { addRedisOptions } from './redis-options.js';
 
 type RoutesModule = typeof import('../routes/index.js');
 
@@ -23,10 +24,10 @@ function describeHash(r: RoutesModule, tool: string, stored: StoredRoute, now: n
 
 export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (code: number) => void): void {
   const routes = program.command('routes').description('read and change the route table in Redis');
-  routes.option('--redis <url>', 'the route table, without a password (or TOOLHOST_REDIS_URL)').option('--redis-file <file>', 'a file only you may read holding the URL');
+  addRedisOptions(routes, 'the route table');
   const withStore = async <T>(fn: (store: RouteStore, r: RoutesModule) => Promise<T>): Promise<T> => {
     const r = await routesModule();
-    return r.withRedis(r.redisUrlFrom(routes.opts<RedisUrlOptions>(), io.env), (redis) => fn(new r.RouteStore(redis), r));
+    return r.withRedis(r.redisConnectionFrom(routes.opts<RedisUrlOptions>(), io.env), (redis) => fn(new r.RouteStore(redis), r));
   };
 
   routes

@@ -1,12 +1,14 @@
-// `toolhost tool create|delete|list|show|add-maintainer|remove-maintainer|describe|sync|proxy-user`:
-// tool accounts, run by an administrator with the administrator's Redis URL (TOOLHOST_REDIS_URL
-// or --redis).
+// `toolhost tool create|delete|list|show|add-maintainer|remove-maintainer|describe|sync|quota|
+// proxy-user|registrar-user|sync-acl`: tool accounts, run by an administrator with the
+// administrator's Redis URL (TOOLHOST_REDIS_URL, --redis-file; with Sentinel, also
+// --redis-sentinels and --redis-master).
 import { existsSync } from 'node:fs';
 import type { Command as Commander } from 'commander';
 import { ToolhostError } from '../errors.js';
 import { validateToolName } from '../tool-name.js';
 import type { AdminContext, ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
+import { addRedisOptions } from './redis-options.js';
 import { lookupAccount, requireRootOwnedDirectory } from '../accounts/index.js';
 import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
 import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
@@ -15,12 +17,14 @@ import { forgetToolMail, isAddress, recordMaintainerEmail } from '../notify/inde
 /** Redis's client and the tool administration load when a subcommand runs, not for --help (#14) */
 async function admin() {
   const [routes, webservice] = await Promise.all([import('../routes/index.js'), import('../webservice/index.js')]);
-  return { redisUrlFrom: routes.redisUrlFrom, ...webservice };
+  return { redisConnectionFrom: routes.redisConnectionFrom, parseRedisConnection: routes.parseRedisConnection, parseHostPort: routes.parseHostPort, ...webservice };
 }
 
 interface AdminOptions {
   redis?: string;
   redisFile?: string;
+  redisSentinels?: string;
+  redisMaster?: string;
   publicRedisUrl?: string;
   homeRoot?: string;
 }
@@ -87,19 +91,18 @@ function printRecord(r: ToolRecord, json: boolean, io: CliIo): void {
 }
 
 export function registerToolCommands(program: Commander, io: CliIo, setExit: (code: number) => void): void {
-  const tool = program
-    .command('tool')
-    .description('tool accounts: unix user, home, and a Redis user with a private keyspace; the Redis users of proxies and registrars')
-    .option('--redis <url>', 'the administrator\'s Redis, without a password (or TOOLHOST_REDIS_URL)')
-    .option('--redis-file <file>', 'a file only you may read holding the administrator\'s URL')
-    .option('--public-redis-url <url>', 'host and port tools reach Redis at, for their credentials (default: --redis)')
+  const tool = addRedisOptions(
+    program.command('tool').description('tool accounts: unix user, home, and a Redis user with a private keyspace; the Redis users of proxies and registrars'),
+    'the administrator\'s Redis',
+  )
+    .option('--public-redis-url <url>', 'where tools reach Redis (redis:// or redis-sentinel://), for their credentials (default: as the administrator reaches it)')
     .option('--home-root <dir>', 'where tool homes are', '/data/project');
   const ctx = async (): Promise<AdminContext> => {
     const o = tool.opts<AdminOptions>();
-    const { redisUrlFrom } = await admin();
+    const { redisConnectionFrom, parseRedisConnection } = await admin();
     return {
-      redisUrl: redisUrlFrom(o, io.env),
-      ...(o.publicRedisUrl ? { publicRedisUrl: o.publicRedisUrl } : {}),
+      redis: redisConnectionFrom(o, io.env),
+      ...(o.publicRedisUrl ? { publicRedis: parseRedisConnection(o.publicRedisUrl) } : {}),
       homeRoot: o.homeRoot ?? '/data/project',
       env: io.env,
       warn: (line) => io.err(`toolhost tool: ${line}\n`),
@@ -243,6 +246,27 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .action(async () => {
       const { createRegistrarUser } = await admin();
       io.out(`${await createRegistrarUser(await ctx())}\n`);
+      setExit(0);
+    });
+
+  tool
+    .command('sync-acl')
+    .argument('[nodes...]', 'HOST:PORT of the data nodes to bring in step (default: every replica the master and the sentinels know)')
+    .option('--from <host:port>', 'copy the users of this node (default: the master)')
+    .description('copy every Redis user of the master to the replicas (ACL users are not replicated) and save them there; run it for a new or returning replica')
+    .action(async (nodes: string[], opts: { from?: string }) => {
+      const { syncRedisUsers, parseHostPort } = await admin();
+      const outcomes = await syncRedisUsers((await ctx()).redis, {
+        ...(opts.from ? { from: parseHostPort(opts.from, 6379) } : {}),
+        ...(nodes.length ? { to: nodes.map((n) => parseHostPort(n, 6379)) } : {}),
+      });
+      const failed: string[] = [];
+      for (const o of outcomes) {
+        if (o.problem) failed.push(`${o.node}: ${o.problem}`);
+        io.out(`${o.node}  ${o.set.length} user(s) written${o.set.length ? ` (${o.set.join(', ')})` : ''}, ${o.removed.length} removed${o.removed.length ? ` (${o.removed.join(', ')})` : ''}${o.problem ? `; NOT IN STEP: ${o.problem}` : ''}\n`);
+      }
+      if (outcomes.length === 0) io.out('no other data node is known: nothing to do\n');
+      if (failed.length) throw new ToolhostError('TH_ERR_REDIS_NODES_NOT_SYNCED', failed.join('; '));
       setExit(0);
     });
 

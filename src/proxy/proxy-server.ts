@@ -10,7 +10,7 @@ import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import { RouteTable, type Route, type RouteProblem } from '../routes/index.js';
+import { entryPoints, RouteTable, type RedisConnection, type Route, type RouteProblem } from '../routes/index.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin-server.js';
 import { Admission, type Proto } from './admission.js';
@@ -71,7 +71,8 @@ export interface ListenAddress {
 export interface ProxyOptions {
   readonly listen: ListenAddress;
   readonly adminListen: ListenAddress | null;
-  readonly redisUrl: string;
+  /** the route table's Redis: one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
   /** host routing <tool>.<domain>; null: only path routing */
   readonly domain: string | null;
   readonly pathRouting: boolean;
@@ -147,7 +148,7 @@ export class ProxyServer {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#pool = new BackendPool({ responseTimeoutMs: options.responseTimeoutMs, connectTimeoutMs, maxResponseHeadBytes: MAX_RESPONSE_HEAD_BYTES });
     this.#table = new RouteTable({
-      redisUrl: options.redisUrl,
+      redis: options.redis,
       resyncIntervalMs: options.resyncIntervalMs,
       backendPolicy: backendPolicy(options.backendNetworks ?? DEFAULT_BACKEND_NETWORKS, this.#boundAddresses),
     });
@@ -222,6 +223,9 @@ export class ProxyServer {
     this.#table.on('state', (state) => {
       if (!this.#closing && !this.#partsDown) options.log?.(`redis: ${state}`);
     });
+    this.#table.on('node', (node) => {
+      if (!this.#boundAddresses.some((a) => a.host === node.host && a.port === node.port)) this.#boundAddresses.push(node);
+    });
     this.#table.on('error', () => {
       // state changes are logged; the last known table keeps serving
     });
@@ -248,14 +252,8 @@ export class ProxyServer {
   /** the proxy's own listeners and its Redis: never backends */
   #forbiddenTargets(): { host: string; port: number }[] {
     const o = this.#options;
-    const out = [o.listen, ...(o.adminListen ? [o.adminListen] : []), ...(o.tls ? [o.tls.listen] : [])].filter((a) => a.port !== 0);
-    try {
-      const r = new URL(o.redisUrl);
-      out.push({ host: r.hostname.replace(/^\[|\]$/g, ''), port: Number(r.port || 6379) });
-    } catch {
-      // a bad Redis URL fails elsewhere
-    }
-    return out;
+    // with Sentinel, the sentinels; the data nodes are added as the table reaches them
+    return [o.listen, ...(o.adminListen ? [o.adminListen] : []), ...(o.tls ? [o.tls.listen] : []), ...entryPoints(o.redis)].filter((a) => a.port !== 0);
   }
 
   /** configured and bound addresses of the proxy and its Redis; the backend policy reads it live */

@@ -10,10 +10,10 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { requireRootOwnedDirectory, toolOwner, toolsUnder, type Owner } from '../accounts/index.js';
 import { formatMessage, ToolhostError, type ErrorCode } from '../errors.js';
-import { NodeRegistrations, normalizeDescription, type HeldTool } from '../routes/index.js';
+import { createRedis, keepConnecting, NodeRegistrations, normalizeDescription, type HeldTool, type RedisConnection } from '../routes/index.js';
 import { canonicalIp } from '../ip-address.js';
 import { LimitsService, type LimitsResult } from '../limits/index.js';
 import { spoolEvent } from '../notify/index.js';
@@ -22,7 +22,8 @@ import { listeningSockets, listensOn, mayListenOn, type ListeningSocket } from '
 import { MAX_BACKENDS_PER_TOOL, MAX_LINE_BYTES, parseRequest, PROTOCOL_VERSION, socketPath, type Hello, type Listing, type RegisteredBackend, type Reply, type Request } from './protocol.js';
 
 export interface RegistrarOptions {
-  readonly redisUrl: string;
+  /** the route table's Redis: one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
   /** root-owned directory of the tools' sockets and the registrar's state */
   readonly socketDir: string;
   /** where tool homes are (the tools this registrar serves) */
@@ -79,6 +80,11 @@ export const DEFAULT_LEASE_MS = 15_000;
 /** how often units nobody released are looked for */
 const REAP_INTERVAL_MS = 10_000;
 
+/** how long a renewal (or a connection attempt) may go unanswered: one renewal period, at least 1 s */
+function unansweredMs(leaseMs: number): number {
+  return Math.max(1000, Math.floor(leaseMs / 3));
+}
+
 export class Registrar {
   readonly #o: RegistrarOptions;
   readonly #tools = new Map<string, ToolEntry>();
@@ -103,13 +109,25 @@ export class Registrar {
       useCgroups: process.getuid?.() === 0,
       log: options.log,
     });
-    this.#redis = new Redis(options.redisUrl, {
+    this.#redis = createRedis(options.redis, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       // back within half a second of Redis, so a Redis restart costs tools as little as possible
       retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 5), 500),
       connectionName: `toolhost-registrar-${options.node}`,
+      // with Sentinel: leave a master the moment it is demoted, even one still reachable
+      failoverDetector: true,
+      // a network cut leaves the connection open and silent: a renewal unanswered for one
+      // renewal period drops it (#heal), and a new one is tried as often, so the node's routes
+      // return as soon as the network does rather than when TCP's backed-off retransmission
+      // next tries (tens of seconds after a long cut)
+      commandTimeout: unansweredMs(options.leaseMs ?? DEFAULT_LEASE_MS),
+      connectTimeout: unansweredMs(options.leaseMs ?? DEFAULT_LEASE_MS),
+    });
+    keepConnecting(this.#redis, () => this.#closed);
+    this.#redis.on('end', () => {
+      if (!this.#closed) this.#o.log('redis: the client gave up; connecting again');
     });
     this.#writer = new NodeRegistrations(this.#redis, options.node);
     this.#redis.on('error', () => {
@@ -117,7 +135,8 @@ export class Registrar {
     });
     this.#redis.on('ready', () => {
       this.#ready = true;
-      this.#o.log(`redis: connected; writing every registration of node ${this.#o.node}`);
+      const { remoteAddress, remotePort } = this.#redis.stream ?? {};
+      this.#o.log(`redis: connected${remoteAddress ? ` to ${remoteAddress}:${remotePort}` : ''}; writing every registration of node ${this.#o.node}`);
       void this.#afterConnect();
     });
     this.#redis.on('close', () => {
@@ -415,9 +434,13 @@ export class Registrar {
 
   async #verifyAll(): Promise<void> {
     if (this.#closed) return;
+    const takenAt = Date.now();
     const sockets = await listeningSockets(this.#o.procNet);
     for (const entry of [...this.#tools.values()]) {
       for (const reg of [...entry.backends.values()]) {
+        // registered while the table was being read: checked against a newer read already, and
+        // perhaps missing from this one (a server that started listening meanwhile lost its route)
+        if (reg.since >= takenAt) continue;
         if (!this.#owns(sockets, reg.port, entry.owner.uid)) await this.#unregister(entry, reg, 'stopped listening');
       }
     }
@@ -448,7 +471,14 @@ export class Registrar {
           for (const e of this.#tools.values()) for (const r of e.backends.values()) r.stored = true;
           if (healed.length) this.#o.log(`redis: wrote the registrations of ${healed.length} tool(s) again (${healed.slice(0, 5).join(', ')}${healed.length > 5 ? ', …' : ''})`);
         } catch (err) {
-          this.#o.log(`redis: cannot renew: ${(err as Error).message}`);
+          if (/timed out/i.test((err as Error).message)) {
+            // unanswered: the connection is dead without knowing it (a network cut). Dropped at
+            // once (a polite close would wait for the peer too), and ioredis connects anew
+            this.#o.log(`redis: no answer for ${unansweredMs(this.leaseMs)} ms; connecting again`);
+            this.#redis.stream?.destroy();
+          } else {
+            this.#o.log(`redis: cannot renew: ${(err as Error).message}`);
+          }
         }
       } while (this.#healAgain);
     })().finally(() => {

@@ -24,5 +24,22 @@ export { ROUTE_LIMITS, DIRECTORY_LIMITS, routeHashProblem, normalizeDescription,
 export { ToolDirectoryStore, parseToolEntry, type ToolEntry, type ToolEntryUpdate } from './tool-directory.js';
 export { NodeRegistrations, type HeldBackend, type HeldTool } from './node-registrations.js';
 export { RouteTable, type RedisState, type RouteTableOptions } from './route-table.js';
-export { redactRedisUrl, redisUrlFrom, DEFAULT_REDIS_URL, type RedisUrlOptions } from './redis-url.js';
+export { redactRedisUrl, redisConnectionFrom, type RedisUrlOptions } from './redis-url.js';
+export {
+  createRedis,
+  describeRedis,
+  entryPoints,
+  formatRedisConnection,
+  keepConnecting,
+  nodeConnection,
+  parseHostPort,
+  parseRedisConnection,
+  DEFAULT_REDIS_URL,
+  type Credentials,
+  type DirectRedis,
+  type HostPort,
+  type RedisConnection,
+  type SentinelRedis,
+} from './redis-connection.js';
 export { withRedis } from './with-redis.js';
+export { dataNodes, nodeName, replicasInInfo, type DataNode } from './redis-topology.js';

@@ -7,24 +7,28 @@
 // nothing (the holders may well be renewing where it cannot see). From the first resync after a
 // reconnection every lease counts again, with a grace of one lease period for holders that were
 // cut off too; a lease that runs out while the proxy hears Redis ends its backends as usual.
-// When Redis itself restarted (its run_id changed) that first resync only adds and updates, so a
-// Redis that came back empty does not empty the table before the registrars have written it
-// again; the resync at the end of the grace removes what is really gone.
+// When Redis itself restarted or a Sentinel failover moved the table to a replica (its run_id
+// changed either way) that first resync only adds and updates, so a Redis that came back empty,
+// or a replica that had not received the last writes, does not take routes away before the
+// registrars have written them again; the resync at the end of the grace removes what is
+// really gone.
 //
 // The same connections keep the tool directory (directory-mirror.ts) current the same way, so a
 // proxy knows every tool that exists, routed or not.
 import { EventEmitter } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { DirectoryMirror } from './directory-mirror.js';
 import { DIRECTORY_CHANNEL_PATTERN, NODES_CHANNEL, ROUTE_CHANNEL_PATTERN, toolOfDirectoryKey, toolOfKey } from './route-keys.js';
 import { nodesOf, parseRoute, sameRouting, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
 import { OversizedRoute, RouteStore, type StoredRoute } from './route-store.js';
 import { ToolDirectoryStore, type ToolEntry } from './tool-directory.js';
+import { createRedis, keepConnecting, type HostPort, type RedisConnection } from './redis-connection.js';
 
 export type RedisState = 'connecting' | 'ready' | 'down' | 'closed';
 
 export interface RouteTableOptions {
-  readonly redisUrl: string;
+  /** the route table's Redis: one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
   /** full resync period; changes normally arrive within milliseconds by pub/sub */
   readonly resyncIntervalMs?: number;
   /** after a reconnection, leases that ran out meanwhile count this much longer (default 15 s) */
@@ -39,6 +43,8 @@ export interface RouteTableEvents {
   problem: [problem: RouteProblem];
   state: [state: RedisState];
   synced: [size: number];
+  /** the Redis data node the table reads from, at every (re)connection: it moves with a failover */
+  node: [address: HostPort];
   error: [err: Error];
   /** a tool directory entry appeared, changed or went (null) */
   tool: [tool: string, entry: ToolEntry | null];
@@ -93,10 +99,14 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
       maxRetriesPerRequest: 1,
       // back within half a second of Redis: routes a Redis restart lost come back that fast
       retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 5), 500),
+      // with Sentinel: leave a master the moment it is demoted, even one still reachable
+      failoverDetector: true,
       ...options.redisOptions,
     };
-    this.#commands = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy' });
-    this.#subscriber = new Redis(options.redisUrl, { ...common, connectionName: 'toolhost-proxy-sub', enableOfflineQueue: true, autoResubscribe: false });
+    this.#commands = createRedis(options.redis, { ...common, connectionName: 'toolhost-proxy' });
+    this.#subscriber = createRedis(options.redis, { ...common, connectionName: 'toolhost-proxy-sub', enableOfflineQueue: true, autoResubscribe: false });
+    keepConnecting(this.#commands, () => this.#closed);
+    keepConnecting(this.#subscriber, () => this.#closed);
     this.#store = new RouteStore(this.#commands);
     this.#directory = new DirectoryMirror(new ToolDirectoryStore(this.#commands), {
       change: (tool, entry) => this.emit('tool', tool, entry),
@@ -198,6 +208,8 @@ export class RouteTable extends EventEmitter<RouteTableEvents> {
   }
 
   async #onCommandsReady(): Promise<void> {
+    const { remoteAddress, remotePort } = this.#commands.stream ?? {};
+    if (remoteAddress && remotePort) this.emit('node', { host: remoteAddress, port: remotePort });
     try {
       const info = await this.#commands.info('server');
       const runId = /run_id:(\w+)/.exec(info)?.[1] ?? null;

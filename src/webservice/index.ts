@@ -35,3 +35,4 @@ export {
   type CreateOptions,
   type ToolRecord,
 } from './tool-admin.js';
+export { syncRedisUsers, parseAclLine, canonicalRules, type NodeSync, type SyncOptions } from './redis-users.js';

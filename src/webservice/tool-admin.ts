@@ -16,7 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { installSudoersRule, lookupAccount, lookupGroup, maintainersOf, prepareRuntimeDirectory, removeSudoersRule, runtimeDirectory, toolOwner, type Tool, type UnixAccount } from '../accounts/index.js';
 import { ToolhostError } from '../errors.js';
-import { DIRECTORY_KEY_PREFIX, NODES_CHANNEL, NODES_KEY, redactRedisUrl, routeChannel, routeKey, ROUTE_KEY_PREFIX, ToolDirectoryStore, withRedis } from '../routes/index.js';
+import { describeRedis, DIRECTORY_KEY_PREFIX, formatRedisConnection, NODES_CHANNEL, NODES_KEY, routeChannel, routeKey, ROUTE_KEY_PREFIX, ToolDirectoryStore, withRedis, type RedisConnection } from '../routes/index.js';
+import { propagateUsers } from './redis-users.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
 import { isUserName, validateUserName } from '../user-name.js';
 
@@ -54,13 +55,13 @@ export interface ToolRecord {
 }
 
 export interface AdminContext {
-  /** the administrator's Redis (may run ACL) */
-  readonly redisUrl: string;
-  /** host and port tools and proxies reach Redis at, for the URLs written for them */
-  readonly publicRedisUrl?: string;
+  /** the administrator's Redis (may run ACL): one server, or the master a Sentinel set names */
+  readonly redis: RedisConnection;
+  /** where tools and proxies reach Redis, for the URLs written for them (default: redis) */
+  readonly publicRedis?: RedisConnection;
   readonly homeRoot: string;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** one line about something done only in part (sudo missing here, an odd group member) */
+  /** one line about something done only in part (sudo missing here, an odd group member, a replica that could not be kept in step) */
   readonly warn?: (line: string) => void;
 }
 
@@ -68,12 +69,17 @@ function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** redis://USER:PASSWORD@HOST:PORT for a user, at the address tools reach */
+/**
+ * redis://USER:PASSWORD@HOST:PORT for a user, at the address tools reach; with Sentinel,
+ * redis-sentinel://USER:PASSWORD@SENTINEL,…/MASTER (the same user on every data node)
+ */
 export function credentialsUrl(ctx: AdminContext, user: string, password: string): string {
-  const u = new URL(ctx.publicRedisUrl ?? ctx.redisUrl);
-  u.username = encodeURIComponent(user);
-  u.password = encodeURIComponent(password);
-  return u.toString().replace(/\/$/, '');
+  return formatRedisConnection(ctx.publicRedis ?? ctx.redis, { username: user, password });
+}
+
+/** the users just changed on the master, saved there and copied to every replica */
+async function propagate(ctx: AdminContext, users: readonly string[]): Promise<void> {
+  for (const line of await propagateUsers(ctx.redis, users)) ctx.warn?.(line);
 }
 
 export function toolRecord(name: string, homeRoot: string): ToolRecord {
@@ -94,14 +100,14 @@ export function toolRecord(name: string, homeRoot: string): ToolRecord {
  * Refuse to hand out users on a Redis anyone can use as administrator: with an ACL file,
  * Redis ignores requirepass and the default user stays `on nopass ~* &* +@all`.
  */
-async function requireClosedRedis(r: Redis, url: string): Promise<void> {
+async function requireClosedRedis(r: Redis, conn: RedisConnection): Promise<void> {
   const reply = (await r.call('ACL', 'GETUSER', 'default')) as unknown[] | null;
   if (!reply) return;
   const get = (k: string): unknown => reply[reply.indexOf(k) + 1];
   const flags = (get('flags') as string[] | undefined) ?? [];
   const commands = typeof get('commands') === 'string' ? (get('commands') as string) : '';
   if (flags.includes('on') && flags.includes('nopass') && (flags.includes('allcommands') || commands.includes('+@all'))) {
-    throw new ToolhostError('TH_ERR_REDIS_OPEN', redactRedisUrl(url));
+    throw new ToolhostError('TH_ERR_REDIS_OPEN', describeRedis(conn));
   }
 }
 
@@ -145,12 +151,12 @@ async function recordTool(ctx: AdminContext, name: string, description?: string 
   if (account && isRoot() && installSudoersRule(name, maintainers) === 'no-sudo') {
     ctx.warn?.(`sudo is not installed on this host, so the maintainers of ${name} cannot become it; install it (apt-get install sudo), then run: toolhost tool sync ${name}`);
   }
-  await withRedis(ctx.redisUrl, (r) => new ToolDirectoryStore(r).write(name, { maintainers, ...(description !== undefined ? { description } : {}) }));
+  await withRedis(ctx.redis, (r) => new ToolDirectoryStore(r).write(name, { maintainers, ...(description !== undefined ? { description } : {}) }));
   return maintainers;
 }
 
 async function requireRedisUser(ctx: AdminContext, name: string): Promise<void> {
-  const exists = await withRedis(ctx.redisUrl, async (r) => (await r.call('ACL', 'GETUSER', redisUserOf(name))) !== null);
+  const exists = await withRedis(ctx.redis, async (r) => (await r.call('ACL', 'GETUSER', redisUserOf(name))) !== null);
   if (!exists) throw new ToolhostError('TH_ERR_TOOL_UNKNOWN', name);
 }
 
@@ -164,7 +170,7 @@ export async function createTool(ctx: AdminContext, name: string, options: Creat
   const user = toolAccountName(name);
   const home = path.join(ctx.homeRoot, name);
   const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, (r) => requireClosedRedis(r, ctx.redisUrl));
+  await withRedis(ctx.redis, (r) => requireClosedRedis(r, ctx.redis));
   const credentials = `${credentialsUrl(ctx, redisUserOf(name), password)}\n`;
   let account: UnixAccount | null = lookupAccount(user);
   if (isRoot() && !account) {
@@ -185,7 +191,8 @@ export async function createTool(ctx: AdminContext, name: string, options: Creat
     writeFileSync(path.join(toolHome, CREDENTIALS_FILE), credentials, { mode: 0o600, flag: 'w' });
   }
   // the password changes only once the tool holds the new one
-  await withRedis(ctx.redisUrl, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
+  await withRedis(ctx.redis, (r) => r.call('ACL', 'SETUSER', redisUserOf(name), 'reset', 'on', `>${password}`, ...toolRules(name)));
+  await propagate(ctx, [redisUserOf(name)]);
   await recordTool(ctx, name, options.description);
   return toolRecord(name, ctx.homeRoot);
 }
@@ -195,11 +202,12 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
   const record = toolRecord(name, ctx.homeRoot);
   // what lets anyone act as the tool goes first
   if (isRoot()) removeSudoersRule(name);
-  await withRedis(ctx.redisUrl, async (r) => {
+  await withRedis(ctx.redis, async (r) => {
     await r.call('ACL', 'DELUSER', redisUserOf(name));
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
     await new ToolDirectoryStore(r).remove(name);
   });
+  await propagate(ctx, [redisUserOf(name)]);
   const tool: Tool = { name, home: record.home, account: lookupAccount(toolAccountName(name)) };
   const runtimeDir = runtimeDirectory(tool, ctx.env);
   if (isRoot() && record.uid !== null) {
@@ -227,7 +235,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
 }
 
 export async function listTools(ctx: AdminContext): Promise<string[]> {
-  return withRedis(ctx.redisUrl, async (r) => {
+  return withRedis(ctx.redis, async (r) => {
     const users = (await r.call('ACL', 'USERS')) as string[];
     return users.filter((u) => u.startsWith('tool-')).map((u) => u.slice('tool-'.length)).sort();
   });
@@ -284,7 +292,7 @@ export async function syncTools(ctx: AdminContext, names: readonly string[] = []
     out.set(name, await recordTool(ctx, name));
   }
   if (all) {
-    await withRedis(ctx.redisUrl, async (r) => {
+    await withRedis(ctx.redis, async (r) => {
       const store = new ToolDirectoryStore(r);
       for (const listed of await store.tools()) if (!out.has(listed)) await store.remove(listed);
     });
@@ -294,10 +302,11 @@ export async function syncTools(ctx: AdminContext, names: readonly string[] = []
 
 async function createServiceUser(ctx: AdminContext, user: string, rules: readonly string[]): Promise<string> {
   const password = randomBytes(24).toString('hex');
-  await withRedis(ctx.redisUrl, async (r) => {
-    await requireClosedRedis(r, ctx.redisUrl);
+  await withRedis(ctx.redis, async (r) => {
+    await requireClosedRedis(r, ctx.redis);
     await r.call('ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...rules);
   });
+  await propagate(ctx, [user]);
   return credentialsUrl(ctx, user, password);
 }
 

@@ -8,6 +8,7 @@ import t from 'tap';
 import { registerProxyCommand } from '../../src/cli/proxy.js';
 import { resolveProxySettings, type ProxyCliOptions } from '../../src/cli/proxy-settings.js';
 import { BIN, freePort, startRedis, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { describeRedis, formatRedisConnection } from '../../src/routes/index.js';
 
 /** the options as commander reads them from argv, without running the command */
 function parse(argv: string[]): ProxyCliOptions {
@@ -22,7 +23,9 @@ function parse(argv: string[]): ProxyCliOptions {
 const PAIRS: [string[], Record<string, unknown>, (o: ReturnType<typeof resolveProxySettings>) => unknown, unknown, unknown][] = [
   [['--listen', '127.0.0.1:2'], { listen: '127.0.0.1:1' }, (r) => r.options.listen.port, 1, 2],
   [['--admin-listen', '127.0.0.1:4'], { adminListen: '127.0.0.1:3' }, (r) => r.options.adminListen?.port, 3, 4],
-  [['--redis', 'redis://127.0.0.1:6'], { redis: 'redis://127.0.0.1:5' }, (r) => r.options.redisUrl, 'redis://127.0.0.1:5', 'redis://127.0.0.1:6'],
+  [['--redis', 'redis://127.0.0.1:6'], { redis: 'redis://127.0.0.1:5' }, (r) => formatRedisConnection(r.options.redis), 'redis://127.0.0.1:5', 'redis://127.0.0.1:6'],
+  [['--redis-sentinels', '10.0.0.2:26379'], { redisSentinels: ['10.0.0.1:26379'], redisMaster: 'm' }, (r) => describeRedis(r.options.redis), 'redis-sentinel://10.0.0.1:26379/m', 'redis-sentinel://10.0.0.2:26379/m'],
+  [['--redis-master', 'n'], { redisSentinels: '10.0.0.1:26379', redisMaster: 'm' }, (r) => describeRedis(r.options.redis), 'redis-sentinel://10.0.0.1:26379/m', 'redis-sentinel://10.0.0.1:26379/n'],
   [['--domain', 'b.test'], { domain: 'a.test' }, (r) => r.options.domain, 'a.test', 'b.test'],
   [['--no-path-routing'], { pathRouting: true }, (r) => r.options.pathRouting, true, false],
   [['--https-listen', '127.0.0.1:8'], { tls: { cert: 'c.pem', key: 'k.pem', listen: '127.0.0.1:7' } }, (r) => r.options.tls?.listen.port, 7, 8],
@@ -73,8 +76,8 @@ t.test('the proxy takes a Redis password from a secret file or the environment, 
   writeFileSync(settings, JSON.stringify({ redis: 'redis://127.0.0.1:5' }));
   const secret = path.join(dir, 'proxy.url');
   writeFileSync(secret, 'redis://toolhost-proxy:pw@127.0.0.1:7\n', { mode: 0o600 });
-  t.equal(resolveProxySettings(parse(['--config', settings, '--redis-file', secret]), {}, dir).options.redisUrl, 'redis://toolhost-proxy:pw@127.0.0.1:7', 'the file over the settings file');
-  t.equal(resolveProxySettings(parse(['--config', settings]), { TOOLHOST_REDIS_URL: 'redis://u:p@127.0.0.1:8' }, dir).options.redisUrl, 'redis://u:p@127.0.0.1:8', 'the environment over the settings file');
+  t.equal(formatRedisConnection(resolveProxySettings(parse(['--config', settings, '--redis-file', secret]), {}, dir).options.redis), 'redis://toolhost-proxy:pw@127.0.0.1:7', 'the file over the settings file');
+  t.equal(formatRedisConnection(resolveProxySettings(parse(['--config', settings]), { TOOLHOST_REDIS_URL: 'redis://u:p@127.0.0.1:8' }, dir).options.redis), 'redis://u:p@127.0.0.1:8', 'the environment over the settings file');
   t.throws(() => resolveProxySettings(parse(['--redis', 'redis://toolhost-proxy:pw@127.0.0.1:7']), {}, dir), { code: 'TH_ERR_SECRET_ON_COMMAND_LINE' });
 });
 

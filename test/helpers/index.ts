@@ -47,7 +47,8 @@ export interface GuideRedis {
  * Redis started from the operator guide's own files (conf/redis/redis.conf and users.acl),
  * with only the port and paths changed, and the administrator added as the guide says.
  */
-export async function startRedisFromGuide(t: Test, name = 'redis'): Promise<GuideRedis> {
+export async function startRedisFromGuide(t: Test, name = 'redis', on: { address: string; run: readonly string[] } | null = null): Promise<GuideRedis> {
+  const host = on?.address ?? '127.0.0.1';
   const dir = path.join(workDir(t), name);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -56,14 +57,16 @@ export async function startRedisFromGuide(t: Test, name = 'redis'): Promise<Guid
   writeFileSync(acl, `${readFileSync(path.join(ROOT, 'conf', 'redis', 'users.acl'), 'utf8')}user toolhost-admin on >${password} ~* &* +@all\n`);
   const conf = readFileSync(path.join(ROOT, 'conf', 'redis', 'redis.conf'), 'utf8')
     .replace(/^port .*$/m, `port ${port}`)
-    .replace(/^bind .*$/m, 'bind 127.0.0.1')
+    .replace(/^bind .*$/m, `bind ${host}`)
     .replace(/^dir .*$/m, `dir ${dir}`)
     .replace(/^logfile .*$/m, `logfile ${path.join(dir, 'redis.log')}`)
     .replace(/^aclfile .*$/m, `aclfile ${acl}`);
   writeFileSync(path.join(dir, 'redis.conf'), conf);
-  const proc = await startProcess({ command: 'redis-server', args: [path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe('127.0.0.1', port, 200) });
+  // on another host (a network namespace of test/helpers/hosts.ts): run through its prefix
+  const [command = 'redis-server', ...prefix] = [...(on?.run ?? []), 'redis-server'];
+  const proc = await startProcess({ command, args: [...prefix, path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe(host, port, 200) });
   t.teardown(() => proc.stop(2000));
-  return { port, adminUrl: `redis://toolhost-admin:${password}@127.0.0.1:${port}`, url: `redis://127.0.0.1:${port}`, dir, process: proc };
+  return { port, adminUrl: `redis://toolhost-admin:${password}@${host}:${port}`, url: `redis://${host}:${port}`, dir, process: proc };
 }
 
 /** lighttpd -D -f FILE, ready once http://127.0.0.1:PORT/ answers */
@@ -137,7 +140,7 @@ export async function startRegistrar(
   t: Test,
   redisUrl: string,
   homeRoot: string,
-  options: { leaseSeconds?: number; node?: string; address?: string; stateDir?: string } = {},
+  options: { leaseSeconds?: number; node?: string; address?: string; stateDir?: string; run?: readonly string[] } = {},
 ): Promise<RunningRegistrar> {
   const dir = mkdtempSync('/tmp/threg-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -150,9 +153,12 @@ export async function startRegistrar(
   mkdirSync(homeRoot, { recursive: true });
   const node = options.node ?? `node-${path.basename(dir).slice(6)}`;
   let log = '';
+  // `run`: on another host (a network namespace of test/helpers/hosts.ts), through its prefix
+  const [command = 'env', ...prefix] = [...(options.run ?? []), 'env'];
   const proc = await startProcess({
-    command: 'env',
+    command,
     args: [
+      ...prefix,
       '-u',
       'NODE_OPTIONS',
       path.join(BIN, 'toolhost'),
@@ -276,10 +282,11 @@ export async function startProxy(
   overrides: Partial<import('../../src/proxy/index.js').ProxyOptions> = {},
 ): Promise<RunningProxy> {
   const { ProxyServer } = await import('../../src/proxy/index.js');
+  const { parseRedisConnection } = await import('../../src/routes/index.js');
   const proxy = new ProxyServer({
     listen: { host: '127.0.0.1', port: 0 },
     adminListen: { host: '127.0.0.1', port: 0 },
-    redisUrl,
+    redis: parseRedisConnection(redisUrl),
     domain: null,
     pathRouting: true,
     tls: null,

@@ -6,13 +6,13 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { RouteStore, RouteTable, routeKey } from '../../src/routes/index.js';
+import { parseRedisConnection, RouteStore, RouteTable, routeKey } from '../../src/routes/index.js';
 import { startProcess, tcpProbe, type ManagedProcess } from '../../src/supervisor/index.js';
 import { freePort, redisClient, startRedis, waitFor, workDir } from '../helpers/index.js';
 
 
 async function table(t: Test, redisUrl: string, options: { leaseGraceMs?: number; resyncIntervalMs?: number } = {}): Promise<RouteTable> {
-  const rt = new RouteTable({ redisUrl, ...options });
+  const rt = new RouteTable({ redis: parseRedisConnection(redisUrl), ...options });
   rt.on('error', () => {});
   t.teardown(() => rt.close());
   t.ok(await rt.start(5000), 'loaded');

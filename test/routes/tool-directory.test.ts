@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { directoryKey, DIRECTORY_LIMITS, parseToolEntry, RouteTable, routeKey, ToolDirectoryStore, type ToolEntry } from '../../src/routes/index.js';
+import { directoryKey, DIRECTORY_LIMITS, parseRedisConnection, parseToolEntry, RouteTable, routeKey, ToolDirectoryStore, type ToolEntry } from '../../src/routes/index.js';
 import { redisClient, startRedis, waitFor, workDir } from '../helpers/index.js';
 
 async function table(t: Test, redisUrl: string, options: { resyncIntervalMs?: number } = {}): Promise<RouteTable> {
-  const rt = new RouteTable({ redisUrl, ...options });
+  const rt = new RouteTable({ redis: parseRedisConnection(redisUrl), ...options });
   rt.on('error', () => {});
   t.teardown(() => rt.close());
   t.ok(await rt.start(5000), 'loaded');
@@ -92,7 +92,7 @@ t.test('a proxy whose Redis user may not read the directory still routes, and sa
     ...['hgetall', 'hget', 'hlen', 'memory|usage', 'evalsha_ro', 'eval_ro', 'script|load', 'scan', 'psubscribe', 'punsubscribe', 'subscribe', 'unsubscribe', 'ping', 'info', 'client|setname', 'hello', 'config|get'].map((c) => `+${c}`));
   await new ToolDirectoryStore(r).write('listed', { maintainers: ['alice'] });
   await r.hset(routeKey('routed'), '.*', 'http://127.0.0.1:9302');
-  const rt = new RouteTable({ redisUrl: `redis://oldproxy:pw@127.0.0.1:${redis.port}` });
+  const rt = new RouteTable({ redis: parseRedisConnection(`redis://oldproxy:pw@127.0.0.1:${redis.port}`) });
   rt.on('error', () => {});
   const warnings: string[] = [];
   rt.on('warning', (line) => warnings.push(line));

@@ -10,6 +10,7 @@ import getPort from 'get-port';
 import { ProxyServer } from '../../../src/proxy/index.js';
 import { Registrar } from '../../../src/registrar/index.js';
 import { startRedisServer } from '../../../src/supervisor/index.js';
+import { parseRedisConnection } from '../../../src/routes/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const redis = await startRedisServer(path.join(work, 'redis'));
   const port = await getPort({ host: '127.0.0.1' });
   const proxy = new ProxyServer({
-    listen: { host: '127.0.0.1', port }, adminListen: null, redisUrl: redis.url, domain: null, pathRouting: true, tls: null, accessLog: null,
+    listen: { host: '127.0.0.1', port }, adminListen: null, redis: parseRedisConnection(redis.url), domain: null, pathRouting: true, tls: null, accessLog: null,
     responseTimeoutMs: 10_000, websocketIdleTimeoutMs: 60_000, resyncIntervalMs: 30_000, homeTitle: 'bench', templatesDir: path.join(ROOT, 'templates'), limits: { ratePerSecond: 0 },
   });
   await proxy.start(5000);
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   mkdirSync(path.join(home, 'public_html'), { recursive: true });
   writeFileSync(path.join(home, 'public_html', 'index.html'), 'bench');
   const sockets = mkdtempSync(path.join(os.tmpdir(), 'toolhost-bench-reg-'));
-  const registrar = new Registrar({ redisUrl: redis.url, socketDir: sockets, homeRoot: path.dirname(home), node: 'bench', address: '127.0.0.1', log: () => {} });
+  const registrar = new Registrar({ redis: parseRedisConnection(redis.url), socketDir: sockets, homeRoot: path.dirname(home), node: 'bench', address: '127.0.0.1', log: () => {} });
   await registrar.start();
   const env: NodeJS.ProcessEnv = { ...process.env, TOOLHOST_REGISTRAR_DIR: sockets, TOOLHOST_RUNTIME_DIR: path.join(work, 'run') };
   delete env.NODE_OPTIONS;
