@@ -1,7 +1,7 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,11 +20,19 @@ export function lighttpdBinary(): string {
   return b;
 }
 
-/** the test's own directory; t.testdir() empties it, so helpers create it only once */
+const madeFor = new WeakSet<Test>();
+
+/**
+ * The test's own directory, made once per test (t.testdir() empties it). Made afresh the first
+ * time even when it exists: a run that was killed leaves its directory behind, and a tool home
+ * found there would hold that run's files (its logs grew across runs).
+ */
 export function workDir(t: Test): string {
-  const dir = t.testdirName;
-  if (!existsSync(dir)) t.testdir();
-  return dir;
+  if (!madeFor.has(t)) {
+    madeFor.add(t);
+    return t.testdir();
+  }
+  return t.testdirName;
 }
 
 export async function startRedis(t: Test): Promise<RedisServer> {
