@@ -1,7 +1,7 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,19 +20,24 @@ export function lighttpdBinary(): string {
   return b;
 }
 
-const madeFor = new WeakSet<Test>();
+/** when this test process started: a test directory untouched since is a killed run's */
+const STARTED = Date.now() - process.uptime() * 1000;
 
 /**
- * The test's own directory, made once per test (t.testdir() empties it). Made afresh the first
- * time even when it exists: a run that was killed leaves its directory behind, and a tool home
- * found there would hold that run's files (its logs grew across runs).
+ * The test's own directory; t.testdir() empties it, so helpers create it only once — or when
+ * what is there was left by an earlier run that was killed (a tool home found there would hold
+ * that run's files: its logs grew across runs).
  */
 export function workDir(t: Test): string {
-  if (!madeFor.has(t)) {
-    madeFor.add(t);
-    return t.testdir();
+  const dir = t.testdirName;
+  let stale = false;
+  try {
+    stale = statSync(dir).ctimeMs < STARTED;
+  } catch {
+    stale = true;
   }
-  return t.testdirName;
+  if (stale) t.testdir();
+  return dir;
 }
 
 export async function startRedis(t: Test): Promise<RedisServer> {
