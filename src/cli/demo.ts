@@ -110,6 +110,8 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         if (jobsCtx) await deleteJobs(jobsCtx, null).catch(() => []);
         await Promise.all(contexts.map((c) => stopWebservice(c).catch(() => false)));
         await registrar?.close();
+        // the demo's cgroups (its own tree, never the host's toolhost/) go with it
+        await registrar?.limits.tree?.removeAll();
         if (sockets) rmSync(sockets, { recursive: true, force: true });
         await proxy?.close(2000);
         await redisServer?.stop();
@@ -122,7 +124,7 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         sockets = registrarDir;
         const env = { ...io.env, TOOLHOST_RUNTIME_DIR: path.join(root, 'run'), TOOLHOST_REGISTRAR_DIR: registrarDir };
         mkdirSync(homes, { recursive: true });
-        registrar = new Registrar({ redis: parseRedisConnection(redisServer.url), socketDir: registrarDir, homeRoot: homes, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
+        registrar = new Registrar({ redis: parseRedisConnection(redisServer.url), socketDir: registrarDir, homeRoot: homes, stateDir: path.join(root, 'state'), cgroupRoot: `toolhost-demo-${process.pid}`, node: os.hostname(), address: '127.0.0.1', scanIntervalMs: 250, log: (l) => io.err(`toolhost registrar: ${l}\n`) });
         await registrar.start();
         const proxyPort = opts.port ? Number(opts.port) : await getPort({ host: '127.0.0.1', port: 8080 });
         const adminPort = await getPort({ host: '127.0.0.1' });
@@ -152,7 +154,7 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
           const started = await startWebservice(ctx, sample.manifest(home));
           if (started.state.state !== 'running') throw new ToolhostError('TH_ERR_SUPERVISOR_UNREACHABLE', sample.name, 'start', 60);
         }
-        const monitor = new HostMonitor({ homeRoot: homes, registrarDir, stateDir: path.join(root, 'schedules'), env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
+        const monitor = new HostMonitor({ homeRoot: homes, registrarDir, stateDir: path.join(root, 'state'), env, log: (l) => io.err(`toolhost monitor: ${l}\n`) });
         monitorTimer = setInterval(() => monitor.scan(), 5000);
         monitorTimer.unref();
         tickTimer = setInterval(() => monitor.tick(), 1000);
@@ -160,7 +162,7 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
 
         // jobs of the hello tool: a bot that keeps running, a task run once, a scheduled one
         const hello = contexts[0] as ControlContext;
-        jobsCtx = { ...hello, stateDir: path.join(root, 'schedules') };
+        jobsCtx = { ...hello, stateDir: path.join(root, 'state') };
         for (const job of DEMO_JOBS) defineJob(jobsCtx, parseJob(job));
         monitor.scan();
 
@@ -171,7 +173,7 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
         io.out(`  metrics    http://127.0.0.1:${adminPort}/metrics\n`);
         io.out(`  Redis      ${redisServer.url}   (try: redis-cli -p ${redisServer.port} HGETALL prefix:hello)\n`);
         io.out(`  files      ${root}   (proxy access log: proxy-access.log)\n`);
-        const envLine = `TOOLHOST_REGISTRAR_DIR=${registrarDir} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} TOOLHOST_STATE_DIR=${path.join(root, 'schedules')}`;
+        const envLine = `TOOLHOST_REGISTRAR_DIR=${registrarDir} TOOLHOST_RUNTIME_DIR=${path.join(root, 'run')} TOOLHOST_STATE_DIR=${path.join(root, 'state')}`;
         io.out(`  try        ${envLine} bin/webservice --tool hello --home ${path.join(homes, 'hello')} status\n`);
         io.out(`  jobs       ${envLine} bin/toolhost jobs --tool hello --home ${path.join(homes, 'hello')} list   (a continuous bot, a one-off task, a job every minute)\n`);
         if (opts.check) {

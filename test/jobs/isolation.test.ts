@@ -64,6 +64,10 @@ t.test('a published job cannot take another tool\'s route or port', { skip }, as
   t.match(readFileSync(path.join(p.homeOf(a), 'service.log'), 'utf8'), /job thief: the job did not start: .*the kernel says: uid \d+, not/);
   t.same(await p.served(b), { status: 200, body: `${b} page` });
   t.equal(p.proxy.proxy.routeTable.get(a)?.backends.length ?? 0, 0, 'a is routed nowhere');
+  // stopped here, not by the teardown's tool delete: a job retrying its start and a server still
+  // writing their logs while the homes go made the teardown race them on a loaded host
+  asTool(a, `cd ~ && env -u NODE_OPTIONS TOOLHOST_REGISTRAR_DIR=${p.registrar.dir} TOOLHOST_RUNTIME_DIR=${p.runtime} ${BIN}/toolhost jobs delete thief`);
+  t.equal((await p.ws(b, 'stop')).code, 0);
 });
 
 t.test('a jobs manifest the tool does not own, or a link, is ignored by the monitor with a log line', { skip }, async (t) => {
