@@ -210,8 +210,10 @@ t.test('scheduled jobs: fired by the monitor within a second of their time, skip
   t.not(after?.jobs.spread?.cron, '0 0 * * *');
   // restart runs it now
   t.equal((await r.jobs('restart', 'spread')).code, 0);
-  await waitFor(() => r.record('spread')?.finishedAt !== null && r.record('spread') !== null, 10_000, 'the run now');
-  t.match(readFileSync(path.join(r.tool.home, 'spread.out'), 'utf8'), /^tick at /);
+  // its output, not its record: a record of an earlier run of it may already say finished
+  const out = () => (existsSync(path.join(r.tool.home, 'spread.out')) ? readFileSync(path.join(r.tool.home, 'spread.out'), 'utf8') : '');
+  await waitFor(() => out() !== '', 10_000, 'the run now').catch(() => undefined);
+  t.match(out(), /^tick at /);
 });
 
 t.test('dump | load round-trips; a Toolforge jobs.yaml with every key loads; load replaces, keeps and flushes as Toolforge does', async (t) => {
