@@ -1,7 +1,7 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -377,4 +377,14 @@ export function killProcessesOf(t: Test): void {
     const { spawnSync } = await import('node:child_process');
     spawnSync('pkill', ['-KILL', '-f', dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')]);
   });
+}
+
+/** a log's generations, oldest first: FILE.N … FILE.1, then FILE (the rotation's naming, read independently of src/logs) */
+export function generations(file: string): string[] {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const older = readdirSync(dir)
+    .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
+    .sort((a, b) => Number(b.slice(base.length + 1)) - Number(a.slice(base.length + 1)));
+  return [...older, base].map((f) => path.join(dir, f));
 }

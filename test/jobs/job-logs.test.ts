@@ -2,19 +2,10 @@
 // runner rotates them), a continuous job's (the supervisor does), and the internal log of
 // --no-filelog, which lives in memory and keeps only the newest. Every generation under the cap,
 // every line there once and in order (but what the internal log lets fall off).
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { killProcessesOf, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
-
-function generations(file: string): string[] {
-  const dir = path.dirname(file);
-  const base = path.basename(file);
-  const older = readdirSync(dir)
-    .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
-    .sort((a, b) => Number(b.slice(base.length + 1)) - Number(a.slice(base.length + 1)));
-  return [...older, base].map((f) => path.join(dir, f));
-}
+import { generations, killProcessesOf, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
 const linesOf = (file: string): string[] => generations(file).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
 const numbered = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix} ${i + 1}`);

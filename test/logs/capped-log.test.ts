@@ -7,18 +7,9 @@ import { closeSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync,
 import path from 'node:path';
 import t from 'tap';
 import { appendCapped, CappedLog, ChildOutput, planWrite, ToolLogs, toolLogPolicy, type LogCap } from '../../src/logs/index.js';
-import { ROOT, waitFor, workDir } from '../helpers/index.js';
+import { generations, ROOT, waitFor, workDir } from '../helpers/index.js';
 
 /** the file and its older generations on disk, oldest first */
-function generations(file: string): string[] {
-  const dir = path.dirname(file);
-  const base = path.basename(file);
-  const older = readdirSync(dir)
-    .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
-    .sort((a, b) => Number(b.slice(base.length + 1)) - Number(a.slice(base.length + 1)));
-  return [...older, base].map((f) => path.join(dir, f));
-}
-
 function logs(dir: string, cap: LogCap, problems: string[] = []): ToolLogs {
   return new ToolLogs({ policy: { files: cap, internal: cap }, pipeDir: path.join(dir, 'pipes'), onProblem: (l) => problems.push(l) });
 }

@@ -3,21 +3,12 @@
 // server serves — no restart, no line lost — and a tool's links at the rotated names are never
 // written through by anyone.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { killProcessesOf, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { generations, killProcessesOf, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
 /** the file and its older generations on disk, oldest first */
-function generations(file: string): string[] {
-  const dir = path.dirname(file);
-  const base = path.basename(file);
-  const older = readdirSync(dir)
-    .filter((f) => f.startsWith(`${base}.`) && /^\d+$/.test(f.slice(base.length + 1)))
-    .sort((a, b) => Number(b.slice(base.length + 1)) - Number(a.slice(base.length + 1)));
-  return [...older, base].map((f) => path.join(dir, f));
-}
-
 /** the lines of every generation that is a file (a link a test planted is not read through) */
 const linesOf = (file: string): string[] =>
   generations(file)
