@@ -96,7 +96,7 @@ export class JobUnit {
     this.spec = options.spec;
     this.#health = { ...HEALTH, ...options.health };
     // every death of a continuous job is a failure to report, and so is a crash loop
-    this.#alerts = new UnitAlerts({ everyExit: true, emit: (kind, summary) => void this.#notify(kind, summary) });
+    this.#alerts = new UnitAlerts({ everyExit: true, log: (line) => options.log(`job ${options.spec.name}: ${line}`), emit: (kind, summary) => void this.#notify(kind, summary) });
     const publish = options.spec.publish === true && options.registrar !== null;
     const driver: UnitDriver<JobInstance> = {
       noun: 'job',

@@ -25,6 +25,8 @@ export interface UnitAlertsOptions {
   /** every death is a failure to report (continuous jobs), not only crash loops (servers) */
   readonly everyExit: boolean;
   readonly stableMs?: number;
+  /** where a fault of the alerts themselves is said (they never stop the unit they watch) */
+  readonly log: (line: string) => void;
 }
 
 export class UnitAlerts {
@@ -47,7 +49,16 @@ export class UnitAlerts {
     this.#state = to;
   }
 
+  /** called from the unit's publish: a fault here is logged, never thrown into the supervisor */
   observe(s: UnitSnapshot<UnitInstance>): void {
+    try {
+      this.#observe(s);
+    } catch (err) {
+      this.#o.log(`notices: ${(err as Error).message}`);
+    }
+  }
+
+  #observe(s: UnitSnapshot<UnitInstance>): void {
     if (s.state === 'stopping' || s.state === 'stopped') {
       // stopped on purpose: nothing to recover from
       if (this.#timer) clearTimeout(this.#timer);

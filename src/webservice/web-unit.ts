@@ -69,7 +69,7 @@ export class WebUnit {
 
   constructor(options: WebUnitOptions) {
     this.#o = options;
-    this.#alerts = new UnitAlerts({ everyExit: false, emit: (kind, summary) => void this.#notify(kind, summary), ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}) });
+    this.#alerts = new UnitAlerts({ everyExit: false, log: (line) => serviceLog(options.server.tool.home, line), emit: (kind, summary) => void this.#notify(kind, summary), ...(options.stableMs !== undefined ? { stableMs: options.stableMs } : {}) });
     const livenessMs = options.livenessIntervalMs ?? 10_000;
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',

@@ -65,7 +65,7 @@ function snapshot(over: Partial<UnitSnapshot<UnitInstance>>): UnitSnapshot<UnitI
 
 t.test('unit alerts: a crash loop once per episode, recovered only after a stable run; a refused configuration, recovered when fixed', async (t) => {
   const seen: EventKind[] = [];
-  const alerts = new UnitAlerts({ everyExit: false, stableMs: 200, emit: (k) => seen.push(k) });
+  const alerts = new UnitAlerts({ everyExit: false, stableMs: 200, log: (l) => t.fail(l), emit: (k) => seen.push(k) });
   t.teardown(() => alerts.close());
   alerts.observe(snapshot({}));
   alerts.observe(snapshot({ state: 'backing-off', restarts: 1 }));
@@ -92,7 +92,7 @@ t.test('unit alerts: a crash loop once per episode, recovered only after a stabl
 
 t.test('unit alerts of a continuous job: every death is a failure', async (t) => {
   const seen: EventKind[] = [];
-  const alerts = new UnitAlerts({ everyExit: true, emit: (k) => seen.push(k) });
+  const alerts = new UnitAlerts({ everyExit: true, log: (l) => t.fail(l), emit: (k) => seen.push(k) });
   t.teardown(() => alerts.close());
   alerts.observe(snapshot({}));
   alerts.observe(snapshot({ state: 'backing-off', restarts: 1 }));
