@@ -198,6 +198,7 @@ export async function startProxyOn(t: Test, host: Host, redisUrl: string, backen
   const url = `http://${host.address}:8080`;
   const adminUrl = `http://${host.address}:9090`;
   const proc = await startProcess({
+    diesWithParent: true,
     command: host.run[0] as string,
     args: [...host.run.slice(1), 'env', '-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'proxy', '--listen', `${host.address}:8080`, '--admin-listen', `${host.address}:9090`, '--backend-networks', backendNetworks, '--rate-limit', '0'],
     env: userEnv({ TOOLHOST_REDIS_URL: redisUrl, TOOLHOST_CONFIG: undefined }),

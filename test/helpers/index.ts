@@ -77,7 +77,7 @@ export async function startRedisFromGuide(t: Test, name = 'redis', on: { address
   writeFileSync(path.join(dir, 'redis.conf'), conf);
   // on another host (a network namespace of test/helpers/hosts.ts): run through its prefix
   const [command = 'redis-server', ...prefix] = [...(on?.run ?? []), 'redis-server'];
-  const proc = await startProcess({ command, args: [...prefix, path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe(host, port, 200) });
+  const proc = await startProcess({ command, args: [...prefix, path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe(host, port, 200), diesWithParent: true });
   t.teardown(() => proc.stop(2000));
   return { port, adminUrl: `redis://toolhost-admin:${password}@${host}:${port}`, url: `redis://${host}:${port}`, dir, process: proc };
 }
@@ -90,6 +90,7 @@ export async function startLighttpd(t: Test, configFile: string, port: number, e
     env: env ?? process.env,
     ready: () => httpProbe(`http://127.0.0.1:${port}/`, 500),
     stdio: ['ignore', 'ignore', 'pipe'],
+    diesWithParent: true,
   });
   t.teardown(() => proc.stop(2000));
   return proc;
@@ -169,6 +170,7 @@ export async function startRegistrar(
   // `run`: on another host (a network namespace of test/helpers/hosts.ts), through its prefix
   const [command = 'env', ...prefix] = [...(options.run ?? []), 'env'];
   const proc = await startProcess({
+    diesWithParent: true,
     command,
     args: [
       ...prefix,

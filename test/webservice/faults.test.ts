@@ -20,6 +20,7 @@ function restartableRedis(t: Test, aof: boolean) {
   const start = async (): Promise<void> => {
     port ||= await freePort();
     proc = await startProcess({
+      diesWithParent: true,
       command: 'redis-server',
       args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'always'],
       ready: () => tcpProbe('127.0.0.1', port, 200),
@@ -147,6 +148,7 @@ t.test('the proxy SIGKILLed and started again serves at once from a fresh load o
     const began = Date.now();
     let stderr = '';
     const proc = await startProcess({
+      diesWithParent: true,
       command: 'env',
       args: ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--redis', s.redis.url],
       env: userEnv(),

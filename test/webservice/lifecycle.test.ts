@@ -1,7 +1,7 @@
 // webservice as a maintainer runs it, with real Redis, real lighttpd, the real proxy and the
 // detached supervisor: start, crash recovery, supervisor death and the monitor, config edits,
 // restarts under load, stop.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -358,4 +358,37 @@ t.test('webservice logs -f follows ~/error.log until interrupted', async (t) => 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   child.kill('SIGINT');
   t.equal(await exited, 0);
+});
+
+t.test('webservice stop does not wait for a start whose server never gets ready, and the start says it was stopped', async (t) => {
+  const { ws, e, r, tool } = await setup(t, 'neverready');
+  const homeOf = tool.home;
+  // the server runs but never listens (sleep adds the port generic appends to its seconds): the start waits for it, a minute by default
+  const argv = ['sleep', '599.37'];
+  const starting = ws('generic', 'start', '--', ...argv);
+  const server = (): number | null => {
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(argv.join('\0') + '\0') && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))) return Number(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return null;
+  };
+  await waitFor(() => {
+    try {
+      return (JSON.parse(readFileSync(path.join(e.runtimeDir, 'state.json'), 'utf8')) as { state: string }).state === 'starting' && server() !== null;
+    } catch {
+      return false;
+    }
+  }, 15_000, 'the server to be starting');
+  // runBin's own limit is well inside the server's readiness timeout: the stop must not wait for it
+  const stop = await runBin(t, 'webservice', ['--tool', 'neverready', '--home', homeOf, 'stop'], { env: e.env, timeoutMs: 20_000 });
+  t.equal(stop.code, 0, `stop: ${stop.stderr}`);
+  const start = await starting;
+  t.equal(start.code, 1, 'the start fails');
+  t.match(start.stderr, /the webservice of neverready was stopped before its server was ready.*\[TH_ERR_WEBSERVICE_STOPPED_WHILE_STARTING\]/);
+  t.equal(server(), null, 'the server that never got ready is gone');
+  t.same(Object.keys(await r.hgetall('prefix:neverready')).filter((k) => k.startsWith('backend:')), [], 'no route');
 });
