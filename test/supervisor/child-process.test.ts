@@ -2,19 +2,9 @@
 // ends: a test run or a demo killed with SIGKILL leaves no Redis behind (they used to pile up).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { ROOT, waitFor } from '../helpers/index.js';
-
-function alive(pid: number): boolean {
-  try {
-    // a zombie waiting for its reaper is gone for this purpose
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+import { isAlive, ROOT, waitFor } from '../helpers/index.js';
 
 /** a node process that starts `sleep` through startProcess, prints its pid and waits */
 async function parentWithSleep(diesWithParent: boolean): Promise<{ parent: ReturnType<typeof spawn>; sleepPid: number }> {
@@ -31,21 +21,21 @@ async function parentWithSleep(diesWithParent: boolean): Promise<{ parent: Retur
 t.test('with diesWithParent the child is killed when its parent is SIGKILLed', async (t) => {
   const { parent, sleepPid } = await parentWithSleep(true);
   t.teardown(() => {
-    if (alive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
+    if (isAlive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
   });
-  t.ok(alive(sleepPid), 'the child runs');
+  t.ok(isAlive(sleepPid), 'the child runs');
   parent.kill('SIGKILL');
-  await waitFor(() => !alive(sleepPid), 5000, 'the child to end with its parent');
-  t.notOk(alive(sleepPid), 'the child is gone');
+  await waitFor(() => !isAlive(sleepPid), 5000, 'the child to end with its parent');
+  t.notOk(isAlive(sleepPid), 'the child is gone');
 });
 
 t.test('without it the child outlives its parent', async (t) => {
   const { parent, sleepPid } = await parentWithSleep(false);
   t.teardown(() => {
-    if (alive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
+    if (isAlive(sleepPid)) process.kill(sleepPid, 'SIGKILL');
   });
   parent.kill('SIGKILL');
   await once(parent, 'exit');
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.ok(alive(sleepPid), 'the child still runs');
+  t.ok(isAlive(sleepPid), 'the child still runs');
 });

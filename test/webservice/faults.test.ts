@@ -8,7 +8,8 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { startProcess, tcpProbe, type ManagedProcess } from '../../src/supervisor/index.js';
-import { BIN, freePort, killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { BIN, freePort, isAlive, killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { requestLoop } from '../helpers/webservice-tool.js';
 
 
 /** a redis-server that can be killed and started again on the same port */
@@ -35,33 +36,6 @@ function restartableRedis(t: Test, aof: boolean) {
     kill: async (): Promise<void> => {
       proc?.signal('SIGKILL');
       await proc?.exited;
-    },
-  };
-}
-
-/** requests through the proxy until stopped; every answer but 200 is a failure */
-function requestLoop(url: string) {
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const done = (async () => {
-    while (running) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        if (res.status === 200) ok++;
-        else failures.push(`HTTP ${res.status}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return { ok, failures };
     },
   };
 }
@@ -204,14 +178,7 @@ t.test('a supervisor SIGKILLed with the monitor running: zero failed requests', 
     }
   }, 15_000, 'a new supervisor and server');
   t.comment(`supervisor SIGKILLed -> the monitor's new supervisor serving ${Date.now() - killed} ms later`);
-  await waitFor(() => {
-    try {
-      process.kill(before.serverPid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 15_000, 'the old server stopped');
+  await waitFor(() => !isAlive(before.serverPid), 15_000, 'the old server stopped');
   const result = await loop.stop();
   t.comment(`supervisor SIGKILLed under the monitor: ${result.failures.length} failed of ${result.ok + result.failures.length} requests`);
   t.same(result.failures, []);
