@@ -34,6 +34,10 @@ t.test('a tool\'s description and logs reach an administrator\'s terminal withou
   const logs = await p.ws(a, 'logs');
   t.notMatch(logs.stdout, /\x1b/, 'webservice --tool T logs, typed by root: no control characters from the tool');
   await p.ws(a, 'stop');
+  // root's monitor, reading a manifest the tool wrote, says what is wrong with it on its output
+  asTool(a, `printf 'backend: toolhost\\nweb: lighttpd\\nversion: 1\\nmem: "1\\033]0;owned\\007"\\n' > ~/service.manifest`);
+  const mon = await p.monitor();
+  t.notMatch(mon.stdout + mon.stderr, /\x1b/, 'toolhost monitor (root): no control characters from the tool');
 });
 
 t.test('printable shows every control character in visible notation and keeps newlines and tabs', async (t) => {
