@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
-import type { Test } from 'tap';
+import rootTap, { type Test } from 'tap';
 import { CgroupTree, detectCgroups } from '../../src/limits/index.js';
 import { findLighttpd } from '../../src/lighttpd/index.js';
 import { httpProbe, startProcess, startRedisServer, tcpProbe, type ManagedProcess, type RedisServer } from '../../src/supervisor/index.js';
@@ -24,20 +24,30 @@ export function lighttpdBinary(): string {
 /** when this test process started: a test directory untouched since is a killed run's */
 const STARTED = Date.now() - process.uptime() * 1000;
 
+/** the test directories made by workDir in this process */
+const made = new Set<string>();
+
 /**
- * The test's own directory; t.testdir() empties it, so helpers create it only once — or when
- * what is there was left by an earlier run that was killed (a tool home found there would hold
- * that run's files: its logs grew across runs).
+ * The test's own directory, made once per test (afresh when what is there is a killed run's:
+ * a tool home found there would hold that run's files). It is removed when the whole file ends,
+ * not at the test's own end: tap's own fixture (t.testdir()) is removed by the first teardown,
+ * while the test's processes still run and write there, and its ENOTEMPTY stopped the teardowns
+ * after it, which left a monitor running and the file hanging to its timeout.
  */
 export function workDir(t: Test): string {
   const dir = t.testdirName;
+  if (made.has(dir)) return dir;
+  made.add(dir);
   let stale = false;
   try {
     stale = statSync(dir).ctimeMs < STARTED;
   } catch {
-    stale = true;
+    // not there yet
   }
-  if (stale) t.testdir();
+  if (stale) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // every test's teardowns have run by then; a process that still writes there is retried past
+  rootTap.teardown(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 

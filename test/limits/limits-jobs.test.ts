@@ -71,7 +71,7 @@ t.test('the tool\'s quota refuses a start past its memory; a fork bomb stops at 
   const bombFile = (name: string) => readFileSync(path.join(r.cgroup('pids', a, 'jobs', 'run-bomb'), name), 'utf8');
   // the kernel counts the forks it refused at the limit in pids.events
   const refused = () => Number(/max (\d+)/.exec(bombFile('pids.events'))?.[1] ?? 0);
-  await waitFor(() => existsSync(r.cgroup('pids', a, 'jobs', 'run-bomb')) && refused() > 0, 15_000, 'the kernel refusing the bomb\'s forks');
+  await waitFor(() => existsSync(r.cgroup('pids', a, 'jobs', 'run-bomb')) && refused() > 0, 60_000, 'the kernel refusing the bomb\'s forks');
   t.ok(Number(bombFile('pids.peak')) <= 20, 'never more than its pids limit');
   await waitFor(() => /fork|Resource temporarily unavailable/i.test(readFileSync(path.join(r.homeOf(a), 'bomb.err'), 'utf8')), 15_000, 'fork refused');
   t.equal(r.as(a, 'toolhost jobs delete bomb').status, 0);
