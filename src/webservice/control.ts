@@ -79,10 +79,7 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   const running = runningWebservice(ctx);
   if (running) {
     if (running.state.type !== manifest.type) {
-      throw new ToolhostError(
-        'TH_ERR_WEBSERVICE_TYPE_MISMATCH',
-        `your webservice is running as "${running.state.type}", not "${manifest.type}"; run "webservice ${manifest.type} restart" to switch, or "webservice stop" first`,
-      );
+      throw new ToolhostError('TH_ERR_WEBSERVICE_TYPE_MISMATCH', running.state.type, manifest.type, manifest.type);
     }
     return { alreadyRunning: true, state: running.state };
   }
