@@ -452,6 +452,8 @@ export class ToolhostError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
   readonly status: number;
+  /** lines the message refers to ("positions above": a configuration's diagnostics), printed before it */
+  details: readonly string[] = [];
 
   constructor(code: ErrorCode, ...args: (string | number)[]) {
     super(formatMessage(code, args));
@@ -459,6 +461,16 @@ export class ToolhostError extends Error {
     this.code = code;
     this.exitCode = ERRORS[code].exitCode;
     this.status = ERRORS[code].status;
+  }
+
+  withDetails(lines: readonly string[]): this {
+    this.details = lines;
+    return this;
+  }
+
+  /** the one line a CLI, a log or a notice shows: the message and its code */
+  get line(): string {
+    return `${this.message} [${this.code}]`;
   }
 
   /** an error another toolhost process formatted (a registrar's refusal); unknown codes become TH_ERR_PEER_FAILED */

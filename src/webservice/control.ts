@@ -90,7 +90,8 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
     checkServer(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest));
   } catch (err) {
     if (!(err instanceof ConfigProblem)) throw err;
-    throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
+    // the code checkError decided, as `webservice config --check` and the supervisor report it
+    throw err.toolhostError();
   }
   // the registrar must be there before the supervisor detaches: say so now, in one line
   await withRegistrar(ctx.registrarDir, ctx.tool.name, async () => {});
