@@ -319,6 +319,31 @@ export const ERRORS = {
     'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
     'webservice start/restart/stop did not see the per-tool supervisor reach the state it asked for in time.',
   ),
+  // what a supervisor says of the server or continuous job it keeps running (~/service.log, webservice status, notices)
+  TH_ERR_UNIT_START_FAILED: def(
+    'the %s did not start: %s; it is tried again after a pause; %s',
+    'A server or continuous job could not be started (its program is missing, it exited before it was ready, the registrar refused its port); the supervisor tries again with backoff.',
+  ),
+  TH_ERR_UNIT_EXITED: def(
+    'the %s stopped (%s); restart %s in %s ms',
+    'A server or continuous job ended on its own (or was killed); the supervisor starts it again after the delay.',
+  ),
+  TH_ERR_UNIT_CRASH_LOOP: def(
+    'the %s stopped (%s); restart %s in %s ms; it keeps crashing: %s',
+    'A server or continuous job keeps dying soon after it starts; its maintainers are told once per episode; the supervisor goes on trying with a longer delay.',
+  ),
+  TH_ERR_UNIT_REPLACEMENT_FAILED: def(
+    'a new %s did not start (%s); the old one keeps serving; %s',
+    'A restart or reload started a new server that failed before it was ready; the running one was kept.',
+  ),
+  TH_ERR_UNIT_LIVENESS_FAILED: def(
+    'the %s failed %s liveness checks in a row; restarting it; %s',
+    'A running server stopped answering HTTP (or a job its health check); the supervisor kills and restarts it.',
+  ),
+  TH_ERR_MONITOR_GAVE_UP: def(
+    'the supervisor of %s went down %s times in %s min; the monitor leaves it stopped for a person: see webservice status and ~/service.log, then start it again',
+    'The host\'s monitor restarted a tool\'s supervisor too often and stopped trying; the tool\'s maintainers are told.',
+  ),
   // jobs
   TH_ERR_JOB_NAME_INVALID: def(
     'invalid job name "%s": use 1 to 52 lower-case letters, digits, "." and "-", starting with a letter or digit; no spaces, no underscores, no special symbols',
@@ -445,6 +470,11 @@ export type ErrorCode = keyof typeof ERRORS;
 export function formatMessage(code: ErrorCode, args: readonly (string | number)[]): string {
   let i = 0;
   return ERRORS[code].template.replace(/%s/g, () => String(args[i++] ?? ''));
+}
+
+/** the one line a log, a status or a notice shows for CODE: its message, then the code in brackets */
+export function codedLine(code: ErrorCode, ...args: (string | number)[]): string {
+  return `${formatMessage(code, args)} [${code}]`;
 }
 
 /** A failure a user can fix; the CLI prints its one-line message without a stack trace. */

@@ -169,6 +169,8 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
         restarts: st?.restarts ?? 0,
         lastExit: st?.lastExit ?? null,
         lastCause: st?.lastCause ?? null,
+        // what the supervisor last said, with its TH_ERR_* code when it is a failure
+        message: s.running ? (st?.message ?? null) : null,
         limits: st?.limits ?? null,
         notice: noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice),
         configError: st?.configError ?? null,
@@ -271,7 +273,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           const r = await restartWebservice(ctx, manifest);
           if (!r.replaced && r.state.state === 'running' && !r.state.configError) {
             // the new server failed (an app that does not import, a crash at start): the old one serves on
-            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}; see ~/error.log.\n`);
+            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}\n`);
             exit = 1;
             return;
           }
