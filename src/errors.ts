@@ -243,6 +243,67 @@ export const ERRORS = {
     'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
     'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
   ),
+  // the proxy's answers to visitors: the page keeps a friendly text, its code and status come from here
+  TH_ERR_PROXY_TOOL_UNKNOWN: def(
+    'no tool "%s" on this host: the visitor gets a 404 page; check the address (the home page lists every tool)',
+    'The address names no tool (no account, no route).',
+    1,
+    404,
+  ),
+  TH_ERR_PROXY_TOOL_DOWN: def(
+    'tool "%s" exists but its webservice is not running; its maintainers start it: become %s, then webservice start',
+    'A tool with an account but no live backend; the page names its maintainers and what they can do.',
+    1,
+    503,
+  ),
+  TH_ERR_PROXY_BACKEND_FAILED: def(
+    'the webservice of "%s" refused or dropped the connection; its maintainers: see webservice status and ~/error.log',
+    'The backend refused the connection, reset it, or answered with something that is not HTTP (or the route has only unusable backends).',
+    1,
+    502,
+  ),
+  TH_ERR_PROXY_BACKEND_TIMEOUT: def(
+    'the webservice of "%s" did not answer in time; its maintainers: look for slow requests in ~/error.log',
+    'The backend accepted the request but sent no answer within the proxy\'s timeout.',
+    1,
+    504,
+  ),
+  TH_ERR_PROXY_BAD_REQUEST: def(
+    'the request could not be understood (its target is not a path beginning with /); the client must send a valid request',
+    'A request the proxy cannot route (an absolute-form or asterisk target, a malformed head).',
+    1,
+    400,
+  ),
+  TH_ERR_PROXY_RATE_LIMITED: def(
+    'a client is over its request rate; it is told to retry after a second (the proxy\'s rate-limit settings decide the rate)',
+    'One client address sent more requests than the proxy allows it per second.',
+    1,
+    429,
+  ),
+  TH_ERR_PROXY_BODY_TOO_LARGE: def(
+    'a request body is larger than the proxy accepts; the client must send less (the proxy\'s maximum body size decides)',
+    'A request body (declared or sent) over the proxy\'s limit.',
+    1,
+    413,
+  ),
+  TH_ERR_PROXY_NO_USER_AGENT: def(
+    'a request without a User-Agent was refused (--empty-user-agent deny); the client must say who it is in User-Agent',
+    'The proxy is set to refuse requests without a User-Agent header.',
+    1,
+    403,
+  ),
+  TH_ERR_PROXY_METHOD_NOT_ALLOWED: def(
+    'a TRACE request was refused: it is not passed on to tools; use another method',
+    'TRACE requests are answered by the proxy, never forwarded (unless it is told to allow them).',
+    1,
+    405,
+  ),
+  TH_ERR_PROXY_INTERNAL: def(
+    'the front proxy failed to handle a request to "%s"; the proxy\'s own log has the cause: report it as a bug',
+    'The proxy itself failed on a request (not the tool\'s fault).',
+    1,
+    500,
+  ),
   TH_ERR_REDIS_ADDRESS_INVALID: def(
     'the Redis address %s cannot be used: %s; give redis://[USER@]HOST:PORT, or redis-sentinel://[USER@]HOST:PORT,HOST:PORT/MASTER (docs/reference/redis.md)',
     'A Redis URL, sentinel list or master name (option, environment, --redis-file or settings file) is malformed.',

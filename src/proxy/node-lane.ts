@@ -45,7 +45,7 @@ class InFlight {
     readonly recorder: RequestRecorder,
   ) {}
 
-  record(status: number, bytes: number): void {
+  record(status: number, bytes: number, error?: string): void {
     if (this.#recorded) return;
     this.#recorded = true;
     const req = this.req;
@@ -59,6 +59,7 @@ class InFlight {
       status,
       bytes,
       durationMs: performance.now() - this.#started,
+      error,
     });
   }
 }
@@ -145,12 +146,12 @@ export class NodeLane {
       const headOnly = req.method === 'HEAD';
       res.writeHead(a.status, a.headers);
       res.end(headOnly ? undefined : a.body);
-      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body));
+      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body), a.headers['x-toolhost-error']);
       return;
     }
     if (expectsContinue) res.writeContinue();
     const facts = { proto, host, port: req.socket.localPort ?? 0 };
-    this.#parts.forwarder.forward(req, res, path, decision.tool, decision.compiled, facts, (o) => flight.record(o.status, o.bytes));
+    this.#parts.forwarder.forward(req, res, path, decision.tool, decision.compiled, facts, (o) => flight.record(o.status, o.bytes, o.error ?? undefined));
   }
 
   #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: Proto): void {
@@ -167,7 +168,7 @@ export class NodeLane {
       const headOnly = req.method === 'HEAD';
       const hstsLine = proto === 'https' && this.#parts.hsts ? `strict-transport-security: ${this.#parts.hsts}\r\n` : '';
       endWith(socket, answerBytes(a, { headOnly, close: true, hstsLine }));
-      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body));
+      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body), a.headers['x-toolhost-error']);
       return;
     }
     const facts = { proto, host, port: (socket as { localPort?: number }).localPort ?? 0 };

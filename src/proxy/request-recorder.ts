@@ -19,6 +19,8 @@ export interface ExchangeRecord {
   /** body bytes sent to the client */
   readonly bytes: number;
   readonly durationMs: number;
+  /** the TH_ERR_PROXY_* code when the proxy answered with one of its error pages */
+  readonly error?: string | undefined;
 }
 
 export function accessRecord(r: ExchangeRecord, time: Date): AccessRecord {
@@ -33,6 +35,7 @@ export function accessRecord(r: ExchangeRecord, time: Date): AccessRecord {
     userAgent: r.userAgent,
     tool: r.tool,
     durationMs: r.durationMs,
+    error: r.error,
   };
 }
 

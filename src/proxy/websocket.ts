@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { BackendPool, CompiledRoute } from './backend-pool.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
 import { endWith, refuse } from './http1/answers.js';
+import { proxyStatus } from './error-pages.js';
 import { classifyUpstreamError, failureOutcome } from './upstream-failure.js';
 
 export interface UpgradeOptions {
@@ -80,7 +81,7 @@ export class UpgradeForwarder {
       if (settled) return;
       const outcome = failureOutcome(classifyUpstreamError(err.code), { idempotent: false, replayable: false });
       if (outcome.markDown) this.#pool.markDown(backend, Date.now());
-      const status = outcome.answer === 'gateway-timeout' ? 504 : 502;
+      const status = proxyStatus(outcome.answer);
       refuse(client, status);
       settle(status);
     });

@@ -154,6 +154,7 @@ export class ClientConnection implements ExchangeClient {
           status: answer.status,
           bytes: headOnly ? 0 : Buffer.byteLength(answer.body),
           durationMs: performance.now() - started,
+          error: answer.headers['x-toolhost-error'],
         });
         this.#afterAnswer(close);
         continue;
