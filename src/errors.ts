@@ -298,6 +298,18 @@ export const ERRORS = {
     1,
     405,
   ),
+  TH_ERR_PROXY_REQUEST_TIMEOUT: def(
+    'a client took too long to send its request head or body; the connection is closed with 408 (the proxy\'s header and request timeouts decide)',
+    'A client opened a request and did not finish sending it in time (a slow or stalled client).',
+    1,
+    408,
+  ),
+  TH_ERR_PROXY_HEADERS_TOO_LARGE: def(
+    'a request head is larger than the proxy accepts; the client must send fewer or shorter headers (limits.maxHeaderBytes decides)',
+    'A request head (the request line and its headers) over the proxy\'s limit.',
+    1,
+    431,
+  ),
   TH_ERR_PROXY_INTERNAL: def(
     'the front proxy failed to handle a request to "%s"; the proxy\'s own log has the cause: report it as a bug',
     'The proxy itself failed on a request (not the tool\'s fault).',

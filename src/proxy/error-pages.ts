@@ -18,7 +18,14 @@ export type ProxyErrorCode = Extract<
   | 'TH_ERR_PROXY_BODY_TOO_LARGE'
   | 'TH_ERR_PROXY_NO_USER_AGENT'
   | 'TH_ERR_PROXY_METHOD_NOT_ALLOWED'
+  | 'TH_ERR_PROXY_REQUEST_TIMEOUT'
+  | 'TH_ERR_PROXY_HEADERS_TOO_LARGE'
 >;
+
+/** the code of a head refused (or timed out) before it could be read as a request */
+export function refusalCode(status: 400 | 408 | 431): ProxyErrorCode {
+  return status === 408 ? 'TH_ERR_PROXY_REQUEST_TIMEOUT' : status === 431 ? 'TH_ERR_PROXY_HEADERS_TOO_LARGE' : 'TH_ERR_PROXY_BAD_REQUEST';
+}
 
 /** the HTTP status of a proxy answer: the one its code has in src/errors.ts */
 export function proxyStatus(code: ProxyErrorCode): number {
@@ -83,6 +90,16 @@ const TEXTS: Readonly<Record<ProxyErrorCode, ErrorText>> = {
     title: 'Method not allowed',
     message: () => 'TRACE requests are not passed on to tools.',
     advice: () => 'Use another method.',
+  },
+  TH_ERR_PROXY_REQUEST_TIMEOUT: {
+    title: 'Request timeout',
+    message: () => 'The request was not sent in time.',
+    advice: () => 'Try again.',
+  },
+  TH_ERR_PROXY_HEADERS_TOO_LARGE: {
+    title: 'Request headers too large',
+    message: () => 'The request headers are larger than this platform accepts.',
+    advice: () => 'Send fewer or shorter headers (cookies are the usual cause).',
   },
   TH_ERR_PROXY_INTERNAL: {
     title: 'Proxy error',

@@ -5,6 +5,7 @@
 // tool unless that reader has read it (Node's parser is more lenient: it takes doubled spaces,
 // two Host headers, HTTP/2.0 on a request line). Each request takes the same admission decision
 // as in the fast lane, and is recorded by the same recorder.
+import { proxyStatus, refusalCode } from './error-pages.js';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Admission, Proto } from './admission.js';
@@ -176,16 +177,16 @@ export class NodeLane {
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const code = refusalCode(err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     const flight = this.#inFlight.get(socket);
     if (flight?.res?.headersSent) {
       // an answer is under way: a status line now would corrupt it
       socket.destroy();
       return;
     }
-    if (flight) flight.record(status, 0);
-    else this.#parts.recorder.refused(status);
-    refuse(socket, status);
+    if (flight) flight.record(proxyStatus(code), 0, code);
+    else this.#parts.recorder.refused(code);
+    refuse(socket, code);
   }
 
   /** keep-alive connections without a request in progress close now */

@@ -5,6 +5,7 @@
 //   forwarder.ts, websocket.ts) -> one record (request-recorder.ts: access log + metrics).
 // This file only builds the parts, binds the listeners and runs start/close/destroy. Nothing on
 // the path from request to forwarding awaits anything.
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
@@ -50,17 +51,19 @@ export interface ProxyLimits {
   readonly bufferTotalBytes: number;
 }
 
+const L = DEFAULT_SETTINGS.limits;
+/** src/defaults.ts's limits, in the units the proxy takes */
 export const DEFAULT_LIMITS: ProxyLimits = {
-  maxBodyBytes: 128 * 1024 * 1024,
-  maxHeaderBytes: 16 * 1024,
-  maxConnectionsPerIp: 256,
-  ratePerSecond: 100,
-  burst: 100,
-  emptyUserAgent: 'allow',
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  bufferBodyBytes: 16 * 1024 * 1024,
-  bufferTotalBytes: 1024 * 1024 * 1024,
+  maxBodyBytes: L.maxBodyBytes,
+  maxHeaderBytes: L.maxHeaderBytes,
+  maxConnectionsPerIp: L.maxConnectionsPerIp,
+  ratePerSecond: L.ratePerSecond,
+  burst: L.burst,
+  emptyUserAgent: L.emptyUserAgent,
+  headersTimeoutMs: L.headersTimeoutSeconds * 1000,
+  requestTimeoutMs: L.requestTimeoutSeconds * 1000,
+  bufferBodyBytes: L.bufferBodyBytes,
+  bufferTotalBytes: L.bufferTotalBytes,
 };
 
 export interface ListenAddress {
@@ -109,7 +112,7 @@ const HSTS = 'max-age=31622400';
 /** how long a proxy may be cut off from Redis before healthz says it is degraded (default) */
 const STALE_AFTER_MS = 60_000;
 const DEFAULT_ACCEPT_HANDLES = 32;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = DEFAULT_SETTINGS.connectTimeoutSeconds * 1000;
 /** a keep-alive client may stay idle this long between requests */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** below lighttpd's and Node's default server idle timeouts (5 s): the proxy closes first */

@@ -3,6 +3,7 @@
 // tools the route table has, so a stranger asking for a thousand made-up names adds no series:
 // those are counted under tool="".
 import type { AccessLog, AccessRecord } from './access-log.js';
+import { proxyStatus, type ProxyErrorCode } from './error-pages.js';
 import type { ProxyMetrics } from './metrics.js';
 
 export interface ExchangeRecord {
@@ -56,7 +57,7 @@ export class RequestRecorder {
   }
 
   /** a head answered before it could be read as a request (400, 408, 431) */
-  refused(status: number): void {
-    this.record({ method: '-', target: '', httpVersion: '', referer: undefined, userAgent: undefined, tool: '', status, bytes: 0, durationMs: 0 });
+  refused(code: ProxyErrorCode): void {
+    this.record({ method: '-', target: '', httpVersion: '', referer: undefined, userAgent: undefined, tool: '', status: proxyStatus(code), bytes: 0, durationMs: 0, error: code });
   }
 }

@@ -45,8 +45,8 @@ export class UpgradeForwarder {
     // upgrades get their own connection (node:http): it leaves the pool for good once upgraded
     const backend = this.#pool.pick(compiled, Date.now());
     if (!backend) {
-      refuse(client, 503);
-      done(503, 0);
+      refuse(client, 'TH_ERR_PROXY_TOOL_DOWN');
+      done(proxyStatus('TH_ERR_PROXY_TOOL_DOWN'), 0);
       return;
     }
     let settled = false;
@@ -82,7 +82,7 @@ export class UpgradeForwarder {
       const outcome = failureOutcome(classifyUpstreamError(err.code), { idempotent: false, replayable: false });
       if (outcome.markDown) this.#pool.markDown(backend, Date.now());
       const status = proxyStatus(outcome.answer);
-      refuse(client, status);
+      refuse(client, outcome.answer);
       settle(status);
     });
 
@@ -96,8 +96,8 @@ export class UpgradeForwarder {
         size += c.length;
         if (size > MAX_REFUSAL_BYTES) {
           up.destroy();
-          refuse(client, 502);
-          settle(502);
+          refuse(client, 'TH_ERR_PROXY_BACKEND_FAILED');
+          settle(proxyStatus('TH_ERR_PROXY_BACKEND_FAILED'));
           return;
         }
         chunks.push(c);

@@ -85,3 +85,27 @@ t.test('the JSON answer for a tool that is down names the same code as its page'
   t.equal(json.error, 'TH_ERR_PROXY_TOOL_DOWN');
   t.equal(json.status, ERRORS.TH_ERR_PROXY_TOOL_DOWN.status);
 });
+
+/** one raw request on a fresh connection: the status line and the X-Toolhost-Error header */
+function raw(port: number, text: string): Promise<{ status: number; code: string | null }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (got += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0), code: /\r\nx-toolhost-error: (\S+)\r\n/i.exec(got)?.[1] ?? null }));
+  });
+}
+
+t.test('a target that is not a path is TH_ERR_PROXY_BAD_REQUEST 400; a body the proxy cannot hold is TH_ERR_PROXY_INTERNAL 500', async (t) => {
+  // request bodies are held in files under bodyTempDir: one that does not exist fails the proxy, not the tool
+  const { proxy, route } = await startProxyWithRoutes(t, { bodyTempDir: path.join(t.testdir(), 'gone') });
+  const live = await startEchoBackend(t, 'live');
+  await route('live', live.url);
+  const bad = await raw(proxy.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n\r\n');
+  t.same(bad, { status: ERRORS.TH_ERR_PROXY_BAD_REQUEST.status, code: 'TH_ERR_PROXY_BAD_REQUEST' });
+  const body = 'x'.repeat(256 * 1024);
+  const held = await raw(proxy.port, `POST /live/ HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  t.same(held, { status: ERRORS.TH_ERR_PROXY_INTERNAL.status, code: 'TH_ERR_PROXY_INTERNAL' });
+});

@@ -12,7 +12,7 @@
 // comes, the backend connected at once. Failures are read by upstream-failure.ts, as on the Node
 // lane. The response is relayed as it comes, its framing followed only to know where it ends.
 import type { CompiledRoute, LiveBackend } from '../backend-pool.js';
-import type { ProxyErrorCode } from '../error-pages.js';
+import { proxyStatus, type ProxyErrorCode } from '../error-pages.js';
 import { answerBytes } from '../proxy-answers.js';
 import type { BufferedBody } from '../request-body.js';
 import { classifyUpstreamError, failureOutcome, isIdempotent } from '../upstream-failure.js';
@@ -381,8 +381,9 @@ export class Exchange implements UpstreamUser {
   #requestTimedOut(): void {
     this.#to('done', 0);
     this.#discardUpstream();
-    this.#status = 408;
-    this.#client.socket.write(closingAnswer(408));
+    this.#status = proxyStatus('TH_ERR_PROXY_REQUEST_TIMEOUT');
+    this.#error = 'TH_ERR_PROXY_REQUEST_TIMEOUT';
+    this.#client.socket.write(closingAnswer('TH_ERR_PROXY_REQUEST_TIMEOUT'));
     this.#finish();
     this.#client.exchangeDone(true);
   }
