@@ -469,6 +469,14 @@ export const ERRORS = {
     1,
     404,
   ),
+  TH_ERR_ROUTE_ENTRY_IGNORED: def(
+    'route %s: ignoring %s = %s: %s; the proxy routes without it: fix or remove that field in Redis (toolhost routes show %s)',
+    'A field of a route in Redis cannot be used (not a URL, outside the backend networks, the proxy itself); the proxy logs it and `toolhost routes show` says so in the same words.',
+  ),
+  TH_ERR_MANIFEST_IGNORED: def(
+    '%s: ignoring %s: %s; a manifest must be a plain file the tool owns: write it again as the tool (webservice start, toolhost jobs load)',
+    'The monitor found a tool\'s service.manifest or jobs.manifest it must not trust (another owner, a link); it acts as if there were none.',
+  ),
   TH_ERR_BACKEND_URL_INVALID: def(
     'invalid backend URL "%s": %s',
     'A backend URL is not http://HOST:PORT.',

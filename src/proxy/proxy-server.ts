@@ -6,12 +6,13 @@
 // This file only builds the parts, binds the listeners and runs start/close/destroy. Nothing on
 // the path from request to forwarding awaits anything.
 import { DEFAULT_SETTINGS } from '../defaults.js';
+import { codedLine } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import { entryPoints, RouteTable, type RedisConnection, type Route, type RouteProblem } from '../routes/index.js';
+import { describeRedis, entryPoints, routeProblemLine, RouteTable, type RedisConnection, type Route, type RouteProblem } from '../routes/index.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin-server.js';
 import { Admission, type Proto } from './admission.js';
@@ -221,7 +222,7 @@ export class ProxyServer {
     this.#table.on('problem', (p: RouteProblem) => {
       this.#metrics.routeProblems.inc();
       options.onRouteProblem?.(p);
-      options.log?.(`route ${p.tool}: ignoring ${p.field || 'key'} = ${JSON.stringify(p.value)}: ${p.reason}`);
+      options.log?.(routeProblemLine(p));
     });
     this.#table.on('state', (state) => {
       if (!this.#closing && !this.#partsDown) options.log?.(`redis: ${state}`);
@@ -276,7 +277,7 @@ export class ProxyServer {
    */
   async start(redisWaitMs = 10_000): Promise<boolean> {
     const loaded = await this.#table.start(redisWaitMs);
-    if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
+    if (!loaded) this.#options.log?.(codedLine('TH_ERR_REDIS_UNREACHABLE', describeRedis(this.#options.redis), `no answer from the route table within ${redisWaitMs} ms (the proxy listens anyway, and routes once Redis answers)`));
     await this.#listenPublic(this.#createListener('http'), this.#options.listen);
     if (this.#options.tls) await this.#listenPublic(this.#createListener('https'), this.#options.tls.listen);
     if (this.#options.tls) this.#rewriter = new LocationRewriter((host) => this.#httpsOrigin(host), this.addresses().http.port);

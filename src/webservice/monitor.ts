@@ -91,8 +91,8 @@ export class HostMonitor {
     if (!owner) return 'no-manifest';
     const web = readManifestOf(tool.home, owner);
     const jobs = readJobsOf(tool.home, owner);
-    if (web.problem) this.#o.log(`${name}: ignoring ${manifestPath(tool.home)}: ${web.problem}`);
-    if (jobs.problem) this.#o.log(`${name}: ignoring ~/jobs.manifest: ${jobs.problem}`);
+    if (web.problem) this.#o.log(codedLine('TH_ERR_MANIFEST_IGNORED', name, manifestPath(tool.home), web.problem));
+    if (jobs.problem) this.#o.log(codedLine('TH_ERR_MANIFEST_IGNORED', name, '~/jobs.manifest', jobs.problem));
     if (web.problem && !jobs.jobs.length) return 'ignored';
     const runtimeDir = runtimeDirectory(tool, this.#o.env);
     // the system runtime directory is root's to make (/run is emptied at boot); one inside a

@@ -43,6 +43,6 @@ t.test('a manifest not owned by the tool, or a link, is ignored', { skip: proces
   const verdicts = monitor.scan();
   t.equal(verdicts.get('planted'), 'ignored');
   t.equal(verdicts.get('linked'), 'ignored');
-  t.match(lines.join('\n'), /planted: ignoring .*service\.manifest: it is owned by uid 65534, not the tool \(uid 0\)/);
+  t.match(lines.join('\n'), /planted: ignoring .*service\.manifest: it is owned by uid 65534, not the tool \(uid 0\).*\[TH_ERR_MANIFEST_IGNORED\]/);
   t.match(lines.join('\n'), /linked: ignoring .*service\.manifest: it is a symbolic link/);
 });
