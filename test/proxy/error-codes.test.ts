@@ -86,10 +86,10 @@ t.test('the JSON answer for a tool that is down names the same code as its page'
   t.equal(json.status, ERRORS.TH_ERR_PROXY_TOOL_DOWN.status);
 });
 
-/** one raw request on a fresh connection: the status line and the X-Toolhost-Error header */
-function raw(port: number, text: string): Promise<{ status: number; code: string | null }> {
+/** one raw request on a fresh connection (left open after it with `end` false): the status line and the X-Toolhost-Error header */
+function raw(port: number, text: string, end = true): Promise<{ status: number; code: string | null }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
+    const socket = net.connect(port, '127.0.0.1', () => (end ? socket.end(text) : socket.write(text)));
     let got = '';
     socket.setEncoding('latin1');
     socket.on('data', (c: string) => (got += c));
@@ -108,4 +108,13 @@ t.test('a target that is not a path is TH_ERR_PROXY_BAD_REQUEST 400; a body the 
   const body = 'x'.repeat(256 * 1024);
   const held = await raw(proxy.port, `POST /live/ HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   t.same(held, { status: ERRORS.TH_ERR_PROXY_INTERNAL.status, code: 'TH_ERR_PROXY_INTERNAL' });
+});
+
+t.test('a head too large is TH_ERR_PROXY_HEADERS_TOO_LARGE 431; a head never finished is TH_ERR_PROXY_REQUEST_TIMEOUT 408: the empty answers carry their code', async (t) => {
+  const { proxy } = await startProxyWithRoutes(t, { limits: { headersTimeoutMs: 300 } });
+  const huge = await raw(proxy.port, `GET /x/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`);
+  t.same(huge, { status: ERRORS.TH_ERR_PROXY_HEADERS_TOO_LARGE.status, code: 'TH_ERR_PROXY_HEADERS_TOO_LARGE' });
+  // half a head, then nothing, on a connection left open
+  const slow = await raw(proxy.port, 'GET /x/ HTTP/1.1\r\nHost: x\r\n', false);
+  t.same(slow, { status: ERRORS.TH_ERR_PROXY_REQUEST_TIMEOUT.status, code: 'TH_ERR_PROXY_REQUEST_TIMEOUT' });
 });
