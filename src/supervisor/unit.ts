@@ -12,7 +12,7 @@
 //                  backing-off ◄──── exit / failed liveness ──┘
 //   any ──stop──► stopping ──every instance stopped, every route released──► stopped
 import { setTimeout as sleep } from 'node:timers/promises';
-import { codedLine } from '../errors.js';
+import { codedLine, isToolhostError } from '../errors.js';
 import type { ManagedProcess } from './child-process.js';
 import { RestartPolicy } from './restart-policy.js';
 
@@ -74,8 +74,11 @@ export interface UnitDriver<I extends UnitInstance> {
   readonly noun: string;
   /** where its maintainer reads why it failed ("see ~/error.log"): ends the coded failure lines */
   readonly outputHint: string;
-  /** start an instance and resolve once it is ready (UnitConfigError: the configuration is wrong) */
-  launch(): Promise<I>;
+  /**
+   * start an instance and resolve once it is ready (UnitConfigError: the configuration is
+   * wrong); when `signal` aborts (the unit is being stopped), stop what was started and reject
+   */
+  launch(signal: AbortSignal): Promise<I>;
   /** route a ready instance (the registrar); a failure is a failed start */
   route?(instance: I): Promise<void>;
   /** take its route away (best effort), before it stops or after it died */
@@ -123,6 +126,10 @@ export class Unit<I extends UnitInstance> {
   #queue: Promise<void> = Promise.resolve();
   #restartPending = false;
   #livenessFailed = 0;
+  /** set by stop() at once, before its turn in the queue: a start under way gives up */
+  #stopRequested = false;
+  /** aborts the instance that is starting (a server waiting to be ready may wait a minute) */
+  #launching: AbortController | null = null;
   #stopped: () => void = () => {};
   readonly stoppedPromise: Promise<void>;
 
@@ -206,6 +213,9 @@ export class Unit<I extends UnitInstance> {
   }
 
   stop(): Promise<void> {
+    // a stop never waits behind a start that is not ready yet: that start gives up now
+    this.#stopRequested = true;
+    this.#launching?.abort();
     return this.#serial(async () => {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       this.#transition('stopping');
@@ -231,12 +241,21 @@ export class Unit<I extends UnitInstance> {
 
   async #unroute(port: number): Promise<void> {
     this.#routed.delete(port);
-    await this.#driver.unroute?.(port).catch((err: Error) => this.#driver.log(`route: ${err.message}`));
+    // the registrar's refusals are coded: the line keeps the code
+    await this.#driver.unroute?.(port).catch((err: Error) => this.#driver.log(`route: ${isToolhostError(err) ? err.line : err.message}`));
   }
 
   /** an instance started, ready, and routed; throws when any of that fails */
   async #launch(): Promise<I> {
-    const instance = await this.#driver.launch();
+    if (this.#stopRequested) throw new Error(`the unit is stopping`);
+    const launching = new AbortController();
+    this.#launching = launching;
+    let instance: I;
+    try {
+      instance = await this.#driver.launch(launching.signal);
+    } finally {
+      this.#launching = null;
+    }
     this.#instances.add(instance);
     void instance.process.exited.then((exit) => {
       this.#instances.delete(instance);
@@ -262,7 +281,8 @@ export class Unit<I extends UnitInstance> {
     try {
       instance = await this.#launch();
     } catch (err) {
-      this.#startFailed(err);
+      // given up for a stop that comes next: no failure to report, no backoff
+      if (!this.#stopRequested) this.#startFailed(err);
       return;
     }
     this.#current = instance;
@@ -294,7 +314,7 @@ export class Unit<I extends UnitInstance> {
       try {
         next = await this.#launch();
       } catch (err) {
-        this.#startFailed(err);
+        if (!this.#stopRequested) this.#startFailed(err);
         return;
       }
       this.#current = next;
@@ -307,6 +327,8 @@ export class Unit<I extends UnitInstance> {
     try {
       next = await this.#launch();
     } catch (err) {
+      // the old instance is stopped by the stop that comes next
+      if (this.#stopRequested) return;
       const why = err instanceof UnitConfigError ? `configuration error: ${err.message}` : codedLine('TH_ERR_UNIT_REPLACEMENT_FAILED', noun, (err as Error).message, this.#driver.outputHint);
       if (err instanceof UnitConfigError) this.#reportConfig(err, true);
       else {
