@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import type { ProxyErrorCode } from '../../src/proxy/error-pages.js';
 import { routeKey } from '../../src/routes/index.js';
 import { ROOT, startEchoBackend, startProxyWithRoutes, waitFor } from '../helpers/index.js';
 
@@ -106,12 +107,12 @@ t.test('a target that is not a path is TH_ERR_PROXY_BAD_REQUEST 400, in an empty
 
 t.test('every page the proxy has (TH_ERR_PROXY_INTERNAL among them) takes its status from src/errors.ts and shows its code', async (t) => {
   // module test: the pages as every lane renders them (a proxy failing on purpose is not a test to rely on)
-  const { ErrorPages, proxyStatus } = await import('../../src/proxy/error-pages.js');
+  const { ErrorPages } = await import('../../src/proxy/error-pages.js');
   const { PageTemplate } = await import('../../src/proxy/html.js');
   const pages = new ErrorPages(PageTemplate.load(path.join(ROOT, 'templates', 'error-page.html')));
   const codes = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => c.startsWith('TH_ERR_PROXY_'));
   t.ok(codes.includes('TH_ERR_PROXY_INTERNAL'));
-  for (const code of codes as Parameters<typeof proxyStatus>[0][]) {
+  for (const code of codes as ProxyErrorCode[]) {
     const body = pages.render(code, 'sometool');
     t.equal(pages.status(code), ERRORS[code].status, `${code}: status`);
     t.equal(pages.headers(code, body)['x-toolhost-error'], code, `${code}: header`);
