@@ -239,7 +239,7 @@ async function removeAccount(user: string): Promise<void> {
     const del = spawnSync('userdel', [user], { encoding: 'utf8' });
     if (del.status === 0) return;
     // userdel's exit code 8: the user is logged in or runs a process
-    if (del.status !== 8 || attempt >= 10) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `removing the account ${user} (userdel)`, del.stderr.trim() || `exit code ${del.status}`);
+    if (del.status !== 8 || attempt >= 10) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `removing the unix user ${user}`, del.stderr.trim() || `userdel exit code ${del.status}`);
   }
 }
 
