@@ -248,6 +248,79 @@ export const ERRORS = {
     'cannot write the access log %s: %s; its lines are dropped until it can be written again (retried every second, no signal needed)',
     'The proxy cannot write its access log (disk full, read-only, removed directory); healthz and /metrics show it until a write succeeds.',
   ),
+  // the proxy's answers to visitors: the page keeps a friendly text, its code and status come from here
+  TH_ERR_PROXY_TOOL_UNKNOWN: def(
+    'no tool "%s" on this host: the visitor gets a 404 page; check the address (the home page lists every tool)',
+    'The address names no tool (no account, no route).',
+    1,
+    404,
+  ),
+  TH_ERR_PROXY_TOOL_DOWN: def(
+    'tool "%s" exists but its webservice is not running; its maintainers start it: become %s, then webservice start',
+    'A tool with an account but no live backend; the page names its maintainers and what they can do.',
+    1,
+    503,
+  ),
+  TH_ERR_PROXY_BACKEND_FAILED: def(
+    'the webservice of "%s" refused or dropped the connection; its maintainers: see webservice status and ~/error.log',
+    'The backend refused the connection, reset it, or answered with something that is not HTTP (or the route has only unusable backends).',
+    1,
+    502,
+  ),
+  TH_ERR_PROXY_BACKEND_TIMEOUT: def(
+    'the webservice of "%s" did not answer in time; its maintainers: look for slow requests in ~/error.log',
+    'The backend accepted the request but sent no answer within the proxy\'s timeout.',
+    1,
+    504,
+  ),
+  TH_ERR_PROXY_BAD_REQUEST: def(
+    'the request could not be understood (its target is not a path beginning with /); the client must send a valid request',
+    'A request the proxy cannot route (an absolute-form or asterisk target, a malformed head).',
+    1,
+    400,
+  ),
+  TH_ERR_PROXY_RATE_LIMITED: def(
+    'a client is over its request rate; it is told to retry after a second (the proxy\'s rate-limit settings decide the rate)',
+    'One client address sent more requests than the proxy allows it per second.',
+    1,
+    429,
+  ),
+  TH_ERR_PROXY_BODY_TOO_LARGE: def(
+    'a request body is larger than the proxy accepts; the client must send less (the proxy\'s maximum body size decides)',
+    'A request body (declared or sent) over the proxy\'s limit.',
+    1,
+    413,
+  ),
+  TH_ERR_PROXY_NO_USER_AGENT: def(
+    'a request without a User-Agent was refused (--empty-user-agent deny); the client must say who it is in User-Agent',
+    'The proxy is set to refuse requests without a User-Agent header.',
+    1,
+    403,
+  ),
+  TH_ERR_PROXY_METHOD_NOT_ALLOWED: def(
+    'a TRACE request was refused: it is not passed on to tools; use another method',
+    'TRACE requests are answered by the proxy, never forwarded (unless it is told to allow them).',
+    1,
+    405,
+  ),
+  TH_ERR_PROXY_REQUEST_TIMEOUT: def(
+    'a client took too long to send its request head or body; the connection is closed with 408 (the proxy\'s header and request timeouts decide)',
+    'A client opened a request and did not finish sending it in time (a slow or stalled client).',
+    1,
+    408,
+  ),
+  TH_ERR_PROXY_HEADERS_TOO_LARGE: def(
+    'a request head is larger than the proxy accepts; the client must send fewer or shorter headers (limits.maxHeaderBytes decides)',
+    'A request head (the request line and its headers) over the proxy\'s limit.',
+    1,
+    431,
+  ),
+  TH_ERR_PROXY_INTERNAL: def(
+    'the front proxy failed to handle a request to "%s"; the proxy\'s own log has the cause: report it as a bug',
+    'The proxy itself failed on a request (not the tool\'s fault).',
+    1,
+    500,
+  ),
   TH_ERR_REDIS_ADDRESS_INVALID: def(
     'the Redis address %s cannot be used: %s; give redis://[USER@]HOST:PORT, or redis-sentinel://[USER@]HOST:PORT,HOST:PORT/MASTER (docs/reference/redis.md)',
     'A Redis URL, sentinel list or master name (option, environment, --redis-file or settings file) is malformed.',
@@ -276,7 +349,7 @@ export const ERRORS = {
     127,
   ),
   TH_ERR_WEBSERVICE_TYPE_MISMATCH: def(
-    '%s',
+    'your webservice is running as "%s", not "%s"; run "webservice %s restart" to switch, or "webservice stop" first',
     'webservice start named a type other than the running one; the message says what to run.',
     2,
   ),
@@ -328,6 +401,31 @@ export const ERRORS = {
   TH_ERR_SUPERVISOR_UNREACHABLE: def(
     'the webservice of %s did not %s within %s s; see ~/service.log and ~/error.log (or raise TOOLHOST_START_TIMEOUT)',
     'webservice start/restart/stop did not see the per-tool supervisor reach the state it asked for in time.',
+  ),
+  // what a supervisor says of the server or continuous job it keeps running (~/service.log, webservice status, notices)
+  TH_ERR_UNIT_START_FAILED: def(
+    'the %s did not start: %s; it is tried again after a pause; %s',
+    'A server or continuous job could not be started (its program is missing, it exited before it was ready, the registrar refused its port); the supervisor tries again with backoff.',
+  ),
+  TH_ERR_UNIT_EXITED: def(
+    'the %s stopped (%s); restart %s in %s ms',
+    'A server or continuous job ended on its own (or was killed); the supervisor starts it again after the delay.',
+  ),
+  TH_ERR_UNIT_CRASH_LOOP: def(
+    'the %s stopped (%s); restart %s in %s ms; it keeps crashing: %s',
+    'A server or continuous job keeps dying soon after it starts; its maintainers are told once per episode; the supervisor goes on trying with a longer delay.',
+  ),
+  TH_ERR_UNIT_REPLACEMENT_FAILED: def(
+    'a new %s did not start (%s); the old one keeps serving; %s',
+    'A restart or reload started a new server that failed before it was ready; the running one was kept.',
+  ),
+  TH_ERR_UNIT_LIVENESS_FAILED: def(
+    'the %s failed %s liveness checks in a row; restarting it; %s',
+    'A running server stopped answering HTTP (or a job its health check); the supervisor kills and restarts it.',
+  ),
+  TH_ERR_MONITOR_GAVE_UP: def(
+    'the supervisor of %s went down %s times in %s min; the monitor leaves it stopped for a person: see webservice status and ~/service.log, then start it again',
+    'The host\'s monitor restarted a tool\'s supervisor too often and stopped trying; the tool\'s maintainers are told.',
   ),
   // jobs
   TH_ERR_JOB_NAME_INVALID: def(
@@ -381,6 +479,14 @@ export const ERRORS = {
     1,
     404,
   ),
+  TH_ERR_ROUTE_ENTRY_IGNORED: def(
+    'route %s: ignoring %s = %s: %s; the proxy routes without it: fix or remove that field in Redis (toolhost routes show %s)',
+    'A field of a route in Redis cannot be used (not a URL, outside the backend networks, the proxy itself); the proxy logs it and `toolhost routes show` says so in the same words.',
+  ),
+  TH_ERR_MANIFEST_IGNORED: def(
+    '%s: ignoring %s: %s; a manifest must be a plain file the tool owns: write it again as the tool (webservice start, toolhost jobs load)',
+    'The monitor found a tool\'s service.manifest or jobs.manifest it must not trust (another owner, a link); it acts as if there were none.',
+  ),
   TH_ERR_BACKEND_URL_INVALID: def(
     'invalid backend URL "%s": %s',
     'A backend URL is not http://HOST:PORT.',
@@ -406,40 +512,40 @@ export const ERRORS = {
     'The configuration makes lighttpd load a module this host does not have; the line says where it is asked for and which Debian package provides it (bin/setup installs the ones Debian recommends).',
     3,
   ),
-  // lighttpd engine: diagnostics (collected, never thrown; the message is built where found)
-  TH_ERR_LIGHTTPD_UNTERMINATED_STRING: def('%s', 'A string has no closing quote (only \\" is an escape).'),
-  TH_ERR_LIGHTTPD_INVALID_CHARACTER: def('%s', 'A character that the lighttpd language does not allow.'),
-  TH_ERR_LIGHTTPD_SYNTAX: def('%s', 'A token where the grammar expects another one.'),
+  // lighttpd engine: diagnostics (collected, never thrown; the variable parts are the arguments)
+  TH_ERR_LIGHTTPD_UNTERMINATED_STRING: def('missing closing quote: this string runs to the end of the file (only \\" is an escape; "\\\\" does not end a string); close it with "', 'A string has no closing quote (only \\" is an escape).'),
+  TH_ERR_LIGHTTPD_INVALID_CHARACTER: def('invalid character %s: %s', 'A character that the lighttpd language does not allow.'),
+  TH_ERR_LIGHTTPD_SYNTAX: def('expected %s, found %s; %s', 'A token where the grammar expects another one.'),
   TH_ERR_LIGHTTPD_IF_KEYWORD: def(
-    '%s',
+    '"%s" is not understood by lighttpd 1.4.69 (%s); write %s',
     '"if"/"elif"/"else if" conditions: lighttpd 1.4.69 silently mis-parses them; toolhost rejects them.',
   ),
-  TH_ERR_LIGHTTPD_INVALID_NUMBER: def('%s', 'An integer outside lighttpd\'s 32-bit range.'),
-  TH_ERR_LIGHTTPD_DUPLICATE_KEY: def('%s', 'A key is assigned with = twice in the same scope.'),
-  TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY: def('%s', 'An array has the same key twice with different values.'),
-  TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE: def('%s', 'A variable is read before it is set (or only set in another block).'),
-  TH_ERR_LIGHTTPD_UNDEFINED_ENV: def('%s', 'env.NAME is read but NAME is not in the environment.'),
-  TH_ERR_LIGHTTPD_ENV_ASSIGN: def('%s', 'env.NAME is assigned; the environment is read-only.'),
-  TH_ERR_LIGHTTPD_TYPE_MISMATCH: def('%s', 'Values of different types are combined with + or +=.'),
-  TH_ERR_LIGHTTPD_ARRAY_KEY_TYPE: def('%s', 'An array key that is not a string or an integer.'),
-  TH_ERR_LIGHTTPD_UNKNOWN_FIELD: def('%s', 'A condition on a field lighttpd does not know, e.g. $HTTP["URL"].'),
-  TH_ERR_LIGHTTPD_CONDITION_VALUE: def('%s', 'A condition compares with something that is not a string.'),
-  TH_ERR_LIGHTTPD_INVALID_IP: def('%s', 'A remoteip/socket condition names an invalid address.'),
-  TH_ERR_LIGHTTPD_UNREACHABLE_ELSE: def('%s', 'A condition follows an else catch-all and can never match.'),
-  TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL: def('%s', 'A condition inside a global { } block.'),
-  TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND: def('%s', 'include names a file that does not exist.'),
-  TH_ERR_LIGHTTPD_INCLUDE_VALUE: def('%s', 'include/include_shell is given something that is not a string.'),
-  TH_ERR_LIGHTTPD_INCLUDE_DEPTH: def('%s', 'includes nest too deep, or a file includes itself.'),
-  TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED: def('%s', 'include_shell ran a command that failed.'),
-  TH_ERR_LIGHTTPD_TOO_LARGE: def('%s', 'A configuration (with its includes) is larger than the limit.'),
-  TH_ERR_LIGHTTPD_NESTING_TOO_DEEP: def('%s', 'Blocks or arrays nest deeper than the parser accepts (64 levels).'),
+  TH_ERR_LIGHTTPD_INVALID_NUMBER: def('error parsing number: \'%s\' is too large (lighttpd integers are 32-bit: %s to %s); use a smaller number', 'An integer outside lighttpd\'s 32-bit range.'),
+  TH_ERR_LIGHTTPD_DUPLICATE_KEY: def('%s is already set in this scope (%s)%s; use := to replace it or += to append to it', 'A key is assigned with = twice in the same scope.'),
+  TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY: def('duplicate array key "%s" %s; %s', 'An array has the same key twice with different values.'),
+  TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE: def('Undefined config variable: %s; set it before this line, in this block or an enclosing one', 'A variable is read before it is set (or only set in another block).'),
+  TH_ERR_LIGHTTPD_UNDEFINED_ENV: def('Undefined env variable: %s; set %s in the environment lighttpd starts with, or use a var. value instead', 'env.NAME is read but NAME is not in the environment.'),
+  TH_ERR_LIGHTTPD_ENV_ASSIGN: def('%s env variable %s is not supported; environment variables are read-only (use var.NAME for your own values)', 'env.NAME is assigned; the environment is read-only.'),
+  TH_ERR_LIGHTTPD_TYPE_MISMATCH: def('data type mismatch, cannot merge %s with %s; put the value in parentheses to make it an array element', 'Values of different types are combined with + or +=.'),
+  TH_ERR_LIGHTTPD_ARRAY_KEY_TYPE: def('an array key must be a string or an integer, not %s; quote the key', 'An array key that is not a string or an integer.'),
+  TH_ERR_LIGHTTPD_UNKNOWN_FIELD: def('unknown condition $%s["%s"]; %s', 'A condition on a field lighttpd does not know, e.g. $HTTP["URL"].'),
+  TH_ERR_LIGHTTPD_CONDITION_VALUE: def('a condition compares with a string, not %s; put the value in quotes', 'A condition compares with something that is not a string.'),
+  TH_ERR_LIGHTTPD_INVALID_IP: def('invalid IP addr: %s; write an address or a network like 10.0.0.0/8', 'A remoteip/socket condition names an invalid address.'),
+  TH_ERR_LIGHTTPD_UNREACHABLE_ELSE: def('unreachable condition following else catch-all; remove it or move it before the plain else', 'A condition follows an else catch-all and can never match.'),
+  TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL: def('Cannot use conditionals inside a global { ... } block; move the condition out of the global block', 'A condition inside a global { } block.'),
+  TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND: def('include file %s cannot be read (%s); check the name (relative paths start at %s) and that the tool may read it', 'include names a file that does not exist.'),
+  TH_ERR_LIGHTTPD_INCLUDE_VALUE: def('%s needs a string, not an array; give one file name or pattern per line', 'include/include_shell is given something that is not a string.'),
+  TH_ERR_LIGHTTPD_INCLUDE_DEPTH: def('includes nest too deep: %s; flatten them or remove the cycle', 'includes nest too deep, or a file includes itself.'),
+  TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED: def('include_shell command "%s" %s; run it in a shell to see why', 'include_shell ran a command that failed.'),
+  TH_ERR_LIGHTTPD_TOO_LARGE: def('the configuration with its includes is larger than %s characters; include less', 'A configuration (with its includes) is larger than the limit.'),
+  TH_ERR_LIGHTTPD_NESTING_TOO_DEEP: def('blocks and arrays nest more than %s levels deep here; the rest of this block is skipped: flatten the configuration', 'Blocks or arrays nest deeper than the parser accepts (64 levels).'),
   TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION: def(
-    '%s',
+    '%s is a server-wide option: lighttpd ignores it inside a condition; set it at the top level',
     'Warning: a server-wide option set inside a condition; lighttpd uses only the global value.',
     0,
   ),
   TH_WARN_LIGHTTPD_PLATFORM_KEY: def(
-    '%s',
+    '%s is set by toolhost for every tool (line %s is ignored); remove it from your config',
     'Warning: the maintainer sets a key toolhost controls (server.port, server.bind, server.username, ...); it is ignored.',
     0,
   ),
@@ -457,11 +563,18 @@ export function formatMessage(code: ErrorCode, args: readonly (string | number)[
   return ERRORS[code].template.replace(/%s/g, () => String(args[i++] ?? ''));
 }
 
+/** the one line a log, a status or a notice shows for CODE: its message, then the code in brackets */
+export function codedLine(code: ErrorCode, ...args: (string | number)[]): string {
+  return `${formatMessage(code, args)} [${code}]`;
+}
+
 /** A failure a user can fix; the CLI prints its one-line message without a stack trace. */
 export class ToolhostError extends Error {
   readonly code: ErrorCode;
   readonly exitCode: number;
   readonly status: number;
+  /** lines the message refers to ("positions above": a configuration's diagnostics), printed before it */
+  details: readonly string[] = [];
 
   constructor(code: ErrorCode, ...args: (string | number)[]) {
     super(formatMessage(code, args));
@@ -469,6 +582,16 @@ export class ToolhostError extends Error {
     this.code = code;
     this.exitCode = ERRORS[code].exitCode;
     this.status = ERRORS[code].status;
+  }
+
+  withDetails(lines: readonly string[]): this {
+    this.details = lines;
+    return this;
+  }
+
+  /** the one line a CLI, a log or a notice shows: the message and its code */
+  get line(): string {
+    return `${this.message} [${this.code}]`;
   }
 
   /** an error another toolhost process formatted (a registrar's refusal); unknown codes become TH_ERR_PEER_FAILED */

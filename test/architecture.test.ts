@@ -101,3 +101,42 @@ t.test('bin/ shims stay at most 15 lines', async (t) => {
     t.ok(lines <= 15, `bin/${name} has ${lines} lines`);
   }
 });
+
+/**
+ * The internal invariants that may throw a plain Error in the layers users and operators see:
+ * each is a bug if it ever fires (a state machine asked for a transition its table forbids, a
+ * helper called the wrong way), and the CLI then prints it as an internal error with its stack
+ * (exit 70), the supervisor logs it. Every other failure there is a ToolhostError with a code.
+ */
+const INVARIANTS: readonly { file: string; text: string }[] = [
+  { file: 'src/supervisor/unit.ts', text: 'no transition from' },
+  // a launch asked for while the unit stops: its callers see #stopRequested and report nothing
+  { file: 'src/supervisor/unit.ts', text: 'the unit is stopping' },
+  { file: 'src/supervisor/gate.ts', text: 'openGate: the process was not spawned behind a gate' },
+  { file: 'src/proxy/http1/client-connection.ts', text: 'fast lane connection:' },
+  { file: 'src/proxy/http1/exchange.ts', text: 'fast lane exchange: ${this.#phase} -> ${next}' },
+  { file: 'src/proxy/http1/exchange.ts', text: 'fast lane exchange: connect in' },
+  { file: 'src/proxy/request-body.ts', text: 'append in state' },
+  { file: 'src/proxy/request-body.ts', text: 'finish in state' },
+  { file: 'src/webservice/server-instance.ts', text: 'a configuration is written for a real port' },
+];
+
+t.test('no free-text error reaches a user from src/cli, src/supervisor, src/proxy or src/webservice: every throw is a coded ToolhostError, or a listed invariant (#14)', async (t) => {
+  const found: string[] = [];
+  for (const folder of ['cli', 'supervisor', 'proxy', 'webservice']) {
+    for (const file of sources(path.join(SRC, folder))) {
+      const rel = path.relative(ROOT, file);
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          // a thrown Error of any kind, or a rejected promise with one, or a thrown string
+          if (!/throw new (?:Range|Type|Syntax)?Error\(|reject\(new Error\(|throw ['`"]/.test(line)) return;
+          if (INVARIANTS.some((inv) => inv.file === rel && line.includes(inv.text))) return;
+          found.push(`${rel}:${i + 1}: ${line.trim()}`);
+        });
+    }
+  }
+  t.same(found, [], 'throw a ToolhostError with a TH_ERR_* code of src/errors.ts instead (or list a true invariant above)');
+  // the list stays true: every invariant is still in its file
+  for (const inv of INVARIANTS) t.match(readFileSync(path.join(ROOT, inv.file), 'utf8'), inv.text, `${inv.file} still has "${inv.text}"`);
+});

@@ -38,3 +38,26 @@ t.test('a ToolhostError carries its code, exit code and a one-line message', asy
   t.notMatch(err.message, /\n/);
   for (const [code, def] of Object.entries(ERRORS)) t.notMatch(def.template, /\n/, code);
 });
+
+/**
+ * Codes whose template is the whole message: TH_ERR_USAGE wraps the one usage line each command
+ * builds from its own options (commander's wording, "usage: jsub [options] program"); one fixed
+ * text cannot say which option was wrong.
+ */
+const WRAPPERS = new Set(['TH_ERR_USAGE']);
+
+t.test('every code has a message of its own: no bare "%s" template (TH_ERR_USAGE aside), no template shared by two codes (#14)', async (t) => {
+  const bare = Object.entries(ERRORS).filter(([code, d]) => /^\s*(%s\s*)+$/.test(d.template) && !WRAPPERS.has(code)).map(([code]) => code);
+  t.same(bare, [], 'templates that are only placeholders');
+  const byTemplate = new Map<string, string[]>();
+  for (const [code, d] of Object.entries(ERRORS)) byTemplate.set(d.template, [...(byTemplate.get(d.template) ?? []), code]);
+  t.same([...byTemplate.values()].filter((codes) => codes.length > 1), [], 'codes sharing one template');
+});
+
+t.test('an HTTP answer\'s code carries a 4xx or 5xx status; a warning exits 0', async (t) => {
+  for (const [code, d] of Object.entries(ERRORS)) {
+    t.ok(d.status >= 400 && d.status < 600, `${code}: status ${d.status}`);
+    if (code.startsWith('TH_WARN_')) t.equal(d.exitCode, 0, `${code} is a warning`);
+    else t.not(d.exitCode, 0, `${code} fails a command`);
+  }
+});

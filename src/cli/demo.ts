@@ -2,6 +2,7 @@
 // table), the front proxy, sample tools started with `webservice start` (each under its own
 // supervisor: lighttpd with its merged configuration, or a custom server), and the host
 // monitor. Prints the URLs; Ctrl-C stops it all.
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,8 +138,8 @@ export function registerDemoCommand(program: Commander, io: CliIo, setExit: (cod
           tls: null,
           accessLog: { file: path.join(root, 'proxy-access.log') },
           responseTimeoutMs: 60_000,
-          websocketIdleTimeoutMs: 3_600_000,
-          resyncIntervalMs: 30_000,
+          websocketIdleTimeoutMs: DEFAULT_SETTINGS.websocketIdleTimeoutSeconds * 1000,
+          resyncIntervalMs: DEFAULT_SETTINGS.resyncIntervalSeconds * 1000,
           homeTitle: 'toolhost demo',
           templatesDir: path.join(PACKAGE_ROOT, 'templates'),
         });

@@ -38,7 +38,8 @@ export function processIo(): CliIo {
 /** A user error is one line (no stack); anything else keeps its stack and a distinct exit code. */
 export function reportError(program: string, err: unknown, io: CliIo): number {
   if (isToolhostError(err)) {
-    io.err(`${program}: ${err.message} [${err.code}]\n`);
+    for (const d of err.details) io.err(`${d}\n`);
+    io.err(`${program}: ${err.line}\n`);
     return err.exitCode;
   }
   io.err(`${program}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

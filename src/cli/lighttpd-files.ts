@@ -5,12 +5,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
 import {
+  checkError,
   evaluate,
   findLighttpd,
+  firstFailure,
   formatDiagnostic,
   lex,
   makeSource,
-  missingModuleError,
   moduleCauses,
   nodeHost,
   parse,
@@ -43,17 +44,30 @@ export function printDiagnostics(list: readonly Diagnostic[], io: CliIo): number
 }
 
 /**
- * lighttpd -tt's messages, each prefixed with where it points (`place`), then
- * TH_ERR_LIGHTTPD_REJECTED naming the first fatal one if lighttpd refused the file, or
- * TH_ERR_LIGHTTPD_MODULE_MISSING if that was a module it could not load.
+ * lighttpd -tt's messages, each prefixed with where it points (`place`), then the coded error
+ * checkError decides for the result (a module lighttpd could not load, or its refusal).
  */
 export function reportLighttpdCheck(result: LighttpdCheck, io: CliIo, place: (m: LighttpdMessage) => string): void {
-  const first = result.ok ? undefined : (result.messages.find((m) => m.fatal) ?? result.messages[0]);
+  const first = firstFailure(result);
   // a missing module is the error line itself: said once
   for (const m of result.messages) if (!(m === first && m.missingModule)) io.err(`${place(m)}${m.text}\n`);
-  if (result.ok) return;
-  if (first?.missingModule) throw missingModuleError(first.missingModule, place(first));
-  throw new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', first ? `${place(first)}${first.text}` : `exit status ${result.status}`);
+  const error = checkError({ stage: 'lighttpd', result, place });
+  if (error) throw error;
+}
+
+/** toolhost's diagnostics on FILE printed, then TH_ERR_LIGHTTPD_CONFIG_INVALID if any is an error */
+export function reportDiagnostics(file: string, diagnostics: readonly Diagnostic[], io: CliIo): void {
+  printDiagnostics(diagnostics, io);
+  const error = checkError({ stage: 'toolhost', file, diagnostics });
+  if (error) throw error;
+}
+
+/** the lighttpd binary, or TH_ERR_LIGHTTPD_NOT_INSTALLED */
+export function requireLighttpd(env: CliIo['env']): string {
+  const binary = findLighttpd(env);
+  const error = checkError({ stage: 'binary', binary, env });
+  if (error) throw error;
+  return binary as string;
 }
 
 function evaluateFile(source: SourceFile, io: CliIo) {
@@ -102,11 +116,9 @@ export function parseFile(file: string, io: CliIo): number {
 export function checkFile(file: string, withLighttpd: boolean, io: CliIo): void {
   const source = readSource(file, io);
   const { evaluated, diagnostics } = evaluateFile(source, io);
-  const errors = printDiagnostics(diagnostics, io);
-  if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
+  reportDiagnostics(file, diagnostics, io);
   if (withLighttpd) {
-    const binary = findLighttpd(io.env);
-    if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'or run with --no-lighttpd');
+    const binary = requireLighttpd(io.env);
     const result = runLighttpdCheck(binary, source.path as string, { env: io.env, cwd: io.cwd, moduleCauses: moduleCauses(evaluated) });
     reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.file}:${m.origin.line}: ` : m.line !== null ? `${file}:${m.line}: ` : ''));
   }
@@ -117,7 +129,6 @@ export function checkFile(file: string, withLighttpd: boolean, io: CliIo): void 
 export function printFile(file: string, io: CliIo): void {
   const source = readSource(file, io);
   const { evaluated, diagnostics } = evaluateFile(source, io);
-  const errors = printDiagnostics(diagnostics, io);
-  if (errors) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', file, errors);
+  reportDiagnostics(file, diagnostics, io);
   io.out(printConfig(evaluated.global));
 }

@@ -1,6 +1,7 @@
 // Where the monitor's notifier sends mail, and how much: the option, then the environment
 // (TOOLHOST_SMTP_URL, TOOLHOST_MAIL_FROM), then the "mail" section of the settings file
 // (--config or TOOLHOST_CONFIG over conf/toolhost.json, which holds the defaults).
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import os from 'node:os';
 import { ToolhostError } from '../errors.js';
 import { isAddress } from '../notify/index.js';
@@ -53,7 +54,7 @@ export function resolveMailSettings(cli: MailCliOptions, env: Readonly<Record<st
   return {
     smtpUrl: rawUrl === null ? null : smtpUrl(rawUrl),
     from,
-    digestMs: positive(cli.mailDigest ?? m.digestSeconds, 600, 'mail.digestSeconds', where) * 1000,
-    hourlyCap: Math.floor(positive(cli.mailHourlyCap ?? m.hourlyCap, 6, 'mail.hourlyCap', where)),
+    digestMs: positive(cli.mailDigest ?? m.digestSeconds, DEFAULT_SETTINGS.mail.digestSeconds, 'mail.digestSeconds', where) * 1000,
+    hourlyCap: Math.floor(positive(cli.mailHourlyCap ?? m.hourlyCap, DEFAULT_SETTINGS.mail.hourlyCap, 'mail.hourlyCap', where)),
   };
 }

@@ -1,8 +1,9 @@
 // `toolhost proxy` settings: command-line options over environment over the configuration file
-// (--config or TOOLHOST_CONFIG) over conf/toolhost.json's defaults. Validated once, here, into
-// the typed options the proxy takes.
+// (--config or TOOLHOST_CONFIG) over conf/toolhost.json over src/defaults.ts (which the shipped
+// conf/toolhost.json equals). Validated once, here, into the typed options the proxy takes.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_HTTPS_LISTEN, DEFAULT_SETTINGS } from '../defaults.js';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 import type { ListenAddress, ProxyOptions } from '../proxy/index.js';
@@ -81,11 +82,11 @@ export function parseListen(value: string, option: string): ListenAddress {
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-/** conf/toolhost.json's defaults, under the operator's settings file (--config or TOOLHOST_CONFIG) when there is one */
+/** src/defaults.ts, under conf/toolhost.json, under the operator's settings file (--config or TOOLHOST_CONFIG) when there is one */
 export function layeredSettings<T extends object>(configFile: string | undefined, cwd: string): { settings: T; where: string } {
-  const defaults = readSettings(path.join(PACKAGE_ROOT, 'conf', 'toolhost.json'), cwd);
+  const installed = readSettings(path.join(PACKAGE_ROOT, 'conf', 'toolhost.json'), cwd);
   const file = configFile ? readSettings(configFile, cwd) : {};
-  return { settings: { ...defaults, ...file } as T, where: configFile ?? 'conf/toolhost.json' };
+  return { settings: { ...DEFAULT_SETTINGS, ...installed, ...file } as T, where: configFile ?? 'conf/toolhost.json' };
 }
 
 function readSettings(file: string, cwd: string): object {
@@ -96,13 +97,14 @@ function readSettings(file: string, cwd: string): object {
   } catch (err) {
     throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be an object');
-    return parsed;
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, (err as Error).message);
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ToolhostError('TH_ERR_CONFIG_INVALID', file, 'the top level must be an object');
+  return parsed;
 }
 
 function seconds(value: string | number | undefined, fallback: number, what: string, file: string): number {
@@ -124,7 +126,7 @@ export function resolveProxySettings(
 ): ResolvedProxySettings {
   const { settings: s, where } = layeredSettings<FileSettings>(cli.config ?? env.TOOLHOST_CONFIG, cwd);
 
-  const listen = parseListen(cli.listen ?? s.listen ?? '0.0.0.0:8080', '--listen');
+  const listen = parseListen(cli.listen ?? s.listen ?? DEFAULT_SETTINGS.listen, '--listen');
   const adminRaw = cli.adminListen ?? s.adminListen ?? null;
   const adminListen = adminRaw === null || adminRaw === 'none' ? null : parseListen(adminRaw, '--admin-listen');
   // the option (never with a password: every user reads a command line) or a secret file, the
@@ -149,7 +151,7 @@ export function resolveProxySettings(
         throw new ToolhostError('TH_ERR_TLS_FILES', kind, f, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
       }
     }
-    const httpsListen = parseListen(cli.httpsListen ?? s.tls?.listen ?? '0.0.0.0:8443', '--https-listen');
+    const httpsListen = parseListen(cli.httpsListen ?? s.tls?.listen ?? DEFAULT_HTTPS_LISTEN, '--https-listen');
     const publicPort = cli.httpsPublicPort !== undefined ? Number(cli.httpsPublicPort) : s.tls?.publicPort;
     tls = { certFile: path.resolve(cwd, cert), keyFile: path.resolve(cwd, key), listen: httpsListen, ...(publicPort !== undefined ? { publicPort } : {}) };
   }
@@ -168,25 +170,25 @@ export function resolveProxySettings(
     if (!Number.isFinite(v) || v < 0) throw new ToolhostError('TH_ERR_CONFIG_INVALID', where, `${what} must be a number ≥ 0, not ${JSON.stringify(cliValue ?? fileValue)}`);
     return v;
   };
-  const ua = cli.emptyUserAgent ?? fl.emptyUserAgent ?? 'allow';
+  const ua = cli.emptyUserAgent ?? fl.emptyUserAgent ?? DEFAULT_SETTINGS.limits.emptyUserAgent;
   if (ua !== 'allow' && ua !== 'deny') throw new ToolhostError('TH_ERR_USAGE', `--empty-user-agent takes allow or deny, not "${ua}"`);
-  const rate = num(cli.rateLimit, fl.ratePerSecond, 100, 'limits.ratePerSecond');
+  const rate = num(cli.rateLimit, fl.ratePerSecond, DEFAULT_SETTINGS.limits.ratePerSecond, 'limits.ratePerSecond');
   // --rate-limit N means a burst of N too (its help says so), whatever the file's burst is
   const burst =
     cli.rateBurst !== undefined ? num(cli.rateBurst, undefined, 1, '--rate-burst') : cli.rateLimit !== undefined ? Math.max(1, rate) : num(undefined, fl.burst, Math.max(1, rate), 'limits.burst');
   const mb = (cliValue: string | undefined, fileValue: number | undefined, fallbackBytes: number, option: string, key: string): number =>
     cliValue !== undefined ? num(cliValue, undefined, 0, option) * 1024 * 1024 : num(undefined, fileValue, fallbackBytes, key);
   const limits = {
-    maxBodyBytes: mb(cli.maxBodyMb, fl.maxBodyBytes, 128 * 1024 * 1024, '--max-body-mb', 'limits.maxBodyBytes'),
-    maxHeaderBytes: num(undefined, fl.maxHeaderBytes, 16 * 1024, 'limits.maxHeaderBytes'),
-    maxConnectionsPerIp: num(cli.maxConnectionsPerIp, fl.maxConnectionsPerIp, 256, 'limits.maxConnectionsPerIp'),
+    maxBodyBytes: mb(cli.maxBodyMb, fl.maxBodyBytes, DEFAULT_SETTINGS.limits.maxBodyBytes, '--max-body-mb', 'limits.maxBodyBytes'),
+    maxHeaderBytes: num(undefined, fl.maxHeaderBytes, DEFAULT_SETTINGS.limits.maxHeaderBytes, 'limits.maxHeaderBytes'),
+    maxConnectionsPerIp: num(cli.maxConnectionsPerIp, fl.maxConnectionsPerIp, DEFAULT_SETTINGS.limits.maxConnectionsPerIp, 'limits.maxConnectionsPerIp'),
     ratePerSecond: rate,
     burst,
     emptyUserAgent: ua,
-    headersTimeoutMs: seconds(fl.headersTimeoutSeconds, 20_000, 'limits.headersTimeoutSeconds', where),
-    requestTimeoutMs: seconds(fl.requestTimeoutSeconds, 300_000, 'limits.requestTimeoutSeconds', where),
-    bufferBodyBytes: mb(cli.bufferBodyMb, fl.bufferBodyBytes, 16 * 1024 * 1024, '--buffer-body-mb', 'limits.bufferBodyBytes'),
-    bufferTotalBytes: num(undefined, fl.bufferTotalBytes, 1024 * 1024 * 1024, 'limits.bufferTotalBytes'),
+    headersTimeoutMs: seconds(fl.headersTimeoutSeconds, DEFAULT_SETTINGS.limits.headersTimeoutSeconds * 1000, 'limits.headersTimeoutSeconds', where),
+    requestTimeoutMs: seconds(fl.requestTimeoutSeconds, DEFAULT_SETTINGS.limits.requestTimeoutSeconds * 1000, 'limits.requestTimeoutSeconds', where),
+    bufferBodyBytes: mb(cli.bufferBodyMb, fl.bufferBodyBytes, DEFAULT_SETTINGS.limits.bufferBodyBytes, '--buffer-body-mb', 'limits.bufferBodyBytes'),
+    bufferTotalBytes: num(undefined, fl.bufferTotalBytes, DEFAULT_SETTINGS.limits.bufferTotalBytes, 'limits.bufferTotalBytes'),
   } as const;
   const backendNetworks = cli.backendNetworks ? cli.backendNetworks.split(',').map((x) => x.trim()).filter(Boolean) : s.backendNetworks;
   for (const cidr of backendNetworks ?? []) {
@@ -201,20 +203,20 @@ export function resolveProxySettings(
       adminListen,
       redis,
       domain,
-      pathRouting: cli.pathRouting === false ? false : (s.pathRouting ?? true),
+      pathRouting: cli.pathRouting === false ? false : (s.pathRouting ?? DEFAULT_SETTINGS.pathRouting),
       tls,
       accessLog,
-      responseTimeoutMs: seconds(cli.responseTimeout ?? s.responseTimeoutSeconds, 120_000, 'responseTimeoutSeconds', where),
-      connectTimeoutMs: seconds(cli.connectTimeout ?? s.connectTimeoutSeconds, 5_000, 'connectTimeoutSeconds', where),
+      responseTimeoutMs: seconds(cli.responseTimeout ?? s.responseTimeoutSeconds, DEFAULT_SETTINGS.responseTimeoutSeconds * 1000, 'responseTimeoutSeconds', where),
+      connectTimeoutMs: seconds(cli.connectTimeout ?? s.connectTimeoutSeconds, DEFAULT_SETTINGS.connectTimeoutSeconds * 1000, 'connectTimeoutSeconds', where),
       // commander sets a --no-X option to true when it is not given: only false says anything
-      rewriteLocation: cli.rewriteLocation === false ? false : (s.rewriteLocation ?? true),
-      allowTrace: cli.allowTrace === true ? true : (s.allowTrace ?? false),
+      rewriteLocation: cli.rewriteLocation === false ? false : (s.rewriteLocation ?? DEFAULT_SETTINGS.rewriteLocation),
+      allowTrace: cli.allowTrace === true ? true : (s.allowTrace ?? DEFAULT_SETTINGS.allowTrace),
       ...(s.bodyTempDir ? { bodyTempDir: path.resolve(cwd, s.bodyTempDir) } : {}),
-      websocketIdleTimeoutMs: seconds(s.websocketIdleTimeoutSeconds, 3_600_000, 'websocketIdleTimeoutSeconds', where),
-      resyncIntervalMs: seconds(cli.resyncInterval ?? s.resyncIntervalSeconds, 30_000, 'resyncIntervalSeconds', where),
-      homeTitle: cli.title ?? s.title ?? 'Tools',
+      websocketIdleTimeoutMs: seconds(s.websocketIdleTimeoutSeconds, DEFAULT_SETTINGS.websocketIdleTimeoutSeconds * 1000, 'websocketIdleTimeoutSeconds', where),
+      resyncIntervalMs: seconds(cli.resyncInterval ?? s.resyncIntervalSeconds, DEFAULT_SETTINGS.resyncIntervalSeconds * 1000, 'resyncIntervalSeconds', where),
+      homeTitle: cli.title ?? s.title ?? DEFAULT_SETTINGS.title,
       templatesDir: path.join(PACKAGE_ROOT, 'templates'),
     },
-    redisWaitMs: seconds(cli.redisWait ?? s.redisWaitSeconds, 10_000, 'redisWaitSeconds', where),
+    redisWaitMs: seconds(cli.redisWait ?? s.redisWaitSeconds, DEFAULT_SETTINGS.redisWaitSeconds * 1000, 'redisWaitSeconds', where),
   };
 }

@@ -63,7 +63,7 @@ export function registerRoutesCommand(program: Commander, io: CliIo, setExit: (c
         }
         if (!Object.keys(hash).length) throw new ToolhostError('TH_ERR_ROUTE_NOT_FOUND', tool);
         for (const [field, value] of Object.entries(hash).sort()) io.out(`${field}\t${value}\n`);
-        for (const p of describeHash(r, tool, hash, Date.now(), r.writtenLeases(await store.nodes())).problems) io.err(`ignored by the proxy: ${p.field} = ${p.value}: ${p.reason}\n`);
+        for (const p of describeHash(r, tool, hash, Date.now(), r.writtenLeases(await store.nodes())).problems) io.err(`${r.routeProblemLine(p)}\n`);
       });
       setExit(0);
     });

@@ -114,7 +114,7 @@ function reportState(s: ServiceState, io: CliIo): number {
 }
 
 async function config(type: WebserviceType | undefined, tool: Tool, opts: Options, io: CliIo): Promise<number> {
-  const [{ buildLighttpdConfig }, { findLighttpd, runLighttpdCheck }, { printDiagnostics, reportLighttpdCheck }] = await Promise.all([
+  const [{ buildLighttpdConfig, placeInConfig }, { runLighttpdCheck }, { reportDiagnostics, reportLighttpdCheck, requireLighttpd }] = await Promise.all([
     import('../webservice/lighttpd-config.js'),
     import('../lighttpd/index.js'),
     import('./lighttpd-files.js'),
@@ -129,8 +129,7 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
     return 0;
   }
   const built = buildLighttpdConfig({ tool, type: chosen, port: 0, bind: '127.0.0.1', runtimeDir, asAccount: false, env: io.env });
-  const errors = printDiagnostics(built.diagnostics, io);
-  if (!built.ok) throw new ToolhostError('TH_ERR_LIGHTTPD_CONFIG_INVALID', built.userFile ?? 'the configuration', errors);
+  reportDiagnostics(built.userFile ?? 'the configuration', built.diagnostics, io);
   for (const o of built.overrides) {
     const what = o.arrayKey === null ? o.key : `${o.key} entry "${o.arrayKey}"`;
     const scope = o.scope === 'global' ? '' : ` in ${o.scope}`;
@@ -138,14 +137,13 @@ async function config(type: WebserviceType | undefined, tool: Tool, opts: Option
   }
   io.out(built.text);
   if (!opts.check) return 0;
-  const binary = findLighttpd(io.env);
-  if (!binary) throw new ToolhostError('TH_ERR_LIGHTTPD_NOT_INSTALLED', 'needed by --check');
+  const binary = requireLighttpd(io.env);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'toolhost-check-'));
   try {
     const file = path.join(dir, 'lighttpd.conf');
     writeFileSync(file, built.text);
     const result = runLighttpdCheck(binary, file, { env: built.env, cwd: tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
-    reportLighttpdCheck(result, io, (m) => (m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : ''));
+    reportLighttpdCheck(result, io, placeInConfig);
     io.err('lighttpd -tt: Syntax OK\n');
     return 0;
   } finally {
@@ -171,6 +169,8 @@ async function status(tool: Tool, opts: Options, io: CliIo): Promise<number> {
         restarts: st?.restarts ?? 0,
         lastExit: st?.lastExit ?? null,
         lastCause: st?.lastCause ?? null,
+        // what the supervisor last said, with its TH_ERR_* code when it is a failure
+        message: s.running ? (st?.message ?? null) : null,
         limits: st?.limits ?? null,
         notice: noticeStatus(stateDirectory(io.env), tool.name, 'webservice', undefined, st?.notice),
         configError: st?.configError ?? null,
@@ -273,7 +273,7 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           const r = await restartWebservice(ctx, manifest);
           if (!r.replaced && r.state.state === 'running' && !r.state.configError) {
             // the new server failed (an app that does not import, a crash at start): the old one serves on
-            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}; see ~/error.log.\n`);
+            io.out(`Your webservice keeps running the previous server (${r.state.url}): ${r.state.message}\n`);
             exit = 1;
             return;
           }

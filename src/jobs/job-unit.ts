@@ -100,6 +100,7 @@ export class JobUnit {
     const publish = options.spec.publish === true && options.registrar !== null;
     const driver: UnitDriver<JobInstance> = {
       noun: 'job',
+      outputHint: `see its output: toolhost jobs logs ${options.spec.name}`,
       replace: 'stop-first',
       launch: (signal) => this.#launch(signal),
       ...(publish

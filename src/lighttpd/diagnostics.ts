@@ -1,6 +1,6 @@
 // Diagnostics are data: every stage appends to a list and goes on, so one run shows every
 // problem and a bad ~/.lighttpd.conf is reported, never thrown.
-import type { ErrorCode } from '../errors.js';
+import { formatMessage, type ErrorCode } from '../errors.js';
 import { lineText, positionOf, type SourceFile } from './source.js';
 
 export type Severity = 'error' | 'warning';
@@ -23,12 +23,13 @@ export class DiagnosticList {
     this.items.push(d);
   }
 
-  error(code: ErrorCode, source: SourceFile, start: number, end: number, message: string): void {
-    this.items.push({ code, severity: 'error', source, start, end, message });
+  /** the message is the code's template from src/errors.ts filled with ARGS: one wording per code */
+  error(code: ErrorCode, source: SourceFile, start: number, end: number, ...args: (string | number)[]): void {
+    this.items.push({ code, severity: 'error', source, start, end, message: formatMessage(code, args) });
   }
 
-  warning(code: ErrorCode, source: SourceFile, start: number, end: number, message: string): void {
-    this.items.push({ code, severity: 'warning', source, start, end, message });
+  warning(code: ErrorCode, source: SourceFile, start: number, end: number, ...args: (string | number)[]): void {
+    this.items.push({ code, severity: 'warning', source, start, end, message: formatMessage(code, args) });
   }
 
   get errorCount(): number {

@@ -15,7 +15,7 @@ import type {
   Statement,
 } from './ast.js';
 import { DiagnosticList, type Diagnostic } from './diagnostics.js';
-import type { ErrorCode } from '../errors.js';
+import { formatMessage, type ErrorCode } from '../errors.js';
 import { globFiles, hasGlob } from './glob.js';
 import type { EvalHost } from './host.js';
 import { parse } from './parser.js';
@@ -213,8 +213,11 @@ class Evaluator {
     return ctx;
   }
 
-  #report(code: ErrorCode, source: SourceFile, start: number, end: number, message: string, severity: 'error' | 'warning' = 'error'): void {
+  /** a diagnostic worded by CODE's template in src/errors.ts with ARGS; TH_WARN_* codes are warnings */
+  #report(code: ErrorCode, source: SourceFile, start: number, end: number, ...args: (string | number)[]): void {
     const includedFrom = this.#includeStack.length ? [...this.#includeStack].reverse() : undefined;
+    const severity = code.startsWith('TH_WARN_') ? 'warning' : 'error';
+    const message = formatMessage(code, args);
     this.#diagnostics.add({ code, severity, source, start, end: Math.max(end, start + 1), message, ...(includedFrom ? { includedFrom } : {}) });
   }
 
@@ -256,14 +259,14 @@ class Evaluator {
     const folded = foldKey(key);
     if (folded.startsWith('env.')) {
       const verb = s.op === '+=' ? 'Appending to' : 'Setting';
-      this.#report('TH_ERR_LIGHTTPD_ENV_ASSIGN', source, s.key.start, s.key.end, `${verb} env variable ${key} is not supported; environment variables are read-only (use var.NAME for your own values)`);
+      this.#report('TH_ERR_LIGHTTPD_ENV_ASSIGN', source, s.key.start, s.key.end, verb, key);
       return;
     }
     const value = this.#expression(source, s.value, ctx);
     if (value === null) return;
     this.#assignments.set(s, { source, context: ctx, key, value });
     if (ctx.index !== 0 && SERVER_ONLY_KEYS.has(folded)) {
-      this.#report('TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION', source, s.key.start, s.key.end, `${key} is a server-wide option: lighttpd ignores it inside a condition; set it at the top level`, 'warning');
+      this.#report('TH_WARN_LIGHTTPD_SERVER_OPTION_IN_CONDITION', source, s.key.start, s.key.end, key);
     }
     const setBy = this.#setter(source, s);
     const scope = ctx.scope;
@@ -273,7 +276,7 @@ class Evaluator {
       const existing = scope.get(key);
       if (existing) {
         const where = existing.setBy.line > 0 ? ` at ${existing.setBy.file}:${existing.setBy.line}:${existing.setBy.col}` : ' by lighttpd';
-        this.#report('TH_ERR_LIGHTTPD_DUPLICATE_KEY', source, s.key.start, s.key.end, `${key} is already set in this scope (${this.#scopeName(ctx)})${where}; use := to replace it or += to append to it`);
+        this.#report('TH_ERR_LIGHTTPD_DUPLICATE_KEY', source, s.key.start, s.key.end, key, this.#scopeName(ctx), where);
         return;
       }
       scope.append({ key: spelled, value, setBy });
@@ -324,14 +327,14 @@ class Evaluator {
           entries.push(e);
           index.set(k, e);
         } else if (!scalarEquals(existing.value, e.value)) {
-          this.#report('TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY', source, at.start, at.end, `duplicate array key "${e.key}": the array already maps it to ${shortValue(existing.value)}; use := to replace the whole array`);
+          this.#report('TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY', source, at.start, at.end, e.key, `(the array already maps it to ${shortValue(existing.value)})`, 'use := to replace the whole array');
           return null;
         }
       }
       return arr(entries);
     }
     if (a.type === 'array' || b.type === 'array') {
-      this.#report('TH_ERR_LIGHTTPD_TYPE_MISMATCH', source, at.start, at.end, `data type mismatch, cannot merge ${typeName(a)} with ${typeName(b)}; put the value in parentheses to make it an array element`);
+      this.#report('TH_ERR_LIGHTTPD_TYPE_MISMATCH', source, at.start, at.end, typeName(a), typeName(b));
       return null;
     }
     if (a.type === 'integer' && b.type === 'integer') return int((a.value + b.value) | 0);
@@ -359,7 +362,7 @@ class Evaluator {
       case 'integer': {
         const big = BigInt(op.text);
         if (big > 9223372036854775807n) {
-          this.#report('TH_ERR_LIGHTTPD_INVALID_NUMBER', source, op.start, op.end, `error parsing number: '${op.text}' is too large (lighttpd integers are 32-bit: ${INT_MIN} to ${INT_MAX})`);
+          this.#report('TH_ERR_LIGHTTPD_INVALID_NUMBER', source, op.start, op.end, op.text, INT_MIN, INT_MAX);
           return null;
         }
         // lighttpd stores a long into an int: larger values wrap, as lighttpd -p shows
@@ -376,13 +379,13 @@ class Evaluator {
             const k = this.#expression(source, el.key, ctx);
             if (k === null) return null;
             if (k.type === 'array') {
-              this.#report('TH_ERR_LIGHTTPD_ARRAY_KEY_TYPE', source, el.key.start, el.key.end, 'an array key must be a string or an integer, not an array');
+              this.#report('TH_ERR_LIGHTTPD_ARRAY_KEY_TYPE', source, el.key.start, el.key.end, 'an array');
               return null;
             }
             key = String(k.value);
             const folded = foldKey(key);
             if (seen.has(folded)) {
-              this.#report('TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY', source, el.key.start, el.key.end, `duplicate array key "${key}" in this array; remove one of the entries`);
+              this.#report('TH_ERR_LIGHTTPD_DUPLICATE_ARRAY_KEY', source, el.key.start, el.key.end, key, 'in this array', 'remove one of the entries');
               return null;
             }
             seen.add(folded);
@@ -401,7 +404,7 @@ class Evaluator {
       const envName = name.slice(4);
       const v = this.#host.env[envName];
       if (v === undefined) {
-        this.#report('TH_ERR_LIGHTTPD_UNDEFINED_ENV', source, at.start, at.end, `Undefined env variable: ${envName}; set ${envName} in the environment lighttpd starts with, or use a var. value instead`);
+        this.#report('TH_ERR_LIGHTTPD_UNDEFINED_ENV', source, at.start, at.end, envName, envName);
         return null;
       }
       return str(v);
@@ -411,7 +414,7 @@ class Evaluator {
       const e = c.scope.get(key);
       if (e) return e.value;
     }
-    this.#report('TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE', source, at.start, at.end, `Undefined config variable: ${key}; set it before this line, in this block or an enclosing one`);
+    this.#report('TH_ERR_LIGHTTPD_UNDEFINED_VARIABLE', source, at.start, at.end, key);
     return null;
   }
 
@@ -436,7 +439,7 @@ class Evaluator {
 
   #condition(source: SourceFile, c: Condition, ctx: Context, prev: Context | null): Context | null {
     if (this.#inGlobalBlock) {
-      this.#report('TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL', source, c.start, c.bodyStart, 'Cannot use conditionals inside a global { ... } block; move the condition out of the global block');
+      this.#report('TH_ERR_LIGHTTPD_CONDITION_IN_GLOBAL', source, c.start, c.bodyStart);
       return null;
     }
     const object = c.object.value;
@@ -451,19 +454,19 @@ class Evaluator {
           : object === 'SERVER'
             ? 'the only $SERVER field is "socket"'
             : 'use $HTTP[...], $SERVER["socket"] or $REQUEST_HEADER[...]';
-      this.#report('TH_ERR_LIGHTTPD_UNKNOWN_FIELD', source, c.object.start - 1, c.field.end + 1, `unknown condition $${object}["${field}"]; ${hint}`);
+      this.#report('TH_ERR_LIGHTTPD_UNKNOWN_FIELD', source, c.object.start - 1, c.field.end + 1, object, field, hint);
       return null;
     }
     if (patternValue === null) return null;
     if (patternValue.type !== 'string') {
-      this.#report('TH_ERR_LIGHTTPD_CONDITION_VALUE', source, c.pattern.start, c.pattern.end, `a condition compares with a string, not ${typeName(patternValue)}; put the value in quotes`);
+      this.#report('TH_ERR_LIGHTTPD_CONDITION_VALUE', source, c.pattern.start, c.pattern.end, typeName(patternValue));
       return null;
     }
     let op: string = c.op;
     let pattern = patternValue.value;
     if (op === '=~' && !(object === 'SERVER' && field === 'socket')) ({ op, pattern } = simplifyRegex(pattern));
     if ((field === 'remoteip' || field === 'remote-ip') && op !== '=~' && op !== '!~' && !validIpCondition(op, pattern)) {
-      this.#report('TH_ERR_LIGHTTPD_INVALID_IP', source, c.pattern.start, c.pattern.end, `invalid IP addr: ${pattern}; write an address or a network like 10.0.0.0/8`);
+      this.#report('TH_ERR_LIGHTTPD_INVALID_IP', source, c.pattern.start, c.pattern.end, pattern);
       return null;
     }
     const condition = `$${object}["${field}"] ${op} "${pattern}"`;
@@ -482,12 +485,12 @@ class Evaluator {
     const value = this.#expression(source, s.path, ctx);
     if (value === null) return;
     if (value.type === 'array') {
-      this.#report('TH_ERR_LIGHTTPD_INCLUDE_VALUE', source, s.path.start, s.path.end, `${s.kind} needs a string, not an array`);
+      this.#report('TH_ERR_LIGHTTPD_INCLUDE_VALUE', source, s.path.start, s.path.end, s.kind);
       return;
     }
     const limit = this.#options.maxIncludeDepth ?? 16;
     if (this.#includeStack.length >= limit) {
-      this.#report('TH_ERR_LIGHTTPD_INCLUDE_DEPTH', source, s.start, s.end, `includes nest deeper than ${limit} levels; flatten them`);
+      this.#report('TH_ERR_LIGHTTPD_INCLUDE_DEPTH', source, s.start, s.end, `more than ${limit} levels`);
       return;
     }
     const target = String(value.value);
@@ -497,7 +500,7 @@ class Evaluator {
       const result = this.#host.runShell(target, this.#basedir);
       if (result.status !== 0) {
         const why = result.status === null ? `could not run (${result.error ?? 'unknown error'})` : `exited non-zero: ${result.status}`;
-        this.#report('TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED', source, s.start, s.end, `command "${target}" ${why}; run it in a shell to see why`);
+        this.#report('TH_ERR_LIGHTTPD_INCLUDE_SHELL_FAILED', source, s.start, s.end, target, why);
         return;
       }
       this.#included(source, s, makeSource(`include_shell "${target}"`, result.stdout, { origin: source.origin }), ctx, files);
@@ -511,19 +514,19 @@ class Evaluator {
     if (hasGlob(target)) matches = globFiles(this.#host, resolved);
     else if (this.#host.isFile(resolved)) matches = [resolved];
     else {
-      this.#report('TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND', source, s.path.start, s.path.end, `include file not found: ${target} (looked for ${resolved}); relative paths start at ${this.#basedir}`);
+      this.#report('TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND', source, s.path.start, s.path.end, target, `not found; looked for ${resolved}`, this.#basedir);
       return;
     }
     for (const m of matches) {
       if (this.#openFiles.includes(m)) {
-        this.#report('TH_ERR_LIGHTTPD_INCLUDE_DEPTH', source, s.start, s.end, `${m} includes itself (directly or through other files); remove the cycle`);
+        this.#report('TH_ERR_LIGHTTPD_INCLUDE_DEPTH', source, s.start, s.end, `${m} includes itself (directly or through other files)`);
         continue;
       }
       let text: string;
       try {
         text = this.#host.readFile(m);
       } catch (err) {
-        this.#report('TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND', source, s.path.start, s.path.end, `cannot read include file ${m}: ${(err as Error).message}`);
+        this.#report('TH_ERR_LIGHTTPD_INCLUDE_NOT_FOUND', source, s.path.start, s.path.end, m, (err as Error).message, this.#basedir);
         continue;
       }
       this.#openFiles.push(m);
@@ -536,7 +539,7 @@ class Evaluator {
     const max = this.#options.maxTotalSize ?? 8 * 1024 * 1024;
     this.#totalSize += inc.text.length;
     if (this.#totalSize > max) {
-      this.#report('TH_ERR_LIGHTTPD_TOO_LARGE', source, s.start, s.end, `the configuration with its includes is larger than ${max} characters; include less`);
+      this.#report('TH_ERR_LIGHTTPD_TOO_LARGE', source, s.start, s.end, max);
       return;
     }
     this.#includeStack.push({ source, start: s.start });

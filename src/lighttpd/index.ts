@@ -14,3 +14,4 @@ export { fillTemplate, type FilledTemplate } from './template.js';
 export { findLighttpd, runLighttpdCheck, type LighttpdCheck, type LighttpdMessage } from './lighttpd-binary.js';
 export { PLATFORM_KEYS } from './merge.js';
 export { debianPackageOf, missingModuleError, moduleCauses, placeOf, type MissingModule, type ModuleCause } from './lighttpd-modules.js';
+export { checkError, firstFailure, type CheckOutcome } from './check-verdict.js';

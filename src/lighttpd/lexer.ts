@@ -85,8 +85,13 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
     const t = text.slice(start, end);
     tokens.push({ kind, start, end, text: t, value: value ?? t });
   };
-  const error = (start: number, end: number, message: string, code: 'TH_ERR_LIGHTTPD_INVALID_CHARACTER' | 'TH_ERR_LIGHTTPD_SYNTAX' = 'TH_ERR_LIGHTTPD_INVALID_CHARACTER'): void => {
-    diagnostics.error(code, source, start, end, message);
+  // TH_ERR_LIGHTTPD_INVALID_CHARACTER: WHICH, then why and what to write instead
+  const invalid = (start: number, end: number, which: string, why: string): void => {
+    diagnostics.error('TH_ERR_LIGHTTPD_INVALID_CHARACTER', source, start, end, which, why);
+  };
+  // TH_ERR_LIGHTTPD_SYNTAX: expected WHAT, found FOUND; what to do
+  const syntax = (start: number, end: number, what: string, found: string, todo: string): void => {
+    diagnostics.error('TH_ERR_LIGHTTPD_SYNTAX', source, start, end, what, found, todo);
   };
   const pushEol = (start: number, end: number): void => {
     const last = tokens[tokens.length - 1];
@@ -121,13 +126,9 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
         i += 2;
         continue;
       }
-      const msg =
-        c === '='
-          ? 'only == =~ =^ =$ are allowed in the condition'
-          : c === '!'
-            ? 'only !~ and != are allowed in the condition'
-            : `expected a condition operator (== != =~ !~ =^ =$), found "${c}"`;
-      error(i, i + 1, msg, 'TH_ERR_LIGHTTPD_SYNTAX');
+      const todo =
+        c === '=' ? 'only == =~ =^ =$ are allowed in the condition' : c === '!' ? 'only !~ and != are allowed in the condition' : 'compare the field with one of them';
+      syntax(i, i + 1, 'a condition operator (== != =~ !~ =^ =$)', `"${c}"`, todo);
       continue;
     }
     if (inCondition) {
@@ -153,7 +154,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
         push('name', start, i);
         continue;
       }
-      error(i, i + 1, `invalid character in condition: "${c}" (the field must be a quoted string, as in $HTTP["url"])`);
+      invalid(i, i + 1, `"${c}" in a condition`, 'the field must be a quoted string, as in $HTTP["url"]');
       i++;
       continue;
     }
@@ -172,7 +173,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
           i += 2;
         } else {
           if (parenDepth > 0) {
-            error(i, i + 1, 'use => for assignments in arrays', 'TH_ERR_LIGHTTPD_SYNTAX');
+            syntax(i, i + 1, '"=>" between a key and its value in an array', '"="', 'use => for assignments in arrays');
             push('arrow', i, i + 1);
           } else push('assign', i, i + 1);
           i++;
@@ -193,7 +194,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
           push('force', i, i + 2);
           i += 2;
         } else {
-          error(i, i + 1, `unexpected character ':' (did you mean := ?)`);
+          invalid(i, i + 1, '":"', 'did you mean := ?');
           i++;
         }
         continue;
@@ -202,7 +203,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
           push('condop', i, i + 2);
           i += 2;
         } else {
-          error(i, i + 1, 'unexpected exclamation-mark: "!" (only != and !~ exist)');
+          invalid(i, i + 1, '"!"', 'only != and !~ exist');
           i++;
         }
         continue;
@@ -217,7 +218,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
         i++;
         continue;
       case ')':
-        if (parenDepth === 0) error(i, i + 1, 'close-parens without open-parens', 'TH_ERR_LIGHTTPD_SYNTAX');
+        if (parenDepth === 0) syntax(i, i + 1, 'a value', '")" without an opening "("', 'remove it or open the array');
         else parenDepth--;
         push('rparen', i, i + 1);
         i++;
@@ -267,7 +268,7 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
     const cp = text.codePointAt(i) ?? 0;
     const width = cp > 0xffff ? 2 : 1;
     const shown = cp < 32 || cp === 127 ? `\\x${cp.toString(16).padStart(2, '0')}` : text.slice(i, i + width);
-    error(i, i + width, `invalid character "${shown}" (keys use letters, digits, ".", "_" and "-")`);
+    invalid(i, i + width, `"${shown}"`, 'keys use letters, digits, ".", "_" and "-"');
     i += width;
   }
   if (parenDepth === 0) pushEol(n, n);
@@ -292,17 +293,11 @@ export function lex(source: SourceFile, diagnostics = new DiagnosticList()): Lex
         return j + 1;
       }
       if (d === '\0') {
-        diagnostics.error('TH_ERR_LIGHTTPD_INVALID_CHARACTER', source, j, j + 1, 'a string may not contain a NUL byte');
+        invalid(j, j + 1, 'NUL in a string', 'a string may not contain a NUL byte; remove it');
       }
       j++;
     }
-    diagnostics.error(
-      'TH_ERR_LIGHTTPD_UNTERMINATED_STRING',
-      source,
-      start,
-      start + 1,
-      'missing closing quote: this string runs to the end of the file (only \\" is an escape; "\\\\" does not end a string)',
-    );
+    diagnostics.error('TH_ERR_LIGHTTPD_UNTERMINATED_STRING', source, start, start + 1);
     return n;
   }
 }

@@ -6,6 +6,7 @@
 //   - server.modules becomes the ordered union of both lists;
 //   - the maintainer's statements (conditions included) follow the template's.
 // Every default that was overridden is reported.
+import { formatMessage } from '../errors.js';
 import type { Assignment, ConfigFile } from './ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { evaluate, type AppliedAssignment, type Evaluated } from './evaluate.js';
@@ -144,7 +145,7 @@ export function mergeConfig(input: MergeInput): MergeResult {
           source: applied.source,
           start: stmt.key.start,
           end: stmt.key.end,
-          message: `${stmt.key.text} is set by toolhost for every tool (line ${p.line} is ignored); remove it from your config`,
+          message: formatMessage('TH_WARN_LIGHTTPD_PLATFORM_KEY', [stmt.key.text, p.line]),
         });
         continue;
       }

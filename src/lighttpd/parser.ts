@@ -109,16 +109,21 @@ class Parser {
 
   #error(
     t: { start: number; end: number },
-    message: string,
-    code: 'TH_ERR_LIGHTTPD_SYNTAX' | 'TH_ERR_LIGHTTPD_IF_KEYWORD' | 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE' | 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP' = 'TH_ERR_LIGHTTPD_SYNTAX',
+    code: 'TH_ERR_LIGHTTPD_SYNTAX' | 'TH_ERR_LIGHTTPD_IF_KEYWORD' | 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE' | 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP',
+    ...args: (string | number)[]
   ): void {
-    this.#diagnostics.error(code, this.#source, t.start, Math.max(t.end, t.start + 1), message);
+    this.#diagnostics.error(code, this.#source, t.start, Math.max(t.end, t.start + 1), ...args);
+  }
+
+  /** TH_ERR_LIGHTTPD_SYNTAX at T: expected WHAT, found T; TODO */
+  #syntax(t: Token, what: string, todo: string, found = describe(t)): void {
+    this.#error(t, 'TH_ERR_LIGHTTPD_SYNTAX', what, found, todo);
   }
 
   #expect(kind: TokenKind, what: string): Token {
     const t = this.#peek();
     if (t.kind !== kind) {
-      this.#error(t, `expected ${what}, found ${describe(t)}`);
+      this.#syntax(t, what, 'fix this line (a missing quote, bracket or operator is the usual cause)');
       throw new SyntaxAbort(t);
     }
     return this.#next();
@@ -160,7 +165,7 @@ class Parser {
   }
 
   #tooDeep(opener: Token): void {
-    this.#error(opener, `blocks and arrays nest more than ${MAX_NESTING} levels deep here; the rest of this block is skipped: flatten the configuration`, 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP');
+    this.#error(opener, 'TH_ERR_LIGHTTPD_NESTING_TOO_DEEP', MAX_NESTING);
   }
 
   /** skip to the } that closes the block just opened, leaving it for the caller */
@@ -186,12 +191,12 @@ class Parser {
         continue;
       }
       if (t.kind === 'eof') {
-        if (opener) this.#error(opener, 'this { has no matching }; add one at the end of the block');
+        if (opener) this.#syntax(opener, 'a "}" closing this "{"', 'add one at the end of the block', 'the end of the file');
         return out;
       }
       if (t.kind === 'rbrace') {
         if (opener) return out;
-        this.#error(t, 'unexpected } without a matching {; remove it');
+        this.#syntax(t, 'a statement', 'remove it', '"}" without a matching "{"');
         this.#next();
         continue;
       }
@@ -210,11 +215,7 @@ class Parser {
     switch (t.kind) {
       case 'key':
         if (IF_WORDS.has(t.value.toLowerCase()) && this.#peek(1).kind === 'dollar') {
-          this.#error(
-            t,
-            `"${t.value}" is not a keyword in lighttpd 1.4.69 (it silently drops the condition); write the condition without "${t.value}"`,
-            'TH_ERR_LIGHTTPD_IF_KEYWORD',
-          );
+          this.#error(t, 'TH_ERR_LIGHTTPD_IF_KEYWORD', t.value, 'it silently drops the condition', `the condition without "${t.value}"`);
           this.#next();
           return this.#chain();
         }
@@ -227,7 +228,7 @@ class Parser {
       case 'include_shell':
         return this.#include();
       case 'else': {
-        this.#error(t, '"else" without a condition before it; put it right after the } of a condition');
+        this.#syntax(t, 'a condition before "else"', 'put it right after the } of a condition', '"else" alone');
         this.#next();
         if (this.#peek().kind === 'lbrace') {
           const open = this.#next();
@@ -238,7 +239,7 @@ class Parser {
         throw new SyntaxAbort(t);
       }
       default:
-        this.#error(t, `expected a statement (key = value, a condition, include or global), found ${describe(t)}`);
+        this.#syntax(t, 'a statement (key = value, a condition, include or global)', 'start the line with a key, a $condition, include or global');
         throw new SyntaxAbort(t);
     }
   }
@@ -251,17 +252,14 @@ class Parser {
     else if (opTok.kind === 'append') op = '+=';
     else if (opTok.kind === 'force') op = ':=';
     else {
-      this.#error(opTok, `missing assignment operator after "${key.text}": expected =, += or :=, found ${describe(opTok)}`);
+      this.#syntax(opTok, `an assignment operator (=, += or :=) after "${key.text}"`, `write ${key.text} = VALUE`);
       throw new SyntaxAbort(opTok);
     }
     this.#next();
     const value = this.#expression();
     const after = this.#peek();
     if (after.kind === 'string' || after.kind === 'integer' || after.kind === 'lparen' || after.kind === 'assign' || after.kind === 'arrow') {
-      this.#error(
-        after,
-        `unexpected ${describe(after)} after the value of "${key.text}"; join values with + or start a new line`,
-      );
+      this.#syntax(after, `the end of the line after the value of "${key.text}"`, 'join values with + or start a new line');
       throw new SyntaxAbort(after);
     }
     return { kind: 'assign', op, key, value, start: key.start, end: value.end };
@@ -292,7 +290,7 @@ class Parser {
       case 'lparen':
         return this.#array();
       default:
-        this.#error(t, `expected a value (a string, an integer, a variable or an array), found ${describe(t)}`);
+        this.#syntax(t, 'a value (a string, an integer, a variable or an array)', 'give a value, quoted if it is text');
         throw new SyntaxAbort(t);
     }
   }
@@ -321,7 +319,7 @@ class Parser {
         return { kind: 'array', elements, start: open.start, end: t.end };
       }
       if (t.kind === 'eof') {
-        this.#error(open, 'this ( has no matching ); close the array');
+        this.#syntax(open, 'a ")" closing this "("', 'close the array', 'the end of the file');
         throw new SyntaxAbort(t);
       }
       const first = this.#expression();
@@ -340,7 +338,7 @@ class Parser {
         continue;
       }
       if (sep.kind !== 'rparen') {
-        this.#error(sep, `expected "," or ")" in the array, found ${describe(sep)}; separate elements with commas`);
+        this.#syntax(sep, '"," or ")" in the array', 'separate elements with commas');
         this.#skipToCloseParen();
         throw new SyntaxAbort(this.#peek());
       }
@@ -395,7 +393,7 @@ class Parser {
       const elseTok = this.#next();
       let next = this.#peek();
       if (next.kind === 'key' && IF_WORDS.has(next.value.toLowerCase())) {
-        this.#error(next, `"else ${next.value}" is not understood by lighttpd 1.4.69 (it becomes a plain else); write "else $HTTP[...]"`, 'TH_ERR_LIGHTTPD_IF_KEYWORD');
+        this.#error(next, 'TH_ERR_LIGHTTPD_IF_KEYWORD', `else ${next.value}`, 'it becomes a plain else', '"else $HTTP[...]"');
         this.#next();
         next = this.#peek();
       }
@@ -409,11 +407,11 @@ class Parser {
         const close = this.#expect('rbrace', '"}"');
         branch = { kind: 'else', body, start: elseTok.start, end: close.end };
       } else {
-        this.#error(next, `expected a condition or "{" after else, found ${describe(next)}`);
+        this.#syntax(next, 'a condition or "{" after else', 'write else $HTTP[...] { ... } or else { ... }');
         throw new SyntaxAbort(next);
       }
       if (catchAll) {
-        this.#error(branch, 'unreachable condition following else catch-all; remove it or move it before the plain else', 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE');
+        this.#error(branch, 'TH_ERR_LIGHTTPD_UNREACHABLE_ELSE');
         continue;
       }
       if (branch.kind === 'else') catchAll = branch;

@@ -1,5 +1,5 @@
 // How big the logs toolhost keeps for a tool may grow, and how many older generations are kept:
-// conf/toolhost.json's `toolLogs` holds the defaults (the one place they are written down), its
+// conf/toolhost.json's `toolLogs` holds the defaults (equal to src/defaults.ts, a test says so), its
 // `toolLogs.tools.<tool>` entries raise or lower them for one tool, and TOOLHOST_LOG_MAX_BYTES /
 // TOOLHOST_LOG_KEEP set them for every tool of a process (the monitor's unit file, a test).
 //
@@ -8,6 +8,7 @@
 // in memory (/run is a tmpfs) and so has a cap of its own and keeps one older generation.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { ToolhostError } from '../errors.js';
 import { PACKAGE_ROOT } from '../package-files.js';
 
@@ -89,7 +90,7 @@ function readToolLogs(file: string): ToolLogsSettings {
 export function toolLogPolicy(tool: string, env: Readonly<Record<string, string | undefined>>, file = LOG_CONFIG_FILE): ToolLogPolicy {
   const base = readToolLogs(file);
   const own = base.tools?.[tool] ?? {};
-  const pick = (key: keyof CapSettings): unknown => own[key] ?? base[key];
+  const pick = (key: keyof CapSettings): unknown => own[key] ?? base[key] ?? DEFAULT_SETTINGS.toolLogs[key];
   const prefix = (key: keyof CapSettings): string => (own[key] !== undefined ? `toolLogs.tools.${tool}.${key}` : `toolLogs.${key}`);
   let maxBytes = bytesSetting(pick('maxBytes'), file, prefix('maxBytes'));
   let keep = keepSetting(pick('keep'), file, prefix('keep'));

@@ -7,6 +7,7 @@
 // and at most `hourlyCap` mails per tool per hour: past it, notices wait for the next slot (the
 // status says so). Without a relay, or without recipients, a notice is recorded as not mailed,
 // with the reason, and dropped from the spool.
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import os from 'node:os';
 import { toolByName, toolOwner, type Owner, type Tool } from '../accounts/index.js';
 import { readDeliveryLog, writeDeliveryLog, type Delivery, type DeliveryEntry } from './delivery.js';
@@ -16,8 +17,8 @@ import { composeMail } from './message.js';
 import { recipientsOf } from './recipients.js';
 import { spooled, unspool, type Spooled } from './spool.js';
 
-export const DEFAULT_DIGEST_MS = 10 * 60_000;
-export const DEFAULT_HOURLY_CAP = 6;
+export const DEFAULT_DIGEST_MS = DEFAULT_SETTINGS.mail.digestSeconds * 1000;
+export const DEFAULT_HOURLY_CAP = DEFAULT_SETTINGS.mail.hourlyCap;
 const HOUR_MS = 60 * 60_000;
 /** after the relay failed, before trying again */
 const RETRY_MS = 30_000;

@@ -71,7 +71,8 @@ export class UnitAlerts {
     this.#restarts = s.restarts;
     const config = s.configError?.join('\n') ?? null;
     if (config !== null && config !== this.#config) {
-      this.#o.emit('config-rejected', s.configError?.[0] ?? 'configuration error');
+      // the last line is the verdict with its code (the lines before it say where)
+      this.#o.emit('config-rejected', s.configError?.at(-1) ?? 'configuration error');
       this.#move('alerted');
     }
     this.#config = config;

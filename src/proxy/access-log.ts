@@ -34,6 +34,8 @@ export interface AccessRecord {
   readonly userAgent: string | undefined;
   readonly tool: string;
   readonly durationMs: number;
+  /** the proxy's TH_ERR_PROXY_* code, when it answered with an error page of its own */
+  readonly error?: string | undefined;
 }
 
 export interface AccessLogStatus {
@@ -65,7 +67,7 @@ function quoted(s: string | undefined): string {
 
 export function formatAccessLine(r: AccessRecord): string {
   const request = r.method === '-' ? '-' : `${r.method} ${r.url} HTTP/${r.httpVersion}`;
-  return `- - - [${clfDate(r.time)}] ${quoted(request)} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} tool=${r.tool || '-'} ms=${r.durationMs.toFixed(1)}\n`;
+  return `- - - [${clfDate(r.time)}] ${quoted(request)} ${r.status} ${r.bytes} ${quoted(r.referer)} ${quoted(r.userAgent)} tool=${r.tool || '-'} ms=${r.durationMs.toFixed(1)}${r.error ? ` error=${r.error}` : ''}\n`;
 }
 
 type Step = 'idle' | 'opening' | 'writing' | 'rotating' | 'waiting-to-retry' | 'closed';

@@ -18,7 +18,7 @@
 //   otherwise                    -> forward
 import type { CompiledRoute } from './backend-pool.js';
 import type { ClientLimits } from './client-limits.js';
-import type { ProxyErrorKind } from './error-pages.js';
+import type { ProxyErrorCode } from './error-pages.js';
 import { decide, hostName, type RouterOptions } from './router.js';
 
 export type Proto = 'http' | 'https';
@@ -42,7 +42,7 @@ export type Answer =
   | { readonly kind: 'home'; readonly json: boolean }
   | { readonly kind: 'redirect'; readonly location: string }
   /** json: the client asked for JSON (the "exists but not running" answer has a JSON form) */
-  | { readonly kind: 'error'; readonly error: ProxyErrorKind; readonly tool: string; readonly json?: boolean };
+  | { readonly kind: 'error'; readonly error: ProxyErrorCode; readonly tool: string; readonly json?: boolean };
 
 export type Decision =
   | { readonly kind: 'forward'; readonly tool: string; readonly compiled: CompiledRoute }
@@ -60,12 +60,12 @@ export interface AdmissionPolicy {
 
 const HEALTH: Decision = { kind: 'answer', answer: { kind: 'health' }, tool: '' };
 
-function error(kind: ProxyErrorKind, tool: string): Decision {
+function error(kind: ProxyErrorCode, tool: string): Decision {
   return { kind: 'answer', answer: { kind: 'error', error: kind, tool }, tool };
 }
 
 function notRunning(tool: string, r: AdmissionRequest): Decision {
-  return { kind: 'answer', answer: { kind: 'error', error: 'no-backend', tool, json: wantsJson(r) }, tool };
+  return { kind: 'answer', answer: { kind: 'error', error: 'TH_ERR_PROXY_TOOL_DOWN', tool, json: wantsJson(r) }, tool };
 }
 
 export class Admission {
@@ -90,25 +90,25 @@ export class Admission {
     if (p.httpsOrigin !== null && r.proto === 'http') {
       return { kind: 'answer', answer: { kind: 'redirect', location: `${p.httpsOrigin(hostName(r.host))}${r.target}` }, tool: named };
     }
-    if (!this.#clients.request(r.clientAddress, now)) return error('too-many-requests', named);
-    if (p.emptyUserAgent === 'deny' && !r.userAgent) return error('no-user-agent', named);
-    if (r.method === 'TRACE' && !p.allowTrace) return error('method-not-allowed', named);
-    if (r.contentLength > p.maxBodyBytes) return error('payload-too-large', named);
+    if (!this.#clients.request(r.clientAddress, now)) return error('TH_ERR_PROXY_RATE_LIMITED', named);
+    if (p.emptyUserAgent === 'deny' && !r.userAgent) return error('TH_ERR_PROXY_NO_USER_AGENT', named);
+    if (r.method === 'TRACE' && !p.allowTrace) return error('TH_ERR_PROXY_METHOD_NOT_ALLOWED', named);
+    if (r.contentLength > p.maxBodyBytes) return error('TH_ERR_PROXY_BODY_TOO_LARGE', named);
     switch (routed.kind) {
       case 'home':
         return { kind: 'answer', answer: { kind: 'home', json: wantsJson(r) }, tool: '' };
       case 'redirect':
         return { kind: 'answer', answer: { kind: 'redirect', location: routed.location }, tool: named };
       case 'bad-request':
-        return error('bad-request', '');
+        return error('TH_ERR_PROXY_BAD_REQUEST', '');
       case 'unknown':
-        return error('unknown-tool', routed.name);
+        return error('TH_ERR_PROXY_TOOL_UNKNOWN', routed.name);
       case 'tool': {
         const compiled = this.#route(routed.tool);
-        if (!compiled) return this.#exists(routed.tool) ? notRunning(routed.tool, r) : error('unknown-tool', routed.tool);
+        if (!compiled) return this.#exists(routed.tool) ? notRunning(routed.tool, r) : error('TH_ERR_PROXY_TOOL_UNKNOWN', routed.tool);
         if (compiled.backends.length === 0) {
           // only unusable entries (bad URLs, addresses outside the backend networks): 502
-          return compiled.route.rejected > 0 ? error('bad-gateway', routed.tool) : notRunning(routed.tool, r);
+          return compiled.route.rejected > 0 ? error('TH_ERR_PROXY_BACKEND_FAILED', routed.tool) : notRunning(routed.tool, r);
         }
         return { kind: 'forward', tool: routed.tool, compiled };
       }

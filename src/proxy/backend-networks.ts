@@ -5,10 +5,11 @@
 // 2130706433, [::ffff:127.0.0.1] and 127.0.0.1 are one address; a listener on 0.0.0.0 or :: is
 // every address of this host; 0.0.0.0 and :: are never destinations.
 import net from 'node:net';
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { canonicalIp, hostAddresses, isLoopbackIp, isUnspecifiedIp } from '../ip-address.js';
 import type { BackendPolicy } from '../routes/index.js';
 
-export const DEFAULT_BACKEND_NETWORKS = ['127.0.0.0/8', '::1/128'];
+export const DEFAULT_BACKEND_NETWORKS = DEFAULT_SETTINGS.backendNetworks;
 
 /** a listener the proxy must never forward to: its own, or its Redis */
 export interface Forbidden {

@@ -6,6 +6,7 @@
 // Pools are undici's: measured side by side (npm run bench -- baselines), a bare undici Pool
 // forwarder served 1.8-2.0x the requests of a bare node:http Agent one for 1 KB responses in
 // every run; for 100 KB neither won consistently. Small responses are most of what tools serve.
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { Pool } from 'undici';
 import type { Backend, Route } from '../routes/index.js';
 
@@ -47,8 +48,8 @@ export class BackendPool {
       // idle pooled socket before the backend does, avoiding the reuse race
       upstreamKeepAliveMs: options.upstreamKeepAliveMs ?? 4000,
       downForMs: options.downForMs ?? 5000,
-      responseTimeoutMs: options.responseTimeoutMs ?? 120_000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      responseTimeoutMs: options.responseTimeoutMs ?? DEFAULT_SETTINGS.responseTimeoutSeconds * 1000,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_SETTINGS.connectTimeoutSeconds * 1000,
       maxResponseHeadBytes: options.maxResponseHeadBytes ?? 64 * 1024,
     };
   }

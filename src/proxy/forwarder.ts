@@ -8,7 +8,7 @@ import type http from 'node:http';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BackendPool, CompiledRoute, LiveBackend } from './backend-pool.js';
-import type { ErrorPages, ProxyErrorKind } from './error-pages.js';
+import type { ErrorPages, ProxyErrorCode } from './error-pages.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
 import type { BodyBuffers, BufferedBody } from './request-body.js';
 import { classifyUpstreamError, failureOutcome, isIdempotent } from './upstream-failure.js';
@@ -16,7 +16,7 @@ import { classifyUpstreamError, failureOutcome, isIdempotent } from './upstream-
 export interface ForwardOutcome {
   readonly status: number;
   readonly bytes: number;
-  readonly error: ProxyErrorKind | null;
+  readonly error: ProxyErrorCode | null;
 }
 
 export interface ForwarderOptions {
@@ -115,7 +115,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
         if (this.#finished) return;
         if (r.done) break;
         const chunk = r.value;
-        if (body.size + chunk.length > this.o.maxBodyBytes) return this.#fail('payload-too-large');
+        if (body.size + chunk.length > this.o.maxBodyBytes) return this.#fail('TH_ERR_PROXY_BODY_TOO_LARGE');
         if (body.size + chunk.length > this.o.bodies.maxBytes) {
           // longer than what is buffered: what is held goes first, the rest streams
           this.#streamBody(body, it, chunk);
@@ -131,7 +131,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
       }
       const err = await new Promise<NodeJS.ErrnoException | null>((resolve) => body.finish(resolve));
       if (this.#finished) return;
-      if (err) return this.#fail('internal');
+      if (err) return this.#fail('TH_ERR_PROXY_INTERNAL');
       this.#body = body.inMemory ? Buffer.concat([...(await collect(body))]) : null;
       this.#dispatchFirst();
     } catch {
@@ -146,7 +146,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     const max = this.o.maxBodyBytes;
     const onTooLarge = (): void => {
       // the 413 first: the abort reports an upstream error, which must not answer 502
-      this.#fail('payload-too-large');
+      this.#fail('TH_ERR_PROXY_BODY_TOO_LARGE');
       this.#controller?.abort(new Error('request body too large'));
       this.res.once('finish', () => this.req.destroy());
     };
@@ -181,7 +181,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (this.#finished) return;
     const first = this.pool.pick(this.compiled, Date.now());
     if (!first) {
-      this.#fail('no-backend');
+      this.#fail('TH_ERR_PROXY_TOOL_DOWN');
       return;
     }
     this.#start(first);
@@ -210,7 +210,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     );
   }
 
-  #finish(error: ProxyErrorKind | null): void {
+  #finish(error: ProxyErrorCode | null): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#buffered?.release();
@@ -218,7 +218,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     this.done({ status: this.res.headersSent ? this.res.statusCode : 499, bytes: this.#bytes, error });
   }
 
-  #fail(kind: ProxyErrorKind): void {
+  #fail(kind: ProxyErrorCode): void {
     if (!this.res.headersSent) this.pages.send(this.res, kind, this.tool);
     else this.res.destroy();
     this.#finish(kind);
@@ -278,7 +278,7 @@ class ForwardedRequest implements Dispatcher.DispatchHandler {
     if (this.#finished || this.res.destroyed) return;
     if (this.#started) {
       this.res.destroy();
-      this.#finish('bad-gateway');
+      this.#finish('TH_ERR_PROXY_BACKEND_FAILED');
       return;
     }
     const now = Date.now();

@@ -5,6 +5,7 @@
 // tool unless that reader has read it (Node's parser is more lenient: it takes doubled spaces,
 // two Host headers, HTTP/2.0 on a request line). Each request takes the same admission decision
 // as in the fast lane, and is recorded by the same recorder.
+import { proxyStatus, refusalCode } from './error-pages.js';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Admission, Proto } from './admission.js';
@@ -45,7 +46,7 @@ class InFlight {
     readonly recorder: RequestRecorder,
   ) {}
 
-  record(status: number, bytes: number): void {
+  record(status: number, bytes: number, error?: string): void {
     if (this.#recorded) return;
     this.#recorded = true;
     const req = this.req;
@@ -59,6 +60,7 @@ class InFlight {
       status,
       bytes,
       durationMs: performance.now() - this.#started,
+      error,
     });
   }
 }
@@ -145,12 +147,12 @@ export class NodeLane {
       const headOnly = req.method === 'HEAD';
       res.writeHead(a.status, a.headers);
       res.end(headOnly ? undefined : a.body);
-      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body));
+      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body), a.headers['x-toolhost-error']);
       return;
     }
     if (expectsContinue) res.writeContinue();
     const facts = { proto, host, port: req.socket.localPort ?? 0 };
-    this.#parts.forwarder.forward(req, res, path, decision.tool, decision.compiled, facts, (o) => flight.record(o.status, o.bytes));
+    this.#parts.forwarder.forward(req, res, path, decision.tool, decision.compiled, facts, (o) => flight.record(o.status, o.bytes, o.error ?? undefined));
   }
 
   #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: Proto): void {
@@ -167,7 +169,7 @@ export class NodeLane {
       const headOnly = req.method === 'HEAD';
       const hstsLine = proto === 'https' && this.#parts.hsts ? `strict-transport-security: ${this.#parts.hsts}\r\n` : '';
       endWith(socket, answerBytes(a, { headOnly, close: true, hstsLine }));
-      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body));
+      flight.record(a.status, headOnly ? 0 : Buffer.byteLength(a.body), a.headers['x-toolhost-error']);
       return;
     }
     const facts = { proto, host, port: (socket as { localPort?: number }).localPort ?? 0 };
@@ -175,16 +177,16 @@ export class NodeLane {
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const code = refusalCode(err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     const flight = this.#inFlight.get(socket);
     if (flight?.res?.headersSent) {
       // an answer is under way: a status line now would corrupt it
       socket.destroy();
       return;
     }
-    if (flight) flight.record(status, 0);
-    else this.#parts.recorder.refused(status);
-    refuse(socket, status);
+    if (flight) flight.record(proxyStatus(code), 0, code);
+    else this.#parts.recorder.refused(code);
+    refuse(socket, code);
   }
 
   /** keep-alive connections without a request in progress close now */

@@ -45,7 +45,7 @@ export class ProxyAnswers {
       case 'redirect':
         return { status: 301, headers: { location: answer.location, 'content-length': '0' }, body: '' };
       case 'error': {
-        if (answer.json === true && answer.error === 'no-backend') {
+        if (answer.json === true && answer.error === 'TH_ERR_PROXY_TOOL_DOWN') {
           const json = this.#pages.notRunningJson(answer.tool);
           return { status: this.#pages.status(answer.error), headers: { ...this.#pages.headers(answer.error, json), 'content-type': 'application/json' }, body: json };
         }

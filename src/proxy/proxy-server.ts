@@ -5,12 +5,14 @@
 //   forwarder.ts, websocket.ts) -> one record (request-recorder.ts: access log + metrics).
 // This file only builds the parts, binds the listeners and runs start/close/destroy. Nothing on
 // the path from request to forwarding awaits anything.
+import { DEFAULT_SETTINGS } from '../defaults.js';
+import { codedLine } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import { entryPoints, RouteTable, type RedisConnection, type Route, type RouteProblem } from '../routes/index.js';
+import { describeRedis, entryPoints, routeProblemLine, RouteTable, type RedisConnection, type Route, type RouteProblem } from '../routes/index.js';
 import { AccessLog } from './access-log.js';
 import { createAdminServer } from './admin-server.js';
 import { Admission, type Proto } from './admission.js';
@@ -50,17 +52,19 @@ export interface ProxyLimits {
   readonly bufferTotalBytes: number;
 }
 
+const L = DEFAULT_SETTINGS.limits;
+/** src/defaults.ts's limits, in the units the proxy takes */
 export const DEFAULT_LIMITS: ProxyLimits = {
-  maxBodyBytes: 128 * 1024 * 1024,
-  maxHeaderBytes: 16 * 1024,
-  maxConnectionsPerIp: 256,
-  ratePerSecond: 100,
-  burst: 100,
-  emptyUserAgent: 'allow',
-  headersTimeoutMs: 20_000,
-  requestTimeoutMs: 300_000,
-  bufferBodyBytes: 16 * 1024 * 1024,
-  bufferTotalBytes: 1024 * 1024 * 1024,
+  maxBodyBytes: L.maxBodyBytes,
+  maxHeaderBytes: L.maxHeaderBytes,
+  maxConnectionsPerIp: L.maxConnectionsPerIp,
+  ratePerSecond: L.ratePerSecond,
+  burst: L.burst,
+  emptyUserAgent: L.emptyUserAgent,
+  headersTimeoutMs: L.headersTimeoutSeconds * 1000,
+  requestTimeoutMs: L.requestTimeoutSeconds * 1000,
+  bufferBodyBytes: L.bufferBodyBytes,
+  bufferTotalBytes: L.bufferTotalBytes,
 };
 
 export interface ListenAddress {
@@ -109,7 +113,7 @@ const HSTS = 'max-age=31622400';
 /** how long a proxy may be cut off from Redis before healthz says it is degraded (default) */
 const STALE_AFTER_MS = 60_000;
 const DEFAULT_ACCEPT_HANDLES = 32;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = DEFAULT_SETTINGS.connectTimeoutSeconds * 1000;
 /** a keep-alive client may stay idle this long between requests */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** below lighttpd's and Node's default server idle timeouts (5 s): the proxy closes first */
@@ -218,7 +222,7 @@ export class ProxyServer {
     this.#table.on('problem', (p: RouteProblem) => {
       this.#metrics.routeProblems.inc();
       options.onRouteProblem?.(p);
-      options.log?.(`route ${p.tool}: ignoring ${p.field || 'key'} = ${JSON.stringify(p.value)}: ${p.reason}`);
+      options.log?.(routeProblemLine(p));
     });
     this.#table.on('state', (state) => {
       if (!this.#closing && !this.#partsDown) options.log?.(`redis: ${state}`);
@@ -273,7 +277,7 @@ export class ProxyServer {
    */
   async start(redisWaitMs = 10_000): Promise<boolean> {
     const loaded = await this.#table.start(redisWaitMs);
-    if (!loaded) this.#options.log?.(`redis: no answer from the route table within ${redisWaitMs} ms; listening anyway, routes load when it answers`);
+    if (!loaded) this.#options.log?.(codedLine('TH_ERR_REDIS_UNREACHABLE', describeRedis(this.#options.redis), `no answer from the route table within ${redisWaitMs} ms (the proxy listens anyway, and routes once Redis answers)`));
     await this.#listenPublic(this.#createListener('http'), this.#options.listen);
     if (this.#options.tls) await this.#listenPublic(this.#createListener('https'), this.#options.tls.listen);
     if (this.#options.tls) this.#rewriter = new LocationRewriter((host) => this.#httpsOrigin(host), this.addresses().http.port);

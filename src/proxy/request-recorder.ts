@@ -3,6 +3,7 @@
 // tools the route table has, so a stranger asking for a thousand made-up names adds no series:
 // those are counted under tool="".
 import type { AccessLog, AccessRecord } from './access-log.js';
+import { proxyStatus, type ProxyErrorCode } from './error-pages.js';
 import type { ProxyMetrics } from './metrics.js';
 
 export interface ExchangeRecord {
@@ -19,6 +20,8 @@ export interface ExchangeRecord {
   /** body bytes sent to the client */
   readonly bytes: number;
   readonly durationMs: number;
+  /** the TH_ERR_PROXY_* code when the proxy answered with one of its error pages */
+  readonly error?: string | undefined;
 }
 
 export function accessRecord(r: ExchangeRecord, time: Date): AccessRecord {
@@ -33,6 +36,7 @@ export function accessRecord(r: ExchangeRecord, time: Date): AccessRecord {
     userAgent: r.userAgent,
     tool: r.tool,
     durationMs: r.durationMs,
+    error: r.error,
   };
 }
 
@@ -53,7 +57,7 @@ export class RequestRecorder {
   }
 
   /** a head answered before it could be read as a request (400, 408, 431) */
-  refused(status: number): void {
-    this.record({ method: '-', target: '', httpVersion: '', referer: undefined, userAgent: undefined, tool: '', status, bytes: 0, durationMs: 0 });
+  refused(code: ProxyErrorCode): void {
+    this.record({ method: '-', target: '', httpVersion: '', referer: undefined, userAgent: undefined, tool: '', status: proxyStatus(code), bytes: 0, durationMs: 0, error: code });
   }
 }

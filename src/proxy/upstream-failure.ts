@@ -9,7 +9,7 @@
 //   no answer in time         -> 504 (response timeout), never retried: the backend has the request
 //   an answer that is not HTTP -> 502
 // A request is sent again only if its body can be sent again (none, or buffered by the proxy).
-import type { ProxyErrorKind } from './error-pages.js';
+import type { ProxyErrorCode } from './error-pages.js';
 
 export type UpstreamFailure = 'refused' | 'connect-timeout' | 'reset' | 'response-timeout' | 'bad-response';
 
@@ -41,7 +41,7 @@ export interface RetryFacts {
 }
 
 export interface FailureOutcome {
-  readonly answer: ProxyErrorKind;
+  readonly answer: ProxyErrorCode;
   /** skip this backend for a while (BackendPool.markDown) */
   readonly markDown: boolean;
   /** where the request may go again, if anywhere */
@@ -57,14 +57,14 @@ export function isIdempotent(method: string): boolean {
 export function failureOutcome(failure: UpstreamFailure, request: RetryFacts): FailureOutcome {
   switch (failure) {
     case 'refused':
-      return { answer: 'bad-gateway', markDown: true, retry: request.replayable ? 'another-backend' : null };
+      return { answer: 'TH_ERR_PROXY_BACKEND_FAILED', markDown: true, retry: request.replayable ? 'another-backend' : null };
     case 'connect-timeout':
-      return { answer: 'gateway-timeout', markDown: true, retry: request.replayable ? 'another-backend' : null };
+      return { answer: 'TH_ERR_PROXY_BACKEND_TIMEOUT', markDown: true, retry: request.replayable ? 'another-backend' : null };
     case 'reset':
-      return { answer: 'bad-gateway', markDown: false, retry: request.replayable && request.idempotent ? 'same-backend' : null };
+      return { answer: 'TH_ERR_PROXY_BACKEND_FAILED', markDown: false, retry: request.replayable && request.idempotent ? 'same-backend' : null };
     case 'response-timeout':
-      return { answer: 'gateway-timeout', markDown: false, retry: null };
+      return { answer: 'TH_ERR_PROXY_BACKEND_TIMEOUT', markDown: false, retry: null };
     case 'bad-response':
-      return { answer: 'bad-gateway', markDown: false, retry: null };
+      return { answer: 'TH_ERR_PROXY_BACKEND_FAILED', markDown: false, retry: null };
   }
 }

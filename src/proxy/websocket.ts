@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { BackendPool, CompiledRoute } from './backend-pool.js';
 import { downstreamHeaderObject, upstreamRequestHeaders, type ForwardFacts } from './header-policy.js';
 import { endWith, refuse } from './http1/answers.js';
+import { proxyStatus } from './error-pages.js';
 import { classifyUpstreamError, failureOutcome } from './upstream-failure.js';
 
 export interface UpgradeOptions {
@@ -44,8 +45,8 @@ export class UpgradeForwarder {
     // upgrades get their own connection (node:http): it leaves the pool for good once upgraded
     const backend = this.#pool.pick(compiled, Date.now());
     if (!backend) {
-      refuse(client, 503);
-      done(503, 0);
+      refuse(client, 'TH_ERR_PROXY_TOOL_DOWN');
+      done(proxyStatus('TH_ERR_PROXY_TOOL_DOWN'), 0);
       return;
     }
     let settled = false;
@@ -80,8 +81,8 @@ export class UpgradeForwarder {
       if (settled) return;
       const outcome = failureOutcome(classifyUpstreamError(err.code), { idempotent: false, replayable: false });
       if (outcome.markDown) this.#pool.markDown(backend, Date.now());
-      const status = outcome.answer === 'gateway-timeout' ? 504 : 502;
-      refuse(client, status);
+      const status = proxyStatus(outcome.answer);
+      refuse(client, outcome.answer);
       settle(status);
     });
 
@@ -95,8 +96,8 @@ export class UpgradeForwarder {
         size += c.length;
         if (size > MAX_REFUSAL_BYTES) {
           up.destroy();
-          refuse(client, 502);
-          settle(502);
+          refuse(client, 'TH_ERR_PROXY_BACKEND_FAILED');
+          settle(proxyStatus('TH_ERR_PROXY_BACKEND_FAILED'));
           return;
         }
         chunks.push(c);

@@ -18,7 +18,7 @@ export {
   DIRECTORY_CHANNEL_PATTERN,
   MAINTAINERS_FIELD,
 } from './route-keys.js';
-export { parseRoute, parseBackendUrl, writtenLeases, sameRouting, type Backend, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
+export { parseRoute, parseBackendUrl, routeProblemLine, writtenLeases, sameRouting, type Backend, type BackendPolicy, type LeaseView, type Route, type RouteProblem } from './route-model.js';
 export { RouteStore, OversizedRoute, type RegisterOptions, type StoredRoute } from './route-store.js';
 export { ROUTE_LIMITS, DIRECTORY_LIMITS, routeHashProblem, normalizeDescription, type HashLimits } from './route-limits.js';
 export { ToolDirectoryStore, parseToolEntry, type ToolEntry, type ToolEntryUpdate } from './tool-directory.js';

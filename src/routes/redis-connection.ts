@@ -13,7 +13,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import net from 'node:net';
 import { ToolhostError } from '../errors.js';
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export { DEFAULT_REDIS_URL } from '../defaults.js';
 export const SENTINEL_SCHEME = 'redis-sentinel:';
 export const DEFAULT_SENTINEL_PORT = 26379;
 

@@ -1,5 +1,6 @@
 // A tool's route as the proxy uses it, built once when the hash changes (never per request):
 // parsed backend URLs, leases, description. Garbage in a hash is skipped and reported.
+import { codedLine } from '../errors.js';
 import { isToolName } from '../tool-name.js';
 import { BACKEND_FIELD_PREFIX, DEFAULT_ROUTE_FIELD, DESCRIPTION_FIELD, LEASE_FIELD_PREFIX, NODE_FIELD_PREFIX } from './route-keys.js';
 
@@ -53,6 +54,11 @@ export interface RouteProblem {
   readonly field: string;
   readonly value: string;
   readonly reason: string;
+}
+
+/** how the proxy's log and `toolhost routes show` say a route field is ignored: in the same words, under one code */
+export function routeProblemLine(p: RouteProblem): string {
+  return codedLine('TH_ERR_ROUTE_ENTRY_IGNORED', p.tool, p.field || 'key', JSON.stringify(p.value), p.reason, p.tool);
 }
 
 export function parseBackendUrl(value: string): { host: string; port: number } | string {

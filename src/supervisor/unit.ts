@@ -12,6 +12,7 @@
 //                  backing-off ◄──── exit / failed liveness ──┘
 //   any ──stop──► stopping ──every instance stopped, every route released──► stopped
 import { setTimeout as sleep } from 'node:timers/promises';
+import { codedLine, isToolhostError } from '../errors.js';
 import type { ManagedProcess } from './child-process.js';
 import { RestartPolicy } from './restart-policy.js';
 
@@ -36,10 +37,13 @@ export interface UnitInstance {
   readonly url: string | null;
 }
 
-/** the unit's own configuration is wrong: it waits in config-error (a running instance is kept) */
+/**
+ * the unit's own configuration is wrong: it waits in config-error (a running instance is kept).
+ * Its lines carry their TH_ERR_* codes; the last one is the verdict (the code a CLI reports).
+ */
 export class UnitConfigError extends Error {
   constructor(readonly lines: readonly string[]) {
-    super(lines[0] ?? 'configuration error');
+    super(lines.at(-1) ?? 'configuration error');
     this.name = 'UnitConfigError';
   }
 }
@@ -68,6 +72,8 @@ export interface UnitSnapshot<I extends UnitInstance> {
 export interface UnitDriver<I extends UnitInstance> {
   /** what an instance is called in messages: "server", "job" */
   readonly noun: string;
+  /** where its maintainer reads why it failed ("see ~/error.log"): ends the coded failure lines */
+  readonly outputHint: string;
   /**
    * start an instance and resolve once it is ready (UnitConfigError: the configuration is
    * wrong); when `signal` aborts (the unit is being stopped), stop what was started and reject
@@ -235,7 +241,8 @@ export class Unit<I extends UnitInstance> {
 
   async #unroute(port: number): Promise<void> {
     this.#routed.delete(port);
-    await this.#driver.unroute?.(port).catch((err: Error) => this.#driver.log(`route: ${err.message}`));
+    // the registrar's refusals are coded: the line keeps the code
+    await this.#driver.unroute?.(port).catch((err: Error) => this.#driver.log(`route: ${isToolhostError(err) ? err.line : err.message}`));
   }
 
   /** an instance started, ready, and routed; throws when any of that fails */
@@ -322,7 +329,7 @@ export class Unit<I extends UnitInstance> {
     } catch (err) {
       // the old instance is stopped by the stop that comes next
       if (this.#stopRequested) return;
-      const why = err instanceof UnitConfigError ? `configuration error: ${err.lines[0] ?? ''}` : `a new ${noun} did not start (${(err as Error).message}); the old one keeps serving`;
+      const why = err instanceof UnitConfigError ? `configuration error: ${err.message}` : codedLine('TH_ERR_UNIT_REPLACEMENT_FAILED', noun, (err as Error).message, this.#driver.outputHint);
       if (err instanceof UnitConfigError) this.#reportConfig(err, true);
       else {
         this.#lastExit = (err as Error).message;
@@ -345,11 +352,11 @@ export class Unit<I extends UnitInstance> {
     if (err instanceof UnitConfigError) {
       this.#transition('config-error');
       this.#reportConfig(err, false);
-      this.#publish(`configuration error: ${err.lines[0] ?? ''}`);
+      this.#publish(`configuration error: ${err.message}`);
       return;
     }
     this.#lastExit = err instanceof Error ? err.message : String(err);
-    this.#driver.log(`the ${this.#driver.noun} did not start: ${this.#lastExit}`);
+    this.#driver.log(codedLine('TH_ERR_UNIT_START_FAILED', this.#driver.noun, this.#lastExit, this.#driver.outputHint));
     this.#backOff(0);
   }
 
@@ -372,7 +379,10 @@ export class Unit<I extends UnitInstance> {
   #backOff(ranMs: number): void {
     const delay = this.#policy.nextDelay(ranMs);
     this.#transition('backing-off');
-    const msg = `the ${this.#driver.noun} stopped (${this.#lastExit ?? 'unknown'}); restart ${this.#restarts} in ${delay} ms` + (this.#policy.crashLooping ? '; it keeps crashing' : '');
+    const cause = this.#lastExit ?? 'unknown';
+    const msg = this.#policy.crashLooping
+      ? codedLine('TH_ERR_UNIT_CRASH_LOOP', this.#driver.noun, cause, this.#restarts, delay, this.#driver.outputHint)
+      : codedLine('TH_ERR_UNIT_EXITED', this.#driver.noun, cause, this.#restarts, delay);
     this.#driver.log(msg);
     this.#publish(msg);
     this.#stateTimer(delay, () => {
@@ -392,7 +402,7 @@ export class Unit<I extends UnitInstance> {
     const allowed = this.#driver.livenessFailures ?? 3;
     if (this.#livenessFailed >= allowed) {
       this.#livenessFailed = 0;
-      this.#driver.log(`the ${this.#driver.noun} failed ${allowed} liveness checks in a row; restarting it`);
+      this.#driver.log(codedLine('TH_ERR_UNIT_LIVENESS_FAILED', this.#driver.noun, allowed, this.#driver.outputHint));
       // its exit is a crash like any other: unrouted, then started again by the backoff
       c.process.signal('SIGKILL');
     }

@@ -79,10 +79,7 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   const running = runningWebservice(ctx);
   if (running) {
     if (running.state.type !== manifest.type) {
-      throw new ToolhostError(
-        'TH_ERR_WEBSERVICE_TYPE_MISMATCH',
-        `your webservice is running as "${running.state.type}", not "${manifest.type}"; run "webservice ${manifest.type} restart" to switch, or "webservice stop" first`,
-      );
+      throw new ToolhostError('TH_ERR_WEBSERVICE_TYPE_MISMATCH', running.state.type, manifest.type, manifest.type);
     }
     return { alreadyRunning: true, state: running.state };
   }
@@ -93,7 +90,8 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
     checkServer(serverContext(ctx.tool, ctx.runtimeDir, '127.0.0.1', ctx.env, manifest));
   } catch (err) {
     if (!(err instanceof ConfigProblem)) throw err;
-    throw err.error ?? new ToolhostError('TH_ERR_LIGHTTPD_REJECTED', err.lines.join('; '));
+    // the code checkError decided, as `webservice config --check` and the supervisor report it
+    throw err.toolhostError();
   }
   // the registrar must be there before the supervisor detaches: say so now, in one line
   await withRegistrar(ctx.registrarDir, ctx.tool.name, async () => {});

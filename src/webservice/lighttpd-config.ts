@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { fillTemplate, makeSource, mergeConfig, nodeHost, type MergeResult } from '../lighttpd/index.js';
+import { fillTemplate, makeSource, mergeConfig, nodeHost, type LighttpdMessage, type MergeResult } from '../lighttpd/index.js';
 import { templatePath } from '../package-files.js';
 import type { Tool } from '../accounts/index.js';
 
@@ -85,4 +85,9 @@ export function buildLighttpdConfig(o: LighttpdConfigOptions): ToolLighttpdConfi
     basedir: o.tool.home,
   });
   return { ...result, userFile: userText === null ? null : userFile, env };
+}
+
+/** lighttpd -tt's message prefixed with the place in the maintainer's file (or the template) it points at */
+export function placeInConfig(m: LighttpdMessage): string {
+  return m.origin ? `${m.origin.origin === 'user' ? m.origin.file : 'toolhost template'}:${m.origin.line}: ` : '';
 }

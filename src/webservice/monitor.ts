@@ -6,6 +6,7 @@
 // files of a tool, never through a link and only if the tool owns them, and never writes one.
 import { statSync } from 'node:fs';
 import path from 'node:path';
+import { codedLine } from '../errors.js';
 import { prepareRuntimeDirectory, readOwnedTail, runtimeDirectory, toolOwner, toolsUnder, type Owner, type Tool } from '../accounts/index.js';
 import { DEFAULT_WEB_EMAILS, lastLines, spoolEvent, wants, type EmailPolicy, type NotifyEvent } from '../notify/index.js';
 import { launchRun, readJobsOf, Scheduler, type ScheduledTool } from '../jobs/index.js';
@@ -90,8 +91,8 @@ export class HostMonitor {
     if (!owner) return 'no-manifest';
     const web = readManifestOf(tool.home, owner);
     const jobs = readJobsOf(tool.home, owner);
-    if (web.problem) this.#o.log(`${name}: ignoring ${manifestPath(tool.home)}: ${web.problem}`);
-    if (jobs.problem) this.#o.log(`${name}: ignoring ~/jobs.manifest: ${jobs.problem}`);
+    if (web.problem) this.#o.log(codedLine('TH_ERR_MANIFEST_IGNORED', name, manifestPath(tool.home), web.problem));
+    if (jobs.problem) this.#o.log(codedLine('TH_ERR_MANIFEST_IGNORED', name, '~/jobs.manifest', jobs.problem));
     if (web.problem && !jobs.jobs.length) return 'ignored';
     const runtimeDir = runtimeDirectory(tool, this.#o.env);
     // the system runtime directory is root's to make (/run is emptied at boot); one inside a
@@ -115,7 +116,7 @@ export class HostMonitor {
     const recent = (this.#restarts.get(name) ?? []).filter((t) => now - t < window);
     if (recent.length >= (this.#o.maxRestarts ?? 3)) {
       this.#restarts.set(name, recent);
-      const why = `supervisor down, but restarted ${recent.length} times in ${Math.round(window / 60_000)} min; leaving it for a person (webservice status)`;
+      const why = codedLine('TH_ERR_MONITOR_GAVE_UP', name, recent.length, Math.round(window / 60_000));
       if (!this.#gaveUp.has(name)) {
         this.#o.log(`${name}: ${why}`);
         this.#gaveUp.add(name);

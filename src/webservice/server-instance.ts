@@ -7,10 +7,10 @@
 import type { EmailPolicy } from '../notify/index.js';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ToolhostError } from '../errors.js';
-import { findLighttpd, formatDiagnostic, missingModuleError, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
+import { ToolhostError } from '../errors.js';
+import { checkError, findLighttpd, formatDiagnostic, runLighttpdCheck, type Diagnostic } from '../lighttpd/index.js';
 import { httpProbe, processInfo, startProcess, StartError, UnitConfigError, type ManagedProcess } from '../supervisor/index.js';
-import { buildLighttpdConfig, toolEnvironment } from './lighttpd-config.js';
+import { buildLighttpdConfig, placeInConfig, toolEnvironment } from './lighttpd-config.js';
 import { nodeLaunch, nodeProblem } from './node-server.js';
 import { pythonLaunch, pythonProblem } from './python-server.js';
 import type { WebserviceType } from './webservice-types.js';
@@ -49,22 +49,27 @@ export interface ServerInstance {
   readonly guard: UnitGuard | null;
 }
 
-/** the configuration is wrong: the running server (if any) must stay as it is */
+/**
+ * The configuration is wrong: the running server (if any) must stay as it is. Its lines (the
+ * supervisor's status, ~/service.log, the notice) are the errors' diagnostics, then the coded
+ * line; `webservice start` reports the same error, so every path names the same code.
+ */
 export class ConfigProblem extends UnitConfigError {
   constructor(
-    lines: readonly string[],
+    /** the coded error behind it */
+    readonly error: ToolhostError,
     readonly diagnostics: readonly Diagnostic[] = [],
-    /** the coded error behind it, for `webservice start` to report as it is */
-    readonly error: ToolhostError | null = null,
   ) {
-    super(lines);
+    super([...diagnostics.map((d) => formatDiagnostic(d, { snippet: false })), error.line]);
     this.name = 'ConfigProblem';
   }
 
-  static of(error: ToolhostError): ConfigProblem {
-    return new ConfigProblem([`${error.message} [${error.code}]`], [], error);
+  /** the error with the diagnostic lines it refers to, as a CLI prints it */
+  toolhostError(): ToolhostError {
+    return this.diagnostics.length ? this.error.withDetails(this.diagnostics.map((d) => formatDiagnostic(d))) : this.error;
   }
 }
+
 
 export const ERROR_LOG = 'error.log';
 export const ACCESS_LOG = 'access.log';
@@ -89,7 +94,7 @@ export function checkServer(ctx: ServerContext): void {
       prepareLighttpd(ctx, 0);
       return;
   }
-  if (problem) throw ConfigProblem.of(problem);
+  if (problem) throw new ConfigProblem(problem);
 }
 
 interface Launch {
@@ -111,7 +116,7 @@ function launchFor(ctx: ServerContext, port: PortWord): Launch {
   switch (ctx.type) {
     case 'generic': {
       const [cmd, ...rest] = ctx.command ?? [];
-      if (!cmd) throw new ConfigProblem(['a generic webservice needs a command: webservice generic start -- ./server.sh ARGS']);
+      if (!cmd) throw new ConfigProblem(new ToolhostError('TH_ERR_WEBSERVICE_NO_COMMAND'));
       return { command: cmd, args: [...rest, String(port)], cwd: ctx.tool.home, env: { ...base, ...added }, added };
     }
     case 'python': {
@@ -147,17 +152,18 @@ export function serverCommandLine(ctx: ServerContext): string {
   try {
     l = launchFor(ctx, '$PORT');
   } catch (err) {
-    if (err instanceof ConfigProblem && err.error) throw err.error;
+    if (err instanceof ConfigProblem) throw err.toolhostError();
     throw err;
   }
   const env = Object.entries(l.added).map(([k, v]) => `${k}=${shellWord(v)}`);
   return `cd ${shellWord(l.cwd)} && ${[...env, l.command, ...l.args].map((w, i) => (i < env.length ? w : shellWord(w))).join(' ')}`;
 }
 
-/** the lighttpd configuration for this port, written and checked; throws ConfigProblem */
+/**
+ * the lighttpd configuration for this port, written and checked; throws ConfigProblem with the
+ * code checkError decides, in the order every check makes: toolhost's, the binary, lighttpd -tt
+ */
 export function prepareLighttpd(ctx: ServerContext, port: number): { file: string; env: NodeJS.ProcessEnv; binary: string } {
-  const binary = findLighttpd(ctx.env);
-  if (!binary) throw new ConfigProblem(['lighttpd is not installed; install it with: apt-get install lighttpd']);
   const built = buildLighttpdConfig({
     tool: ctx.tool,
     type: ctx.type === 'lighttpd-plain' ? 'lighttpd-plain' : 'lighttpd',
@@ -168,23 +174,16 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
     asAccount: false,
     env: ctx.env,
   });
-  if (!built.ok) {
-    const errors = built.diagnostics.filter((d) => d.severity === 'error');
-    throw new ConfigProblem(errors.map((d) => formatDiagnostic(d, { snippet: false })), errors);
-  }
+  const invalid = checkError({ stage: 'toolhost', file: built.userFile ?? 'the configuration', diagnostics: built.diagnostics });
+  if (invalid) throw new ConfigProblem(invalid, built.diagnostics.filter((d) => d.severity === 'error'));
+  const binary = findLighttpd(ctx.env);
+  const notInstalled = checkError({ stage: 'binary', binary, env: ctx.env });
+  if (notInstalled || !binary) throw new ConfigProblem(notInstalled as ToolhostError);
   const file = path.join(ctx.runtimeDir, `lighttpd-${port}.conf`);
   writeFileSync(file, built.text);
   const check = runLighttpdCheck(binary, file, { env: built.env, cwd: ctx.tool.home, lineMap: built.lineMap, mergedText: built.text, moduleCauses: built.moduleCauses });
-  if (!check.ok) {
-    const missing = check.messages.find((m) => m.fatal && m.missingModule)?.missingModule;
-    if (missing) {
-      const error = missingModuleError(missing);
-      throw new ConfigProblem([error.message], [], error);
-    }
-    throw new ConfigProblem(
-      check.messages.filter((m) => m.fatal).map((m) => `${m.origin ? `${m.origin.file}:${m.origin.line}: ` : ''}lighttpd: ${m.text}`),
-    );
-  }
+  const rejected = checkError({ stage: 'lighttpd', result: check, place: placeInConfig });
+  if (rejected) throw new ConfigProblem(rejected);
   return { file, env: built.env, binary };
 }
 

@@ -73,6 +73,7 @@ export class WebUnit {
     const livenessMs = options.livenessIntervalMs ?? 10_000;
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',
+      outputHint: 'see ~/error.log',
       replace: 'start-first',
       launch: (signal) => this.#launch(signal),
       describeExit: (i, code, signal) => {
@@ -88,8 +89,7 @@ export class WebUnit {
       livenessIntervalMs: livenessMs,
       publish: (s) => this.#publish(s),
       log: (line) => {
-        // a crash loop points at the server's own errors
-        serviceLog(this.#o.server.tool.home, line.endsWith('it keeps crashing') ? `${line}: see ~/error.log` : line);
+        serviceLog(this.#o.server.tool.home, line);
         if (line.startsWith('configuration error')) this.#errorLog(line);
       },
       afterStop: async () => {

@@ -35,7 +35,7 @@ t.test('toolhost routes list, show, set and rm', async (t) => {
   t.match(list.stdout, /^beta {21}http:\/\/127\.0\.0\.1:8002 \(lease \d+s\)$/m);
   const show = await runBin(t, 'toolhost', ['routes', 'show', 'beta'], { env });
   t.match(show.stdout, /^backend:s1\thttp:\/\/127\.0\.0\.1:8002$/m);
-  t.match(show.stderr, /ignored by the proxy: backend:bad = ftp:\/\/x: scheme ftp: is not supported/);
+  t.match(show.stderr, /route \S+: ignoring backend:bad = "ftp:\/\/x": scheme ftp: is not supported.*\[TH_ERR_ROUTE_ENTRY_IGNORED\]/);
   t.equal((await runBin(t, 'toolhost', ['routes', 'rm', 'alpha'], { env })).code, 0);
   t.equal(await r.exists('prefix:alpha'), 0);
   const again = await runBin(t, 'toolhost', ['routes', 'rm', 'alpha'], { env });

@@ -61,7 +61,7 @@ t.test('a published job cannot take another tool\'s route or port', { skip }, as
   const r = asTool(a, `cd ~ && env -u NODE_OPTIONS TOOLHOST_REGISTRAR_DIR=${p.registrar.dir} TOOLHOST_RUNTIME_DIR=${p.runtime} ${BIN}/toolhost jobs run thief --command "sleep 1000" --continuous --port ${portB} --publish`);
   t.equal(r.status, 0, r.stderr);
   await waitFor(() => /the job did not start/.test(readFileSync(path.join(p.homeOf(a), 'service.log'), 'utf8')), 20_000, 'the refusal');
-  t.match(readFileSync(path.join(p.homeOf(a), 'service.log'), 'utf8'), /job thief: the job did not start: .*the kernel says: uid \d+, not/);
+  t.match(readFileSync(path.join(p.homeOf(a), 'service.log'), 'utf8'), /job thief: the job did not start: .*the kernel says: uid \d+, not.*; it is tried again after a pause; see its output: toolhost jobs logs thief \[TH_ERR_UNIT_START_FAILED\]/);
   t.same(await p.served(b), { status: 200, body: `${b} page` });
   t.equal(p.proxy.proxy.routeTable.get(a)?.backends.length ?? 0, 0, 'a is routed nowhere');
   // stopped here, not by the teardown's tool delete: a job retrying its start and a server still

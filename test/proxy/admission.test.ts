@@ -100,17 +100,17 @@ const UA = 'User-Agent: table/1';
 
 const CASES: readonly PolicyCase[] = [
   { name: 'a live tool is forwarded', line: 'GET /live/ HTTP/1.1', want: (p) => ok(p === 'upgrade' ? 101 : 200) },
-  { name: 'an unknown tool', line: 'GET /nosuch/ HTTP/1.1', want: err(404, 'unknown-tool') },
-  { name: 'a tool without a live backend', line: 'GET /down/ HTTP/1.1', want: err(503, 'no-backend') },
-  { name: 'a tool in the tool directory without a route (#14)', line: 'GET /idle/ HTTP/1.1', want: err(503, 'no-backend') },
-  { name: 'a tool with only unusable backend entries', line: 'GET /bad/ HTTP/1.1', want: err(502, 'bad-gateway') },
+  { name: 'an unknown tool', line: 'GET /nosuch/ HTTP/1.1', want: err(404, 'TH_ERR_PROXY_TOOL_UNKNOWN') },
+  { name: 'a tool without a live backend', line: 'GET /down/ HTTP/1.1', want: err(503, 'TH_ERR_PROXY_TOOL_DOWN') },
+  { name: 'a tool in the tool directory without a route (#14)', line: 'GET /idle/ HTTP/1.1', want: err(503, 'TH_ERR_PROXY_TOOL_DOWN') },
+  { name: 'a tool with only unusable backend entries', line: 'GET /bad/ HTTP/1.1', want: err(502, 'TH_ERR_PROXY_BACKEND_FAILED') },
   { name: 'a tool named without its slash', line: 'GET /live?x=1 HTTP/1.1', want: ok(301, { location: '/live/?x=1' }) },
   { name: 'the home page', line: 'GET / HTTP/1.1', want: ok(200) },
   { name: 'the health check', line: 'GET /.well-known/healthz HTTP/1.1', before: 3, want: ok(200) },
-  { name: 'an address over its rate', line: 'GET /live/ HTTP/1.1', before: 2, want: err(429, 'too-many-requests', { retryAfter: '1' }) },
-  { name: 'no User-Agent under --empty-user-agent deny', line: 'GET /live/ HTTP/1.1', headers: [], want: err(403, 'no-user-agent') },
-  { name: 'TRACE', line: 'TRACE /live/ HTTP/1.1', want: err(405, 'method-not-allowed') },
-  { name: 'a body over the limit', line: 'POST /live/ HTTP/1.1', headers: [UA, 'Content-Length: 2000'], want: err(413, 'payload-too-large') },
+  { name: 'an address over its rate', line: 'GET /live/ HTTP/1.1', before: 2, want: err(429, 'TH_ERR_PROXY_RATE_LIMITED', { retryAfter: '1' }) },
+  { name: 'no User-Agent under --empty-user-agent deny', line: 'GET /live/ HTTP/1.1', headers: [], want: err(403, 'TH_ERR_PROXY_NO_USER_AGENT') },
+  { name: 'TRACE', line: 'TRACE /live/ HTTP/1.1', want: err(405, 'TH_ERR_PROXY_METHOD_NOT_ALLOWED') },
+  { name: 'a body over the limit', line: 'POST /live/ HTTP/1.1', headers: [UA, 'Content-Length: 2000'], want: err(413, 'TH_ERR_PROXY_BODY_TOO_LARGE') },
   { name: 'an address over its connection cap', line: 'GET /live/ HTTP/1.1', holdConnections: 2, want: { status: 0, error: null, location: null, retryAfter: null } },
 ];
 

@@ -244,7 +244,7 @@ t.test('a backend that answers garbage or conflicting lengths: 502 page, and the
   await route('broken', backend.url);
   const got = await exchange(proxy.port, ['GET /broken/garbage HTTP/1.1\r\nHost: x\r\n\r\nGET /broken/lengths HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
   t.equal(count(got, 'HTTP/1.1 502 Bad Gateway'), 2);
-  t.equal(count(got, 'x-toolhost-error: bad-gateway'), 2);
+  t.equal(count(got, 'x-toolhost-error: TH_ERR_PROXY_BACKEND_FAILED'), 2);
 });
 
 t.test("what the fast lane does not take is answered by Node's server, which then closes that connection (#10)", async (t) => {

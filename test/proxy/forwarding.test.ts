@@ -47,7 +47,7 @@ t.test('refused connection: 502; no answer in time: 504 (our own timer tells the
   await route('refuser', `http://127.0.0.1:${deadPort}`);
   const refused = await get(`${proxy.url}/refuser/`);
   t.equal(refused.status, 502);
-  t.equal(refused.headers.get('x-toolhost-error'), 'bad-gateway');
+  t.equal(refused.headers.get('x-toolhost-error'), 'TH_ERR_PROXY_BACKEND_FAILED');
 
   const slow = await startEchoBackend(t, 'slow', () => true /* never answers */);
   await route('slowpoke', slow.url);

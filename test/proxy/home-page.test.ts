@@ -87,7 +87,7 @@ t.test('a tool that exists but runs no webservice answers 503 saying so and what
   for (const tool of ['idle', 'sleeping']) {
     const res = await fetch(`${proxy.url}/${tool}/some/page`);
     t.equal(res.status, 503, tool);
-    t.equal(res.headers.get('x-toolhost-error'), 'no-backend');
+    t.equal(res.headers.get('x-toolhost-error'), 'TH_ERR_PROXY_TOOL_DOWN');
     const body = await res.text();
     t.match(body, new RegExp(`The tool <b>${tool}</b> exists, but its webservice is not running\\.`));
     t.match(body, new RegExp(`<code>become ${tool}</code>, then <code>webservice start</code>`));
@@ -100,7 +100,7 @@ t.test('a tool that exists but runs no webservice answers 503 saying so and what
     tool: 'idle',
     up: false,
     status: 503,
-    error: 'no-backend',
+    error: 'TH_ERR_PROXY_TOOL_DOWN',
     message: 'this tool exists but its webservice is not running',
     maintainers: ['carol'],
     maintainersCan: ['become idle', 'webservice start', 'webservice status', 'webservice logs'],

@@ -157,10 +157,10 @@ t.test('garbage or dangerous backend URLs in Redis: 502 and a log line, never a 
   for (const [tool] of entries) {
     const res = await fetch(`${proxy.url}/${tool}/`);
     t.equal(res.status, 502, tool);
-    t.equal(res.headers.get('x-toolhost-error'), 'bad-gateway');
+    t.equal(res.headers.get('x-toolhost-error'), 'TH_ERR_PROXY_BACKEND_FAILED');
   }
   const log = logs.join('\n');
-  t.match(log, /route garbage: ignoring \.\* = "not a url at all": not a URL/);
+  t.match(log, /route garbage: ignoring \.\* = "not a url at all": not a URL.*\[TH_ERR_ROUTE_ENTRY_IGNORED\]/);
   t.match(log, /route internet: ignoring .*outside the backend networks/);
   t.match(log, /route named: ignoring .*is not an IP address/);
   t.match(log, /route redis: ignoring .*the proxy itself or its Redis/);

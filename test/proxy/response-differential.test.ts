@@ -261,10 +261,10 @@ t.test('the fast lane reads backend responses as llhttp does: where they end, wh
 
 function compare(direct: Outcome, proxied: Outcome, bytes: Buffer): string | null {
   if (direct.status <= 0) {
-    if (proxied.status === 502 && proxied.toolhostError === 'bad-gateway') return null;
+    if (proxied.status === 502 && proxied.toolhostError === 'TH_ERR_PROXY_BACKEND_FAILED') return null;
     return `llhttp read no head, the proxy answered ${proxied.status}`;
   }
-  if (proxied.status === 502 && proxied.toolhostError === 'bad-gateway') {
+  if (proxied.status === 502 && proxied.toolhostError === 'TH_ERR_PROXY_BACKEND_FAILED') {
     const head = bytes.toString('latin1');
     return STRICTER.some(([, re]) => re.test(head)) ? null : `llhttp read ${direct.status}, the proxy refused the head`;
   }

@@ -227,7 +227,10 @@ t.test('a crashing generic server is reported as crash-looping with its last exi
   const s = JSON.parse((await ws('status', '--json')).stdout);
   t.equal(s.lastExit, 'exit code 7');
   t.ok(s.restarts >= 3);
-  t.match(readFileSync(path.join(tool.home, 'service.log'), 'utf8'), /it keeps crashing: see ~\/error\.log/);
+  const log = readFileSync(path.join(tool.home, 'service.log'), 'utf8');
+  t.match(log, /the server stopped \(exit code 7\); restart 1 in \d+ ms \[TH_ERR_UNIT_EXITED\]/);
+  t.match(log, /it keeps crashing: see ~\/error\.log \[TH_ERR_UNIT_CRASH_LOOP\]/);
+  t.match(s.message, /\[TH_ERR_UNIT_CRASH_LOOP\]$/, 'webservice status carries the code');
 });
 
 t.test('a server that stops answering its liveness probe is restarted', async (t) => {
@@ -237,7 +240,7 @@ t.test('a server that stops answering its liveness probe is restarted', async (t
   t.equal((await ws('generic', 'start', '--', process.execPath, path.join(tool.home, 'hang.cjs'))).code, 0);
   const first = state().serverPid;
   await waitFor(() => state().serverPid !== first && state().state === 'running', 20_000, 'the restart');
-  t.match(readFileSync(path.join(tool.home, 'service.log'), 'utf8'), /failed 3 liveness checks in a row; restarting it/);
+  t.match(readFileSync(path.join(tool.home, 'service.log'), 'utf8'), /failed 3 liveness checks in a row; restarting it; see ~\/error\.log \[TH_ERR_UNIT_LIVENESS_FAILED\]/);
 });
 
 t.test('webservice logs shows ~/error.log; logs --access reviews ~/access.log without any address', async (t) => {

@@ -28,7 +28,7 @@ t.test('the monitor restarts a dead supervisor, then throttles one that keeps dy
     await waitFor(() => supervisorPid(runtimeDir, 'flaky', owner) === null, 5000, 'the supervisor to die');
   }
   t.equal(monitor.scan().get('flaky'), 'throttled');
-  t.match(lines.join('\n'), /flaky: supervisor down, but restarted 2 times in 1 min; leaving it for a person/);
+  t.match(lines.join('\n'), /flaky: the supervisor of flaky went down 2 times in 1 min; the monitor leaves it stopped for a person: .*\[TH_ERR_MONITOR_GAVE_UP\]/);
 });
 
 t.test('a manifest not owned by the tool, or a link, is ignored', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async (t) => {
@@ -43,6 +43,6 @@ t.test('a manifest not owned by the tool, or a link, is ignored', { skip: proces
   const verdicts = monitor.scan();
   t.equal(verdicts.get('planted'), 'ignored');
   t.equal(verdicts.get('linked'), 'ignored');
-  t.match(lines.join('\n'), /planted: ignoring .*service\.manifest: it is owned by uid 65534, not the tool \(uid 0\)/);
+  t.match(lines.join('\n'), /planted: ignoring .*service\.manifest: it is owned by uid 65534, not the tool \(uid 0\).*\[TH_ERR_MANIFEST_IGNORED\]/);
   t.match(lines.join('\n'), /linked: ignoring .*service\.manifest: it is a symbolic link/);
 });

@@ -110,7 +110,7 @@ t.test('webservice python start serves a Flask app with its virtualenv through t
   writeFileSync(path.join(tool.home, 'www', 'python', 'src', 'app.py'), `import no_such_module_anywhere\n${APP}`);
   const broken = await ws('restart');
   t.equal(broken.code, 1);
-  t.match(broken.stdout, /^Your webservice keeps running the previous server \(http:\/\/127\.0\.0\.1:\d+\): a new server did not start \(.*\); the old one keeps serving; see ~\/error\.log\.\n$/);
+  t.match(broken.stdout, /^Your webservice keeps running the previous server \(http:\/\/127\.0\.0\.1:\d+\): a new server did not start \(.*\); the old one keeps serving; see ~\/error\.log \[TH_ERR_UNIT_REPLACEMENT_FAILED\]\n$/);
   t.equal(state().serverPid, serving.serverPid);
   t.equal((await page('/hello/still')).body, 'hello still');
   t.match(readFileSync(path.join(tool.home, 'error.log'), 'utf8'), /ModuleNotFoundError: No module named 'no_such_module_anywhere'/);

@@ -2,6 +2,7 @@
 // after which a connection is closed (a refused head, timeouts, refused upgrades).
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { proxyStatus, type ProxyErrorCode } from '../error-pages.js';
 import { dateLine } from './http-date.js';
 
 /**
@@ -15,9 +16,9 @@ export function statusLine(status: number): string {
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`;
 }
 
-/** an empty answer that tells the client the connection closes */
-export function closingAnswer(status: number): string {
-  return `${statusLine(status)}\r\n${dateLine()}connection: close\r\ncontent-length: 0\r\n\r\n`;
+/** an empty answer with CODE's status and the code, that tells the client the connection closes */
+export function closingAnswer(code: ProxyErrorCode): string {
+  return `${statusLine(proxyStatus(code))}\r\n${dateLine()}x-toolhost-error: ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
 }
 
 /** write `bytes` as the last thing on this connection, then close it (lingering, see LINGER_MS) */
@@ -38,7 +39,7 @@ function discard(): void {
   // input after the last answer is read only so that closing does not reset the connection
 }
 
-/** answer with an empty `status` and close the connection */
-export function refuse(socket: Duplex, status: number): void {
-  endWith(socket, closingAnswer(status));
+/** answer with CODE's empty answer and close the connection */
+export function refuse(socket: Duplex, code: ProxyErrorCode): void {
+  endWith(socket, closingAnswer(code));
 }

@@ -10,6 +10,7 @@
 //
 // Each head is read by request-head.ts and admitted by the proxy's one admission decision; the
 // connection then either runs an Exchange with a backend or writes the proxy's own answer.
+import { refusalCode } from '../error-pages.js';
 import { answerBytes } from '../proxy-answers.js';
 import { closingAnswer, endWith } from './answers.js';
 import { Exchange } from './exchange.js';
@@ -129,8 +130,8 @@ export class ClientConnection implements ExchangeClient {
         return;
       }
       if (isRefusal(head)) {
-        this.#ctx.host.refused(head.refuse);
-        this.#close(closingAnswer(head.refuse));
+        this.#ctx.host.refused(refusalCode(head.refuse));
+        this.#close(closingAnswer(refusalCode(head.refuse)));
         return;
       }
       this.#buffer = this.#buffer.length === head.size ? EMPTY : this.#buffer.subarray(head.size);
@@ -154,6 +155,7 @@ export class ClientConnection implements ExchangeClient {
           status: answer.status,
           bytes: headOnly ? 0 : Buffer.byteLength(answer.body),
           durationMs: performance.now() - started,
+          error: answer.headers['x-toolhost-error'],
         });
         this.#afterAnswer(close);
         continue;
@@ -276,8 +278,8 @@ export class ClientConnection implements ExchangeClient {
     }
     if (now < this.#deadline) return;
     if (this.#state === 'awaiting-head' && this.#headStarted && this.#buffer.length > 0) {
-      this.#ctx.host.refused(408);
-      this.#close(closingAnswer(408));
+      this.#ctx.host.refused('TH_ERR_PROXY_REQUEST_TIMEOUT');
+      this.#close(closingAnswer('TH_ERR_PROXY_REQUEST_TIMEOUT'));
     } else if (this.#state === 'awaiting-head' || this.#state === 'draining') {
       this.socket.destroy();
     }

@@ -12,7 +12,7 @@
 // comes, the backend connected at once. Failures are read by upstream-failure.ts, as on the Node
 // lane. The response is relayed as it comes, its framing followed only to know where it ends.
 import type { CompiledRoute, LiveBackend } from '../backend-pool.js';
-import type { ProxyErrorKind } from '../error-pages.js';
+import { proxyStatus, type ProxyErrorCode } from '../error-pages.js';
 import { answerBytes } from '../proxy-answers.js';
 import type { BufferedBody } from '../request-body.js';
 import { classifyUpstreamError, failureOutcome, isIdempotent } from '../upstream-failure.js';
@@ -67,6 +67,8 @@ export class Exchange implements UpstreamUser {
   #scanner: ChunkedScanner | null = null;
   #bytes = 0;
   #status = 0;
+  /** the code of the error page the proxy answered with, if it did */
+  #error: ProxyErrorCode | undefined;
   #closeClient = false;
 
   constructor(ctx: LaneContext, client: ExchangeClient, head: RequestHead, route: ForwardRoute) {
@@ -98,7 +100,7 @@ export class Exchange implements UpstreamUser {
     if (this.#phase === 'connecting') {
       const backend = this.#ctx.host.pick(this.#route.compiled, Date.now(), null);
       if (backend === null) {
-        this.#fail('no-backend');
+        this.#fail('TH_ERR_PROXY_TOOL_DOWN');
         return;
       }
       this.#connect(backend);
@@ -126,7 +128,7 @@ export class Exchange implements UpstreamUser {
       socket.write(this.#requestHead, 'latin1');
       body.writeTo(socket, (err) => {
         // the temp file could not be read back (a closed backend connection is told apart by onUpstreamGone)
-        if (err !== null && this.#upstream === up) this.#fail('internal');
+        if (err !== null && this.#upstream === up) this.#fail('TH_ERR_PROXY_INTERNAL');
       });
     }
     if (up.connected) this.onUpstreamConnect();
@@ -161,11 +163,11 @@ export class Exchange implements UpstreamUser {
     body.finish((err) => {
       if (this.#phase !== 'receiving-body') return;
       if (err) {
-        this.#fail('internal');
+        this.#fail('TH_ERR_PROXY_INTERNAL');
         return;
       }
       const backend = this.#ctx.host.pick(this.#route.compiled, Date.now(), null);
-      if (backend === null) this.#fail('no-backend');
+      if (backend === null) this.#fail('TH_ERR_PROXY_TOOL_DOWN');
       else {
         this.#to('connecting', 0);
         this.#connect(backend);
@@ -359,7 +361,7 @@ export class Exchange implements UpstreamUser {
   }
 
   /** an error page instead of the backend's answer */
-  #fail(kind: ProxyErrorKind): void {
+  #fail(kind: ProxyErrorCode): void {
     if (this.#phase === 'done') return;
     if (this.#phase === 'relaying') {
       this.#abort();
@@ -370,6 +372,7 @@ export class Exchange implements UpstreamUser {
     const close = this.#bodyLeft > 0 || this.#head.close;
     const page = this.#ctx.host.render({ kind: 'error', error: kind, tool: this.#route.tool });
     this.#status = page.status;
+    this.#error = kind;
     this.#client.socket.write(answerBytes(page, { headOnly: this.#head.method === 'HEAD', close, hstsLine: this.#ctx.hstsLine(this.#client.proto) }));
     this.#finish();
     this.#client.exchangeDone(close);
@@ -378,8 +381,9 @@ export class Exchange implements UpstreamUser {
   #requestTimedOut(): void {
     this.#to('done', 0);
     this.#discardUpstream();
-    this.#status = 408;
-    this.#client.socket.write(closingAnswer(408));
+    this.#status = proxyStatus('TH_ERR_PROXY_REQUEST_TIMEOUT');
+    this.#error = 'TH_ERR_PROXY_REQUEST_TIMEOUT';
+    this.#client.socket.write(closingAnswer('TH_ERR_PROXY_REQUEST_TIMEOUT'));
     this.#finish();
     this.#client.exchangeDone(true);
   }
@@ -453,6 +457,7 @@ export class Exchange implements UpstreamUser {
       status: this.#status,
       bytes: this.#bytes,
       durationMs: performance.now() - this.#started,
+      error: this.#error,
     });
   }
 }

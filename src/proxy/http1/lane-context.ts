@@ -1,5 +1,6 @@
 // What the fast lane's parts share, and what they need from the proxy around them. The lane hands
 // this context to its connections and exchanges; none of it is public on the lane itself.
+import type { ProxyErrorCode } from '../error-pages.js';
 import type { Duplex } from 'node:stream';
 import type { Answer, Decision, Proto } from '../admission.js';
 import type { CompiledRoute, LiveBackend } from '../backend-pool.js';
@@ -22,7 +23,7 @@ export interface FastLaneHost {
   delegate(socket: Duplex, proto: Proto): void;
   record(entry: ExchangeRecord): void;
   /** a head answered before it could be read as a request */
-  refused(status: number): void;
+  refused(code: ProxyErrorCode): void;
   onRetry(): void;
   /** the response header lines with Location rewritten to https (TLS on, rewriting on), or null */
   readonly rewriteLocation: ((lines: string, requestHost: string) => string) | null;
