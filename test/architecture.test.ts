@@ -20,13 +20,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   accesslog: ['.'],
   accounts: ['.'],
   logs: ['.'],
+  slurm: ['.', 'accounts'],
   limits: ['.', 'accounts'],
   notify: ['.', 'accounts', 'limits', 'supervisor'],
   registrar: ['.', 'accounts', 'routes', 'limits', 'notify'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify', 'logs'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify', 'logs', 'slurm'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify', 'logs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify', 'logs'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify', 'logs', 'slurm'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify', 'logs', 'slurm'],
 };
 
 /**

@@ -1,0 +1,231 @@
+// The Slurm backend (issue 15) on a real cluster: munged, slurmctld and two slurmd, each web
+// node a network namespace with its own address and hostname, running its registrar beside
+// slurmd; Redis and the proxy on hosts of their own; tools made by `toolhost tool create` (real
+// unix users). `webservice --backend slurm start` submits the tool's supervisor as a Slurm job
+// under the tool's uid; the server registers the node's address; status shows Slurm's job id
+// and node; stop cancels it and the route goes; another tool can neither cancel nor pass for it;
+// a node that dies has its job requeued and the tool served again from the other node.
+//   npx tap test/webservice/slurm.test.ts
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { killProcessesOf, runBin, startRedisFromGuide, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { makeHosts, startProxyOn } from '../helpers/hosts.js';
+import { asTool, uniq } from '../helpers/platform.js';
+import { slurmNodeNames, slurmUnavailable, startSlurmCluster } from '../helpers/slurm.js';
+
+const skip = slurmUnavailable();
+if (skip) t.comment(`skipping the Slurm backend tests: ${skip}`);
+
+interface Rig {
+  readonly settingsFile: string;
+  readonly env: Record<string, string>;
+  readonly homeRoot: string;
+  readonly a: string;
+  readonly b: string;
+  readonly uid: (tool: string) => number;
+  readonly proxyUrl: string;
+  readonly redis: Redis;
+  readonly cluster: Awaited<ReturnType<typeof startSlurmCluster>>;
+  readonly nodeAddress: Map<string, string>;
+  readonly proxyRoutes: () => Promise<Map<string, string[]>>;
+}
+
+/** one platform for the whole file: hosts, Redis, proxy, two tools, a Slurm cluster of two web nodes with their registrars */
+async function rig(): Promise<Rig> {
+  killProcessesOf(t);
+  const base = workDir(t);
+  chmodSync(base, 0o755);
+  const nodeNames = slurmNodeNames(2);
+  const net = makeHosts(t, ['redis', 'proxy', ...nodeNames]);
+  const redisHost = net.host('redis');
+  const redis = await startRedisFromGuide(t, 'redis', redisHost);
+  const homeRoot = path.join(base, 'project');
+  const adminEnv = { TOOLHOST_REDIS_URL: redis.adminUrl };
+  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env: adminEnv });
+  const a = uniq('tsa');
+  const b = uniq('tsb');
+  t.teardown(async () => {
+    await admin('delete', a, '--remove-home');
+    await admin('delete', b, '--remove-home');
+  });
+  for (const name of [a, b]) {
+    const made = await admin('create', name);
+    if (made.code !== 0) throw new Error(made.stderr);
+  }
+  const registrarUrl = (await admin('registrar-user')).stdout.trim();
+  const proxyUser = (await admin('proxy-user')).stdout.trim();
+
+  const cluster = await startSlurmCluster(t, net, nodeNames.map((n) => net.host(n)), { slurmdTimeout: 5 });
+  // each web node: its registrar, in a socket directory the settings name by the node's name
+  const regRoot = mkdtempSync('/tmp/thsreg-');
+  chmodSync(regRoot, 0o755);
+  t.teardown(() => rmSync(regRoot, { recursive: true, force: true }));
+  const registrars = await Promise.all(
+    cluster.nodes.map((n) => startRegistrar(t, registrarUrl, homeRoot, { leaseSeconds: 1.5, node: n.name, address: n.host.address, run: n.host.run, socketDir: path.join(regRoot, n.name), stateDir: path.join(base, `registrar-${n.name}`) })),
+  );
+  t.teardown(() => {
+    if (!t.passing()) {
+      for (const r of registrars) t.comment(`${r.node}: ${r.log().slice(-3000)}`);
+      t.comment(`slurmctld: ${cluster.log().slice(-4000)}`);
+    }
+  });
+  const proxy = await startProxyOn(t, net.host('proxy'), proxyUser, net.cidr);
+  const settingsFile = path.join(base, 'slurm.json');
+  writeFileSync(settingsFile, JSON.stringify({ partition: cluster.partition, slurmConf: cluster.conf, nodeRegistrarDir: path.join(regRoot, '%n') }));
+  const r = new Redis(redis.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  t.teardown(() => r.disconnect());
+  await r.connect();
+  return {
+    settingsFile,
+    env: { TOOLHOST_SLURM_SETTINGS: settingsFile, TOOLHOST_RUNTIME_DIR: path.join(base, 'run'), TOOLHOST_STATE_DIR: path.join(base, 'state'), TOOLHOST_REGISTRAR_DIR: path.join(base, 'no-registrar-here') },
+    homeRoot,
+    a,
+    b,
+    uid: (tool) => Number(execFileSync('id', ['-u', `tools.${tool}`], { encoding: 'utf8' }).trim()),
+    proxyUrl: proxy.url,
+    redis: r,
+    cluster,
+    nodeAddress: new Map(cluster.nodes.map((n) => [n.name, n.host.address])),
+    proxyRoutes: () => proxy.routes(),
+  };
+}
+
+const R: { rig: Rig | null } = { rig: null };
+async function platform(): Promise<Rig> {
+  R.rig ??= await rig();
+  return R.rig;
+}
+
+function page(rig: Rig, tool: string, text: string): void {
+  const file = path.join(rig.homeRoot, tool, 'public_html', 'index.html');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  execFileSync('chown', [`tools.${tool}:tools.${tool}`, file]);
+}
+
+const ws = (rig: Rig, tool: string, ...args: string[]) => runBin(t, 'webservice', ['--tool', tool, ...args], { env: rig.env });
+
+async function served(rig: Rig, tool: string): Promise<{ status: number; body: string }> {
+  try {
+    const res = await fetch(`${rig.proxyUrl}/${tool}/`, { signal: AbortSignal.timeout(3000) });
+    return { status: res.status, body: await res.text() };
+  } catch (err) {
+    return { status: 0, body: (err as Error).message };
+  }
+}
+
+/** the tool's jobs as Slurm lists them: id, user, name, state, node, partition */
+function squeue(rig: Rig): { id: number; user: string; name: string; state: string; node: string; partition: string }[] {
+  return rig.cluster
+    .run('squeue', ['-h', '-o', '%i|%u|%j|%T|%N|%P'])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [id, user, name, state, node, partition] = l.split('|') as [string, string, string, string, string, string];
+      return { id: Number(id), user, name, state, node, partition };
+    });
+}
+
+/** the process listening on a port on a node, and its uid */
+function listener(rig: Rig, node: string, port: number): { pid: number; uid: number } | null {
+  const host = rig.cluster.nodes.find((n) => n.name === node)?.host;
+  if (!host) return null;
+  const out = spawnSync(host.run[0] as string, [...host.run.slice(1), 'ss', '-Hltnp', `sport = :${port}`], { encoding: 'utf8' }).stdout ?? '';
+  const pid = Number(/pid=(\d+)/.exec(out)?.[1]);
+  if (!pid) return null;
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return { pid, uid };
+}
+
+t.test('webservice --backend slurm: start submits the supervised server as the tool\'s Slurm job in the partition, with --mem/--cpu; it registers the node\'s address and is served through the proxy; status shows the job and node; stop cancels it and the route goes', { skip }, async (t) => {
+  const rig = await platform();
+  const { a } = rig;
+  page(rig, a, 'alpha on slurm');
+  t.teardown(() => ws(rig, a, 'stop'));
+  const started = await ws(rig, a, '--backend', 'slurm', '--mem', '256Mi', '--cpu', '1', 'start');
+  t.equal(started.code, 0, `start: ${started.stdout} ${started.stderr}`);
+  const m = /running as Slurm job (\d+) on (\S+) \(([\d.]+)\): (http:\/\/\S+);/.exec(started.stdout);
+  t.ok(m, `start says the job, node and URL: ${started.stdout}`);
+  const [, jobId = '', node = '', address = '', url = ''] = m ?? [];
+  t.equal(address, rig.nodeAddress.get(node), 'the node\'s own address');
+  t.equal(url.startsWith(`http://${address}:`), true, 'the server listens on the node\'s address');
+
+  const job = squeue(rig).find((j) => j.id === Number(jobId));
+  t.same(job && { user: job.user, name: job.name, state: job.state, partition: job.partition }, { user: `tools.${a}`, name: `toolhost-web-${a}`, state: 'RUNNING', partition: rig.cluster.partition }, 'Slurm runs it as the tool, named for the tool, in the operator\'s partition');
+  const shown = rig.cluster.run('scontrol', ['show', 'job', '-o', jobId]);
+  t.match(shown, /\bRequeue=1\b/, 'requeueable');
+  t.match(shown, /\bNumCPUs=1\b/, '--cpu 1: one CPU');
+  t.match(shown, /\bmem=256M\b/, '--mem 256Mi: 256M');
+  t.match(readFileSync(path.join(rig.homeRoot, a, 'service.manifest'), 'utf8'), /backend: slurm/, 'the backend is remembered');
+
+  const port = Number(url.split(':').pop());
+  const server = listener(rig, node, port);
+  t.equal(server?.uid, rig.uid(a), 'the server on the node runs as the tool\'s uid, not root');
+  const backends = await rig.redis.hgetall(`prefix:${a}`);
+  t.same(Object.entries(backends).filter(([k]) => k.startsWith('backend:')), [[`backend:${node}-${port}`, url]], 'registered by the node\'s registrar at node:port');
+  await waitFor(async () => (await served(rig, a)).status === 200, 10_000, 'served through the proxy');
+  t.same(await served(rig, a), { status: 200, body: 'alpha on slurm' }, 'served through the proxy');
+
+  const status = await ws(rig, a, 'status');
+  t.equal(status.code, 0, status.stderr);
+  t.match(status.stdout, new RegExp(`slurm job +${jobId}, RUNNING, partition ${rig.cluster.partition}`), 'status: Slurm\'s job id and state');
+  t.match(status.stdout, new RegExp(`node +${node} \\(${address.replace(/\./g, '\\.')}\\)`), 'status: the node and its address');
+  const json = JSON.parse((await ws(rig, a, 'status', '--json')).stdout) as { backend: string; state: string; url: string; slurm: { jobId: number; node: string } };
+  t.same({ backend: json.backend, state: json.state, url: json.url, jobId: json.slurm.jobId, node: json.slurm.node }, { backend: 'slurm', state: 'running', url, jobId: Number(jobId), node }, 'status --json');
+
+  const again = await ws(rig, a, 'start');
+  t.match(again.stdout, new RegExp(`already running as Slurm job ${jobId}`), 'a second start finds the job (the backend from the manifest)');
+  const local = await ws(rig, a, '--backend', 'local', 'start');
+  t.equal(local.code, 2, 'a local start while it runs on Slurm is refused');
+  t.match(local.stderr, /TH_ERR_BACKEND_MISMATCH/);
+
+  const stopped = await ws(rig, a, 'stop');
+  t.equal(stopped.code, 0, stopped.stderr);
+  t.match(stopped.stdout, /stopped \(its Slurm job ended\)/);
+  t.same(squeue(rig).filter((j) => j.id === Number(jobId)), [], 'the job is gone from the queue');
+  await waitFor(async () => !(await rig.proxyRoutes()).has(a), 10_000, 'the route to leave the proxy');
+  t.equal((await served(rig, a)).status, 503, 'the proxy says the webservice is not running');
+  t.same(Object.keys(await rig.redis.hgetall(`prefix:${a}`)).filter((k) => k.startsWith('backend:')), [], 'no backend left in Redis');
+  t.equal(listener(rig, node, port), null, 'nothing listens on the port any more');
+  t.notOk(existsSync(path.join(rig.homeRoot, a, 'service.manifest')), 'the manifest is removed');
+  t.match((await ws(rig, a, 'status')).stdout, /not running/);
+});
+
+t.test('a hostile tool can neither cancel another tool\'s Slurm webservice nor pass for it: a job spoofing its name and comment is not the tool\'s, a foreign scancel and comment update are refused', { skip }, async (t) => {
+  const rig = await platform();
+  const { a, b } = rig;
+  page(rig, a, 'alpha page');
+  t.teardown(() => ws(rig, a, 'stop'));
+  const started = await ws(rig, a, '--backend', 'slurm', 'start');
+  t.equal(started.code, 0, started.stdout + started.stderr);
+  const jobId = Number(/Slurm job (\d+)/.exec(started.stdout)?.[1]);
+  const slurmAsB = (cmd: string) => asTool(b, `SLURM_CONF=${rig.cluster.conf} ${cmd}`);
+
+  // b submits a job with a's webservice's name and a comment that claims a's server
+  const spoof = slurmAsB(`sbatch --parsable --partition=${rig.cluster.partition} --mem=50M --job-name=toolhost-web-${a} --comment='running http://10.9.9.9:1 g99' -o /dev/null --wrap 'sleep 300'`);
+  t.equal(spoof.status, 0, `b may submit any job of its own: ${spoof.stderr}`);
+  const spoofId = Number(spoof.stdout.trim());
+  t.teardown(() => void spawnSync('scancel', [String(spoofId)], { env: { ...process.env, SLURM_CONF: rig.cluster.conf } }));
+  const json = JSON.parse((await ws(rig, a, 'status', '--json')).stdout) as { url: string; slurm: { jobId: number } };
+  t.equal(json.slurm.jobId, jobId, 'a\'s status finds a\'s own job by a\'s uid, not b\'s job of the same name');
+  t.notMatch(json.url, /10\.9\.9\.9/, 'and not the URL b\'s comment claims');
+
+  const cancel = slurmAsB(`scancel ${jobId}`);
+  t.match(cancel.stderr, /Access\/permission denied|Invalid user/i, `Slurm refuses b's scancel of a's job: ${cancel.stderr}`);
+  const comment = slurmAsB(`scontrol update JobId=${jobId} Comment='running http://10.9.9.9:1 g99'`);
+  t.not(comment.status, 0, 'and b\'s rewrite of its comment');
+  t.ok(squeue(rig).some((j) => j.id === jobId && j.state === 'RUNNING'), 'a\'s job runs on');
+  t.same(await served(rig, a), { status: 200, body: 'alpha page' }, 'a is still served');
+
+  const asB = await runBin(t, 'webservice', ['--tool', a, '--home', path.join(rig.homeRoot, a), 'stop'], { env: rig.env, uid: rig.uid(b), gid: Number(execFileSync('id', ['-g', `tools.${b}`], { encoding: 'utf8' }).trim()) });
+  t.match(asB.stderr, /TH_ERR_TOOL_NOT_YOURS/, 'b\'s webservice stop for a is refused before Slurm is asked');
+  t.ok(squeue(rig).some((j) => j.id === jobId && j.state === 'RUNNING'), 'a\'s job runs on');
+
+  const stop = await ws(rig, a, 'stop');
+  t.equal(stop.code, 0, stop.stderr);
+  t.ok(squeue(rig).some((j) => j.id === spoofId), 'a\'s stop cancelled a\'s job only, not b\'s job of the same name');
+});
