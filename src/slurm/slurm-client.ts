@@ -74,7 +74,8 @@ export class SlurmClient {
   /** a command that must succeed: a silent controller is TH_ERR_SLURM_UNREACHABLE, anything else `refused` */
   async #must(command: string, args: readonly string[], refused: (message: string) => ToolhostError, options: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
     const out = await this.#run(command, args, options);
-    if (out.code === 0) return out.stdout;
+    // scancel exits 0 even when it fails; with --verbose it at least says "error: …"
+    if (out.code === 0 && !(command === 'scancel' && /error:/.test(out.stderr))) return out.stdout;
     const message = firstError(out.stderr);
     if (UNREACHABLE.test(out.stderr)) throw new ToolhostError('TH_ERR_SLURM_UNREACHABLE', message, this.#slurmConf ?? 'the default slurm.conf');
     throw refused(message);
@@ -123,12 +124,12 @@ export class SlurmClient {
 
   /** a signal to the job's batch step alone (its supervisor), which stops its units itself */
   async signalBatch(id: number, signal: 'TERM' | 'HUP' | 'USR1'): Promise<void> {
-    await this.#must('scancel', ['--batch', `--signal=${signal}`, String(id)], (m) => new ToolhostError('TH_ERR_SLURM_CANCEL_FAILED', id, m));
+    await this.#must('scancel', ['--verbose', '--batch', `--signal=${signal}`, String(id)], (m) => new ToolhostError('TH_ERR_SLURM_CANCEL_FAILED', id, m));
   }
 
   /** Slurm ends the job: every process of it, on whatever node */
   async cancel(id: number): Promise<void> {
-    await this.#must('scancel', [String(id)], (m) => new ToolhostError('TH_ERR_SLURM_CANCEL_FAILED', id, m));
+    await this.#must('scancel', ['--verbose', String(id)], (m) => new ToolhostError('TH_ERR_SLURM_CANCEL_FAILED', id, m));
   }
 
   /** the address Slurm reaches a node at (its NodeAddr) */

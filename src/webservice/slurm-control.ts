@@ -135,14 +135,18 @@ export async function startSlurmWebservice(ctx: ControlContext, backend: SlurmBa
 export async function stopSlurmWebservice(ctx: ControlContext, backend: SlurmBackend): Promise<boolean> {
   const jobs = await backend.client.jobsOf(myUid(), webJobName(ctx.tool.name));
   for (const job of jobs) {
-    if (job.state === 'RUNNING') await backend.client.signalBatch(job.id, 'TERM').catch(() => backend.client.cancel(job.id));
-    else await backend.client.cancel(job.id);
+    // a job that ends meanwhile is no failure: what is still queued below is
+    if (job.state === 'RUNNING') await backend.client.signalBatch(job.id, 'TERM').catch(() => backend.client.cancel(job.id).catch(() => {}));
+    else await backend.client.cancel(job.id).catch(() => {});
   }
   const deadline = Date.now() + Math.min(ctx.timeoutMs ?? 60_000, 30_000);
   while (jobs.length && (await backend.client.jobsOf(myUid(), webJobName(ctx.tool.name))).some((j) => j.state !== 'COMPLETING')) {
     if (Date.now() > deadline) {
       // the supervisor did not end in time: Slurm's cancel takes every process of the job
       for (const job of await backend.client.jobsOf(myUid(), webJobName(ctx.tool.name))) await backend.client.cancel(job.id);
+      await sleep(500);
+      const left = await backend.client.jobsOf(myUid(), webJobName(ctx.tool.name));
+      if (left.some((j) => j.state !== 'COMPLETING')) throw new ToolhostError('TH_ERR_SLURM_CANCEL_FAILED', left.map((j) => j.id).join(', '), `still ${left.map((j) => j.state).join(', ')} after scancel`);
       break;
     }
     await sleep(100);

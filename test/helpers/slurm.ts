@@ -172,7 +172,8 @@ export async function startSlurmCluster(t: Test, network: Network, hosts: readon
       `SlurmdPort=${slurmdPort}`,
       'AuthType=auth/munge',
       'CredType=cred/munge',
-      `AuthInfo=socket=${socket}`,
+      // cred_expire is also how long a requeued job waits before it may start again (default 120 s)
+      `AuthInfo=socket=${socket},cred_expire=10`,
       'SlurmUser=root',
       'SlurmdUser=root',
       `StateSaveLocation=${dir}/state`,

@@ -229,3 +229,75 @@ t.test('a hostile tool can neither cancel another tool\'s Slurm webservice nor p
   t.equal(stop.code, 0, stop.stderr);
   t.ok(squeue(rig).some((j) => j.id === spoofId), 'a\'s stop cancelled a\'s job only, not b\'s job of the same name');
 });
+
+t.test('each Slurm failure is one line with its code: no settings, an unknown partition, a job Slurm cannot place, a controller that does not answer, no Slurm commands, a cancel Slurm refuses', { skip }, async (t) => {
+  const rig = await platform();
+  const { a } = rig;
+  const errorOf = (r: { code: number | null; stderr: string }) => ({ code: r.code, error: /\[(TH_ERR_\w+)\]/.exec(r.stderr)?.[1], lines: r.stderr.trim().split('\n').filter((l) => l.includes('TH_ERR')).length });
+  const noSettings = await runBin(t, 'webservice', ['--tool', a, '--backend', 'slurm', 'start'], { env: { ...rig.env, TOOLHOST_SLURM_SETTINGS: path.join(workDir(t), 'none.json') } });
+  t.same(errorOf(noSettings), { code: 1, error: 'TH_ERR_SLURM_NOT_CONFIGURED', lines: 1 }, noSettings.stderr);
+  t.match(noSettings.stderr, /none\.json does not exist/);
+  const partition = await ws(rig, a, '--backend', 'slurm', '--partition', 'nosuch', 'start');
+  t.same(errorOf(partition), { code: 2, error: 'TH_ERR_SLURM_PARTITION_UNKNOWN', lines: 1 }, partition.stderr);
+  t.match(partition.stderr, new RegExp(`choose one of: ${rig.cluster.partition}`));
+  const tooBig = await ws(rig, a, '--backend', 'slurm', '--mem', '64Gi', 'start');
+  t.same(errorOf(tooBig), { code: 1, error: 'TH_ERR_SLURM_SUBMIT_REFUSED', lines: 1 }, tooBig.stderr);
+  t.notOk(existsSync(path.join(rig.homeRoot, a, 'service.manifest')), 'a refused job leaves no manifest behind');
+
+  // a cluster whose controller is not there: the same settings, another port
+  const deadConf = path.join(workDir(t), 'dead-slurm.conf');
+  writeFileSync(deadConf, readFileSync(rig.cluster.conf, 'utf8').replace(/^SlurmctldPort=\d+$/m, 'SlurmctldPort=9'));
+  const deadSettings = path.join(workDir(t), 'dead.json');
+  writeFileSync(deadSettings, JSON.stringify({ partition: rig.cluster.partition, slurmConf: deadConf }));
+  chmodSync(workDir(t), 0o755);
+  const dead = await runBin(t, 'webservice', ['--tool', a, '--backend', 'slurm', 'start'], { env: { ...rig.env, TOOLHOST_SLURM_SETTINGS: deadSettings } });
+  t.same(errorOf(dead), { code: 1, error: 'TH_ERR_SLURM_UNREACHABLE', lines: 1 }, dead.stderr);
+
+  const { SlurmClient } = await import('../../src/slurm/index.js');
+  const noCommands = new SlurmClient(rig.cluster.conf, { PATH: '/nonexistent' });
+  await t.rejects(noCommands.partitions(), { code: 'TH_ERR_SLURM_NOT_INSTALLED' }, 'no sinfo on PATH');
+  const client = new SlurmClient(rig.cluster.conf, process.env);
+  await t.rejects(client.cancel(999_999), { code: 'TH_ERR_SLURM_CANCEL_FAILED' }, 'scancel of a job Slurm does not know');
+});
+
+t.test('a web node dies (its slurmd, registrar and every process on it killed): Slurm requeues the job and the tool is served again from the other node', { skip }, async (t) => {
+  const rig = await platform();
+  const { a } = rig;
+  page(rig, a, 'alpha survives');
+  t.teardown(() => ws(rig, a, 'stop'));
+  const started = await ws(rig, a, '--backend', 'slurm', 'start');
+  t.equal(started.code, 0, started.stdout + started.stderr);
+  const [, id = '', first = ''] = /Slurm job (\d+) on (\S+)/.exec(started.stdout) ?? [];
+  await waitFor(async () => (await served(rig, a)).status === 200, 10_000, 'served before the failure');
+
+  const killedAt = Date.now();
+  rig.cluster.killNode(first);
+  let gone = 0;
+  let down = 0;
+  let requeued = 0;
+  let running = 0;
+  await waitFor(
+    async () => {
+      const now = Date.now() - killedAt;
+      if (!gone && (await served(rig, a)).status !== 200) gone = now;
+      if (!down && /\bState=DOWN/.test(rig.cluster.run('scontrol', ['show', 'node', '-o', first]))) down = now;
+      const job = squeue(rig).find((j) => j.id === Number(id));
+      if (!requeued && job && job.state !== 'RUNNING') requeued = now;
+      if (!running && job?.state === 'RUNNING' && job.node !== first) running = now;
+      const back = await served(rig, a);
+      return back.status === 200 && back.body === 'alpha survives' && running > 0;
+    },
+    rig.cluster.slurmdTimeout * 1000 + 120_000,
+    'served again after the node failure',
+  );
+  const servedAgain = Date.now() - killedAt;
+  const job = squeue(rig).find((j) => j.id === Number(id));
+  const other = rig.cluster.nodes.find((n) => n.name !== first);
+  t.same(job && { state: job.state, node: job.node }, { state: 'RUNNING', node: other?.name }, 'the same Slurm job runs again, on the other node');
+  t.match(rig.cluster.run('scontrol', ['show', 'job', '-o', id]), /\bRestarts=1\b/, 'requeued once by Slurm');
+  // the dead node's entry stays in Redis until its registrar returns; its lease is over, so no proxy routes to it
+  const routes = (await rig.proxyRoutes()).get(a) ?? [];
+  t.equal(routes.length, 1, 'the proxy routes to one backend');
+  t.match(routes[0], new RegExp(`^http://${other?.host.address.replace(/\./g, '\\.')}:\\d+$`), 'at the other node\'s address');
+  t.comment(`node failure (SlurmdTimeout=${rig.cluster.slurmdTimeout} s): proxy stopped serving after ${gone} ms (registrar lease 1.5 s), node DOWN after ${down} ms, job requeued after ${requeued} ms, RUNNING on ${other?.name} after ${running} ms, served again after ${servedAgain} ms`);
+});
