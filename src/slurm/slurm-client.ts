@@ -94,8 +94,9 @@ export class SlurmClient {
   }
 
   /** the jobs of `uid` (Slurm's word for whose they are) still in the queue, named `name` when given */
-  async jobsOf(uid: number, name?: string): Promise<SlurmJob[]> {
-    const args = ['-h', '-u', String(uid), '-o', '%i|%j|%T|%N|%r|%P|%k'];
+  async jobsOf(uid: number, name?: string, finishedToo = false): Promise<SlurmJob[]> {
+    // finishedToo: also the jobs that ended less than MinJobAge ago (COMPLETED, FAILED, …)
+    const args = ['-h', '-u', String(uid), '-o', '%i|%j|%T|%N|%r|%P|%k', ...(finishedToo ? ['-t', 'all'] : [])];
     if (name !== undefined) args.push('-n', name);
     const out = await this.#must('squeue', args, (m) => new ToolhostError('TH_ERR_SLURM_UNREACHABLE', m, this.#slurmConf ?? 'the default slurm.conf'));
     return out
@@ -156,6 +157,11 @@ export function jobJobName(tool: string, job: string): string {
 /** Slurm's memory option from bytes (whole MiB, at least 1) and its CPUs from thousandths (whole CPUs, at least 1) */
 export function slurmResources(resources: { readonly memory: number; readonly cpu: number }): string[] {
   return [`--mem=${Math.max(1, Math.ceil(resources.memory / (1024 * 1024)))}M`, `--cpus-per-task=${Math.max(1, Math.ceil(resources.cpu / 1000))}`];
+}
+
+/** the job's name prefix for all of a tool's jobs (squeue lists them; the uid says whose) */
+export function jobNamePrefix(tool: string): string {
+  return `toolhost-job-${tool}-`;
 }
 
 /** the states in which a job holds (or is about to hold) its node */

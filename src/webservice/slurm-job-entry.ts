@@ -7,7 +7,7 @@
 // Its runtime directory is private to this run of the job (a requeued job starts with a new
 // one, on another node) and removed at the end. The webservice's state goes into the job's
 // Slurm comment, which `webservice status` shows next to what Slurm itself says.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupAccount } from '../accounts/index.js';
@@ -34,7 +34,13 @@ if (!name || !isToolName(name) || !home || !scope || !Number.isInteger(jobId)) {
   process.exit(2);
 }
 
-const runtimeDir = mkdtempSync(path.join(os.tmpdir(), `toolhost-${name}-${jobId}-`));
+// an earlier run of this same job (a requeue after its node died) left its directory if it ran here
+const prefix = `toolhost-${name}-${jobId}-`;
+for (const leftover of readdirSync(os.tmpdir()).filter((d) => d.startsWith(prefix))) {
+  const dir = path.join(os.tmpdir(), leftover);
+  if (lstatSync(dir).uid === process.getuid?.()) rmSync(dir, { recursive: true, force: true });
+}
+const runtimeDir = mkdtempSync(path.join(os.tmpdir(), prefix));
 const pattern = process.env.TOOLHOST_SLURM_REGISTRAR_DIR;
 const env = { ...process.env, TOOLHOST_REGISTRAR_DIR: pattern ? nodeRegistrarDir(pattern, node) : DEFAULT_REGISTRAR_DIR };
 const slurm = new SlurmClient(process.env.SLURM_CONF ?? null, env);

@@ -7,7 +7,7 @@
 // a node that dies has its job requeued and the tool served again from the other node.
 //   npx tap test/webservice/slurm.test.ts
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Redis } from 'ioredis';
@@ -50,6 +50,8 @@ async function rig(): Promise<Rig> {
   t.teardown(async () => {
     await admin('delete', a, '--remove-home');
     await admin('delete', b, '--remove-home');
+    // the runtime directory of a job whose node was killed under it
+    for (const d of readdirSync('/tmp')) if (d.startsWith(`toolhost-${a}-`) || d.startsWith(`toolhost-${b}-`)) rmSync(path.join('/tmp', d), { recursive: true, force: true });
   });
   for (const name of [a, b]) {
     const made = await admin('create', name);
@@ -258,6 +260,51 @@ t.test('each Slurm failure is one line with its code: no settings, an unknown pa
   await t.rejects(noCommands.partitions(), { code: 'TH_ERR_SLURM_NOT_INSTALLED' }, 'no sinfo on PATH');
   const client = new SlurmClient(rig.cluster.conf, process.env);
   await t.rejects(client.cancel(999_999), { code: 'TH_ERR_SLURM_CANCEL_FAILED' }, 'scancel of a job Slurm does not know');
+});
+
+t.test('toolhost jobs --backend slurm: a one-off run is a batch job and a continuous job a requeueable Slurm job, both as the tool, listed with their Slurm job and node; a scheduled run fired the monitor\'s way is submitted by its runner; delete cancels them', { skip }, async (t) => {
+  const rig = await platform();
+  const { a } = rig;
+  const home = path.join(rig.homeRoot, a);
+  const jobs = (...args: string[]) => runBin(t, 'toolhost', ['jobs', '--tool', a, ...args], { env: rig.env });
+  t.teardown(() => jobs('flush'));
+
+  const once = await jobs('run', 'hello', '--command', 'echo "hello from $(hostname) as $(id -u)"', '--backend', 'slurm', '--mem', '100Mi');
+  t.equal(once.code, 0, once.stderr);
+  const onceId = Number(/submitted to Slurm as job (\d+)/.exec(once.stderr)?.[1]);
+  t.ok(onceId > 0, `one-off submitted: ${once.stderr}`);
+  await waitFor(() => existsSync(path.join(home, 'hello.out')) && readFileSync(path.join(home, 'hello.out'), 'utf8').includes('hello from'), 20_000, 'the run\'s output');
+  t.match(readFileSync(path.join(home, 'hello.out'), 'utf8'), new RegExp(`^hello from (${rig.cluster.nodes.map((n) => n.name).join('|')}) as ${rig.uid(a)}\\n$`), 'ran on a web node as the tool, output in ~/hello.out');
+  t.match(rig.cluster.run('scontrol', ['show', 'job', '-o', String(onceId)]), /\bRequeue=0\b.*\bmem=100M\b|\bmem=100M\b.*\bRequeue=0\b/, 'a batch job, not requeued, with --mem');
+  await waitFor(async () => /Completed \(Slurm job \d+\)/.test((await jobs('list')).stdout), 20_000, 'jobs list to say Completed');
+  t.match((await jobs('list')).stdout, new RegExp(`hello +normal +Completed \\(Slurm job ${onceId}\\)`), 'jobs list: completed, with its Slurm job');
+
+  const bot = await jobs('run', 'bot', '--command', 'while true; do echo tick; sleep 1; done', '--continuous', '--backend', 'slurm');
+  t.equal(bot.code, 0, bot.stderr);
+  const botId = Number(/as job (\d+)/.exec(bot.stderr)?.[1]);
+  await waitFor(() => existsSync(path.join(home, 'bot.out')) && readFileSync(path.join(home, 'bot.out'), 'utf8').includes('tick'), 20_000, 'the bot\'s output');
+  const botJob = squeue(rig).find((j) => j.id === botId);
+  t.same(botJob && { user: botJob.user, name: botJob.name, state: botJob.state }, { user: `tools.${a}`, name: `toolhost-job-${a}-bot`, state: 'RUNNING' }, 'a Slurm job of the tool\'s');
+  t.match(rig.cluster.run('scontrol', ['show', 'job', '-o', String(botId)]), /\bRequeue=1\b/, 'requeueable');
+  const list = await jobs('list');
+  t.match(list.stdout, new RegExp(`bot +continuous +Running \\(Slurm job ${botId} on ${botJob?.node}\\)`), 'jobs list: running, Slurm job and node');
+  const shown = await jobs('show', 'bot');
+  t.match(shown.stdout, /Backend: +\| slurm|\| Backend: +\| slurm/, 'jobs show: the backend');
+  t.match(shown.stdout, new RegExp(`Running \\(Slurm job ${botId} on ${botJob?.node}\\)`), 'jobs show: Slurm job and node');
+
+  // a scheduled job: the monitor fires it by starting its runner as the tool, which submits the run
+  const cron = await jobs('run', 'nightly', '--command', 'echo nightly run', '--schedule', '@daily', '--backend', 'slurm');
+  t.equal(cron.code, 0, cron.stderr);
+  const { launchRun } = await import('../../src/jobs/index.js');
+  const { lookupAccount } = await import('../../src/accounts/index.js');
+  const account = lookupAccount(`tools.${a}`);
+  launchRun({ tool: { name: a, home, account }, runtimeDir: path.join(rig.env.TOOLHOST_RUNTIME_DIR as string, a), job: 'nightly', trigger: 'schedule', scheduledFor: new Date().toISOString(), env: rig.env, as: account ? { uid: account.uid, gid: account.gid } : null });
+  await waitFor(() => existsSync(path.join(home, 'nightly.out')) && readFileSync(path.join(home, 'nightly.out'), 'utf8').includes('nightly run'), 20_000, 'the scheduled run\'s output');
+  t.match((await jobs('show', 'nightly')).stdout, /Slurm job \d+/, 'jobs show: the run\'s Slurm job');
+
+  const deleted = await jobs('delete', 'bot');
+  t.equal(deleted.code, 0, deleted.stderr);
+  t.same(squeue(rig).filter((j) => j.id === botId), [], 'delete ended the bot\'s Slurm job');
 });
 
 t.test('a web node dies (its slurmd, registrar and every process on it killed): Slurm requeues the job and the tool is served again from the other node', { skip }, async (t) => {
