@@ -8,4 +8,3 @@ export { runJob, type RunOptions } from './job-runner.js';
 export { JobUnit, orphanOfRecord, HEALTH, type JobInstance, type JobUnitOptions } from './job-unit.js';
 export { launchRun, RUNNER_ENTRY } from './launch-run.js';
 export { Scheduler, readScheduleState, scheduleStatePath, FIRE_WINDOW_MS, type JobScheduleState, type ScheduledTool, type ScheduleEvent, type ToolScheduleState } from './scheduler.js';
-export { runScript, submitSlurmRun } from './slurm-run.js';

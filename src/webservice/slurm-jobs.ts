@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { ToolhostError } from '../errors.js';
-import { readJobs, removeRecord, submitSlurmRun, writeJobs, writeRecord, emptyRecord, type JobSpec } from '../jobs/index.js';
+import { readJobs, removeRecord, writeJobs, writeRecord, emptyRecord, type JobSpec } from '../jobs/index.js';
+import { submitSlurmRun } from '../jobs/slurm-run.js';
 import { resourcesOf } from '../limits/quota.js';
 import { jobJobName, jobNamePrefix, slurmResources, type SlurmJob } from '../slurm/index.js';
 import type { ControlContext } from './control.js';
