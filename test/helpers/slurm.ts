@@ -11,8 +11,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
-import { freePort } from './index.js';
-import type { Host, Network } from './hosts.js';
+import { Redis } from 'ioredis';
+import { freePort, killProcessesOf, ROOT, runBin, startRedisFromGuide, startRegistrar, workDir } from './index.js';
+import { makeHosts, startProxyOn, type Host, type Network } from './hosts.js';
+import { uniq } from './platform.js';
 
 /** why the Slurm tests cannot run here, or false */
 export function slurmUnavailable(): string | false {
@@ -163,55 +165,48 @@ export async function startSlurmCluster(t: Test, network: Network, hosts: readon
   const slurmdPort = await freePort(); // each node has a port space of its own
   const mem = options.realMemoryMb ?? 1000;
   const hostname = execFileSync('hostname', { encoding: 'utf8' }).trim();
+  // the operator's file (conf/slurm/slurm.conf), with this cluster's names, addresses, ports,
+  // paths and shorter timeouts in place of the lines that set them
+  const own: Record<string, string> = {
+    ClusterName: `th${process.pid.toString(36)}`,
+    SlurmctldHost: `${hostname}(${network.subnet}.1)`,
+    SlurmctldPort: String(ctldPort),
+    SlurmdPort: String(slurmdPort),
+    // cred_expire is also how long a requeued job waits before it may start again (default 120 s)
+    AuthInfo: `socket=${socket},cred_expire=10`,
+    SlurmUser: 'root',
+    StateSaveLocation: `${dir}/state`,
+    SlurmdSpoolDir: `${dir}/spool/%n`,
+    SlurmctldPidFile: `${dir}/slurmctld.pid`,
+    SlurmdPidFile: `${dir}/slurmd-%n.pid`,
+    SlurmctldLogFile: `${dir}/log/slurmctld.log`,
+    SlurmdLogFile: `${dir}/log/slurmd-%n.log`,
+    SlurmctldDebug: 'info',
+    SlurmdDebug: 'info',
+    SchedulerParameters: 'batch_sched_delay=0,bf_interval=1,sched_interval=2',
+    // a node silent this long is down and its requeueable jobs go back to the queue
+    SlurmdTimeout: String(slurmdTimeout),
+    MessageTimeout: '5',
+    KillWait: '5',
+    MinJobAge: '60',
+    JobAcctGatherFrequency: '5',
+    JobCompLoc: `${dir}/log/jobcomp.txt`,
+  };
+  const operators = readFileSync(path.join(ROOT, 'conf', 'slurm', 'slurm.conf'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'))
+    .filter((l) => !/^(NodeName|PartitionName)=/.test(l) && !((l.split('=')[0] ?? '') in own));
   writeFileSync(
     conf,
     [
-      `ClusterName=th${process.pid.toString(36)}`,
-      `SlurmctldHost=${hostname}(${network.subnet}.1)`,
-      `SlurmctldPort=${ctldPort}`,
-      `SlurmdPort=${slurmdPort}`,
-      'AuthType=auth/munge',
-      'CredType=cred/munge',
-      // cred_expire is also how long a requeued job waits before it may start again (default 120 s)
-      `AuthInfo=socket=${socket},cred_expire=10`,
-      'SlurmUser=root',
-      'SlurmdUser=root',
-      `StateSaveLocation=${dir}/state`,
-      `SlurmdSpoolDir=${dir}/spool/%n`,
-      `SlurmctldPidFile=${dir}/slurmctld.pid`,
-      `SlurmdPidFile=${dir}/slurmd-%n.pid`,
-      `SlurmctldLogFile=${dir}/log/slurmctld.log`,
-      `SlurmdLogFile=${dir}/log/slurmd-%n.log`,
-      'SlurmctldDebug=info',
-      'SlurmdDebug=info',
-      'MailProg=/bin/true',
-      'MpiDefault=none',
-      // Slurm tracks a job's processes in its freezer cgroups: scancel and a requeue leave nothing behind
-      'ProctrackType=proctrack/cgroup',
-      'TaskPlugin=task/cgroup',
-      'JobAcctGatherType=jobacct_gather/cgroup',
-      'JobAcctGatherFrequency=5',
-      'SchedulerType=sched/backfill',
-      'SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_interval=2',
-      'SelectType=select/cons_tres',
-      'SelectTypeParameters=CR_Core_Memory',
-      'DefMemPerCPU=100',
-      'ReturnToService=2',
-      // a node silent this long is down and its requeueable jobs go back to the queue (production: 300)
-      `SlurmdTimeout=${slurmdTimeout}`,
-      'MessageTimeout=5',
-      'KillWait=5',
-      'MinJobAge=60',
-      'JobRequeue=1',
-      'AccountingStorageType=accounting_storage/none',
-      'JobCompType=jobcomp/filetxt',
-      `JobCompLoc=${dir}/log/jobcomp.txt`,
+      ...operators,
+      ...Object.entries(own).map(([k, v]) => `${k}=${v}`),
       ...nodes.map((n) => `NodeName=${n.name} NodeHostname=${n.name} NodeAddr=${n.host.address} CPUs=1 RealMemory=${mem}`),
       `PartitionName=${partition} Nodes=${nodes.map((n) => n.name).join(',')} Default=YES MaxTime=INFINITE State=UP`,
       '',
     ].join('\n'),
   );
-  writeFileSync(path.join(dir, 'etc', 'cgroup.conf'), ['CgroupPlugin=cgroup/v1', 'CgroupMountpoint=/sys/fs/cgroup', 'ConstrainCores=no', 'ConstrainRAMSpace=yes', 'ConstrainSwapSpace=yes', 'AllowedRAMSpace=100', 'AllowedSwapSpace=0', ''].join('\n'));
+  writeFileSync(path.join(dir, 'etc', 'cgroup.conf'), readFileSync(path.join(ROOT, 'conf', 'slurm', 'cgroup.conf'), 'utf8'));
 
   execFileSync('slurmctld', ['-f', conf, '-i'], { env, stdio: 'ignore' });
   for (const n of nodes) {
@@ -265,3 +260,84 @@ export function slurmNodeNames(count: number): string[] {
   const id = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 * 36).toString(36)}`;
   return Array.from({ length: count }, (_, i) => `sn${id}${i + 1}`);
 }
+
+export interface SlurmPlatform {
+  readonly settingsFile: string;
+  readonly env: Record<string, string>;
+  readonly homeRoot: string;
+  readonly a: string;
+  readonly b: string;
+  readonly uid: (tool: string) => number;
+  readonly proxyUrl: string;
+  readonly redis: Redis;
+  readonly cluster: Awaited<ReturnType<typeof startSlurmCluster>>;
+  readonly nodeAddress: Map<string, string>;
+  readonly proxyRoutes: () => Promise<Map<string, string[]>>;
+  /** each node's registrar socket directory (for a local webservice started on the node) */
+  readonly registrarDirs: ReadonlyMap<string, string>;
+}
+
+/** a platform for a test file (or a benchmark): hosts, Redis, proxy, two tools, a Slurm cluster of two web nodes with their registrars */
+export async function slurmPlatform(t: Test): Promise<SlurmPlatform> {
+  killProcessesOf(t);
+  const base = workDir(t);
+  chmodSync(base, 0o755);
+  const nodeNames = slurmNodeNames(2);
+  const net = makeHosts(t, ['redis', 'proxy', ...nodeNames]);
+  const redisHost = net.host('redis');
+  const redis = await startRedisFromGuide(t, 'redis', redisHost);
+  const homeRoot = path.join(base, 'project');
+  const adminEnv = { TOOLHOST_REDIS_URL: redis.adminUrl };
+  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env: adminEnv });
+  const a = uniq('tsa');
+  const b = uniq('tsb');
+  t.teardown(async () => {
+    await admin('delete', a, '--remove-home');
+    await admin('delete', b, '--remove-home');
+    // the runtime directory of a job whose node was killed under it
+    for (const d of readdirSync('/tmp')) if (d.startsWith(`toolhost-${a}-`) || d.startsWith(`toolhost-${b}-`)) rmSync(path.join('/tmp', d), { recursive: true, force: true });
+  });
+  for (const name of [a, b]) {
+    const made = await admin('create', name);
+    if (made.code !== 0) throw new Error(made.stderr);
+  }
+  const registrarUrl = (await admin('registrar-user')).stdout.trim();
+  const proxyUser = (await admin('proxy-user')).stdout.trim();
+
+  const cluster = await startSlurmCluster(t, net, nodeNames.map((n) => net.host(n)), { slurmdTimeout: 5 });
+  // each web node: its registrar, in a socket directory the settings name by the node's name
+  const regRoot = mkdtempSync('/tmp/thsreg-');
+  chmodSync(regRoot, 0o755);
+  t.teardown(() => rmSync(regRoot, { recursive: true, force: true }));
+  const registrars = await Promise.all(
+    cluster.nodes.map((n) => startRegistrar(t, registrarUrl, homeRoot, { leaseSeconds: 1.5, node: n.name, address: n.host.address, run: n.host.run, socketDir: path.join(regRoot, n.name), stateDir: path.join(base, `registrar-${n.name}`) })),
+  );
+  t.teardown(() => {
+    if (!t.passing()) {
+      for (const r of registrars) t.comment(`${r.node}: ${r.log().slice(-3000)}`);
+      t.comment(`slurmctld: ${cluster.log().slice(-4000)}`);
+    }
+  });
+  const proxy = await startProxyOn(t, net.host('proxy'), proxyUser, net.cidr);
+  const settingsFile = path.join(base, 'slurm.json');
+  writeFileSync(settingsFile, JSON.stringify({ partition: cluster.partition, slurmConf: cluster.conf, nodeRegistrarDir: path.join(regRoot, '%n') }));
+  const r = new Redis(redis.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  r.on('error', () => {});
+  t.teardown(() => r.disconnect());
+  await r.connect();
+  return {
+    settingsFile,
+    env: { TOOLHOST_SLURM_SETTINGS: settingsFile, TOOLHOST_RUNTIME_DIR: path.join(base, 'run'), TOOLHOST_STATE_DIR: path.join(base, 'state'), TOOLHOST_REGISTRAR_DIR: path.join(base, 'no-registrar-here') },
+    homeRoot,
+    a,
+    b,
+    uid: (tool) => Number(execFileSync('id', ['-u', `tools.${tool}`], { encoding: 'utf8' }).trim()),
+    proxyUrl: proxy.url,
+    redis: r,
+    cluster,
+    nodeAddress: new Map(cluster.nodes.map((n) => [n.name, n.host.address])),
+    proxyRoutes: () => proxy.routes(),
+    registrarDirs: new Map(registrars.map((r) => [r.node, r.dir])),
+  };
+}
+

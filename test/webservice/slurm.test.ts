@@ -7,98 +7,19 @@
 // a node that dies has its job requeued and the tool served again from the other node.
 //   npx tap test/webservice/slurm.test.ts
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Redis } from 'ioredis';
-import { killProcessesOf, runBin, startRedisFromGuide, startRegistrar, waitFor, workDir } from '../helpers/index.js';
-import { makeHosts, startProxyOn } from '../helpers/hosts.js';
-import { asTool, uniq } from '../helpers/platform.js';
-import { slurmNodeNames, slurmUnavailable, startSlurmCluster } from '../helpers/slurm.js';
+import { runBin, waitFor, workDir } from '../helpers/index.js';
+import { asTool } from '../helpers/platform.js';
+import { slurmPlatform, slurmUnavailable, type SlurmPlatform as Rig } from '../helpers/slurm.js';
 
 const skip = slurmUnavailable();
 if (skip) t.comment(`skipping the Slurm backend tests: ${skip}`);
 
-interface Rig {
-  readonly settingsFile: string;
-  readonly env: Record<string, string>;
-  readonly homeRoot: string;
-  readonly a: string;
-  readonly b: string;
-  readonly uid: (tool: string) => number;
-  readonly proxyUrl: string;
-  readonly redis: Redis;
-  readonly cluster: Awaited<ReturnType<typeof startSlurmCluster>>;
-  readonly nodeAddress: Map<string, string>;
-  readonly proxyRoutes: () => Promise<Map<string, string[]>>;
-}
-
-/** one platform for the whole file: hosts, Redis, proxy, two tools, a Slurm cluster of two web nodes with their registrars */
-async function rig(): Promise<Rig> {
-  killProcessesOf(t);
-  const base = workDir(t);
-  chmodSync(base, 0o755);
-  const nodeNames = slurmNodeNames(2);
-  const net = makeHosts(t, ['redis', 'proxy', ...nodeNames]);
-  const redisHost = net.host('redis');
-  const redis = await startRedisFromGuide(t, 'redis', redisHost);
-  const homeRoot = path.join(base, 'project');
-  const adminEnv = { TOOLHOST_REDIS_URL: redis.adminUrl };
-  const admin = (...args: string[]) => runBin(t, 'toolhost', ['tool', '--home-root', homeRoot, ...args], { env: adminEnv });
-  const a = uniq('tsa');
-  const b = uniq('tsb');
-  t.teardown(async () => {
-    await admin('delete', a, '--remove-home');
-    await admin('delete', b, '--remove-home');
-    // the runtime directory of a job whose node was killed under it
-    for (const d of readdirSync('/tmp')) if (d.startsWith(`toolhost-${a}-`) || d.startsWith(`toolhost-${b}-`)) rmSync(path.join('/tmp', d), { recursive: true, force: true });
-  });
-  for (const name of [a, b]) {
-    const made = await admin('create', name);
-    if (made.code !== 0) throw new Error(made.stderr);
-  }
-  const registrarUrl = (await admin('registrar-user')).stdout.trim();
-  const proxyUser = (await admin('proxy-user')).stdout.trim();
-
-  const cluster = await startSlurmCluster(t, net, nodeNames.map((n) => net.host(n)), { slurmdTimeout: 5 });
-  // each web node: its registrar, in a socket directory the settings name by the node's name
-  const regRoot = mkdtempSync('/tmp/thsreg-');
-  chmodSync(regRoot, 0o755);
-  t.teardown(() => rmSync(regRoot, { recursive: true, force: true }));
-  const registrars = await Promise.all(
-    cluster.nodes.map((n) => startRegistrar(t, registrarUrl, homeRoot, { leaseSeconds: 1.5, node: n.name, address: n.host.address, run: n.host.run, socketDir: path.join(regRoot, n.name), stateDir: path.join(base, `registrar-${n.name}`) })),
-  );
-  t.teardown(() => {
-    if (!t.passing()) {
-      for (const r of registrars) t.comment(`${r.node}: ${r.log().slice(-3000)}`);
-      t.comment(`slurmctld: ${cluster.log().slice(-4000)}`);
-    }
-  });
-  const proxy = await startProxyOn(t, net.host('proxy'), proxyUser, net.cidr);
-  const settingsFile = path.join(base, 'slurm.json');
-  writeFileSync(settingsFile, JSON.stringify({ partition: cluster.partition, slurmConf: cluster.conf, nodeRegistrarDir: path.join(regRoot, '%n') }));
-  const r = new Redis(redis.adminUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  r.on('error', () => {});
-  t.teardown(() => r.disconnect());
-  await r.connect();
-  return {
-    settingsFile,
-    env: { TOOLHOST_SLURM_SETTINGS: settingsFile, TOOLHOST_RUNTIME_DIR: path.join(base, 'run'), TOOLHOST_STATE_DIR: path.join(base, 'state'), TOOLHOST_REGISTRAR_DIR: path.join(base, 'no-registrar-here') },
-    homeRoot,
-    a,
-    b,
-    uid: (tool) => Number(execFileSync('id', ['-u', `tools.${tool}`], { encoding: 'utf8' }).trim()),
-    proxyUrl: proxy.url,
-    redis: r,
-    cluster,
-    nodeAddress: new Map(cluster.nodes.map((n) => [n.name, n.host.address])),
-    proxyRoutes: () => proxy.routes(),
-  };
-}
-
 const R: { rig: Rig | null } = { rig: null };
 async function platform(): Promise<Rig> {
-  R.rig ??= await rig();
+  R.rig ??= await slurmPlatform(t);
   return R.rig;
 }
 
