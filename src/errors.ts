@@ -275,6 +275,11 @@ export const ERRORS = {
     'webservice start named a type other than the running one; the message says what to run.',
     2,
   ),
+  TH_ERR_WEBSERVICE_STOPPED_WHILE_STARTING: def(
+    'the webservice of %s was stopped before its server was ready; start it again when you want it (webservice start)',
+    'A webservice stop (or the tool being deleted) came while webservice start waited for the server to be ready.',
+    1,
+  ),
   TH_ERR_WEBSERVICE_NO_COMMAND: def(
     'a generic webservice needs a command: webservice generic start -- ./server.sh ARGS (the port is appended)',
     'webservice generic start without a command and no command in ~/service.manifest.',

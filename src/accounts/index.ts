@@ -5,4 +5,5 @@ export { prepareRuntimeDirectory, requireRootOwnedDirectory, runtimeDirectory, S
 export { readOwnedFile, readOwnedTail, type OwnedRead } from './tool-files.js';
 export { PASSED_VARIABLES, toolProcessEnvironment } from './tool-environment.js';
 export { spawnToolProgram, type ToolProgram } from './spawn-as-tool.js';
+export { programArgument, toolProgramArguments } from './program-args.js';
 export { installSudoersRule, removeSudoersRule, renderSudoersRule, sudoersRuleFile, SUDOERS_DIR, type SudoersOutcome, type SudoersPlace } from './sudoers-rule.js';

@@ -270,6 +270,10 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
           if (manifest.backend === 'slurm') {
+            // the tool's definitions count as on this host; the node's registrar admits the server where it lands
+            const { checkStart, currentDefinitions } = await import('../webservice/index.js');
+            const defs = currentDefinitions(ctx);
+            await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, null);
             exit = await (await import('./webservice-slurm.js')).slurmStart(ctx, manifest, io);
             return;
           }

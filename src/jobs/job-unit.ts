@@ -10,7 +10,7 @@ import type { Tool } from '../accounts/index.js';
 import { describeExit, resourcesOf, UnitGuard, unitName, type ExitCause, type LimitsSummary } from '../limits/index.js';
 import type { ChildOutput, ToolLogs } from '../logs/index.js';
 import type { RegistrarClient } from '../registrar/index.js';
-import { processInfo, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
+import { processInfo, StartAborted, StartError, tcpProbe, Unit, type ManagedProcess, type Orphan, type UnitDriver, type UnitInstance, type UnitSnapshot } from '../supervisor/index.js';
 import { openJobOutput } from './job-output.js';
 import { startJobProcess } from './job-process.js';
 import { noticeJob } from './job-notices.js';
@@ -101,7 +101,7 @@ export class JobUnit {
     const driver: UnitDriver<JobInstance> = {
       noun: 'job',
       replace: 'stop-first',
-      launch: () => this.#launch(),
+      launch: (signal) => this.#launch(signal),
       ...(publish
         ? {
             route: async (i: JobInstance) => {
@@ -146,7 +146,7 @@ export class JobUnit {
 
   #guard: UnitGuard | null = null;
 
-  async #launch(): Promise<JobInstance> {
+  async #launch(signal: AbortSignal): Promise<JobInstance> {
     // a log file that cannot be opened is a failed start, retried with the backoff
     this.#output ??= await openJobOutput(this.#o.logs, { tool: this.#o.tool, runtimeDir: this.#o.runtimeDir, spec: this.spec, fresh: false, pipeName: `job-${this.spec.name}` });
     // admitted again at every start: the quota may have filled or freed meanwhile
@@ -159,9 +159,9 @@ export class JobUnit {
     const port = this.spec.port ?? null;
     const instance: JobInstance = { process: proc, startedAt: Date.now(), port, url: null, startTicks: info?.startTicks ?? null, guard };
     try {
-      if (this.spec.healthCheckScript) await this.#startup(proc);
+      if (this.spec.healthCheckScript) await this.#startup(proc, signal);
       // a published job is ready once it listens where proxies will reach it
-      if (this.spec.publish && port !== null) await this.#listening(proc, port);
+      if (this.spec.publish && port !== null) await this.#listening(proc, port, signal);
     } catch (err) {
       await proc.stop(2000);
       throw err;
@@ -170,8 +170,9 @@ export class JobUnit {
   }
 
   /** the startup phase: the check once a second until it passes; too many failures are a failed start */
-  async #startup(proc: ManagedProcess): Promise<void> {
+  async #startup(proc: ManagedProcess, signal: AbortSignal): Promise<void> {
     for (let failures = 0; ; ) {
+      if (signal.aborted) throw new StartAborted(`job ${this.spec.name}`);
       if (!proc.running) throw new StartError(`the job exited during its startup checks (${proc.exitInfo?.signal ?? `exit code ${proc.exitInfo?.code}`})`, proc.exitInfo);
       if (await this.#check()) return;
       if (++failures >= this.#health.startupFailures) throw new StartError(`the health check failed ${failures} times in a row at startup`, null);
@@ -179,9 +180,10 @@ export class JobUnit {
     }
   }
 
-  async #listening(proc: ManagedProcess, port: number): Promise<void> {
+  async #listening(proc: ManagedProcess, port: number, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + 60_000;
     while (!(await tcpProbe(this.#o.address, port, 500))) {
+      if (signal.aborted) throw new StartAborted(`job ${this.spec.name}`);
       if (!proc.running) throw new StartError(`the job exited before it listened on ${this.#o.address}:${port}`, proc.exitInfo);
       if (Date.now() > deadline) throw new StartError(`the job did not listen on ${this.#o.address}:${port} within 60 s (publish needs it there)`, null);
       await sleep(50);

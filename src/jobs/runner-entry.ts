@@ -3,10 +3,9 @@
 // tool, with the tool's clean environment, by `toolhost jobs run` and by the monitor. Not a
 // command for people.
 import path from 'node:path';
-import { lookupAccount } from '../accounts/index.js';
+import { programArgument, toolProgramArguments } from '../accounts/index.js';
 import { isToolhostError } from '../errors.js';
 import { appendCapped, SERVICE_LOG, ToolLogs, toolLogPolicy, type ToolLogPolicy } from '../logs/index.js';
-import { isToolName, toolAccountName } from '../tool-name.js';
 import { JobLogError, openJobOutput } from './job-output.js';
 import { writeRecord, emptyRecord, type JobRecord } from './job-record.js';
 import { readJobs } from './jobs-manifest.js';
@@ -14,38 +13,27 @@ import { runJob } from './job-runner.js';
 import { HELPERS_UNIT } from '../limits/index.js';
 import { RegistrarClient, registrarDir } from '../registrar/index.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const name = arg('--tool');
-const home = arg('--home');
-const runtimeDir = arg('--runtime-dir');
-const job = arg('--job');
-const runId = arg('--run-id') ?? '';
-const trigger = (arg('--trigger') ?? 'run') as JobRecord['trigger'];
-if (!name || !isToolName(name) || !home || !runtimeDir || !job) {
-  process.stderr.write('runner-entry: usage: --tool NAME --home DIR --runtime-dir DIR --job JOB --run-id ID --trigger T\n');
-  process.exit(2);
-}
+const { tool, runtimeDir } = toolProgramArguments('runner-entry', '--tool NAME --home DIR --runtime-dir DIR --job JOB --run-id ID --trigger T', ['--job']);
+const { name, home } = tool;
+const job = programArgument('--job') as string;
+const runId = programArgument('--run-id') ?? '';
+const trigger = (programArgument('--trigger') ?? 'run') as JobRecord['trigger'];
 process.chdir(home);
 const spec = readJobs(home).find((j) => j.name === job);
 if (!spec) {
   writeRecord(runtimeDir, { ...emptyRecord(job, trigger, 1, runId), status: 'failed', exitCode: 2, finishedAt: Date.now(), message: 'the job is no longer defined in ~/jobs.manifest' });
   process.exit(2);
 }
-const tool = { name, home, account: lookupAccount(toolAccountName(name)) };
 if (spec.backend === 'slurm') {
   // Slurm runs it (issue 15): this runner, started as the tool, submits the run and is done
   const startedAt = Date.now();
   try {
     const { submitSlurmRun } = await import('./slurm-run.js');
     const id = await submitSlurmRun(tool, spec, process.env);
-    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'succeeded', startedAt, finishedAt: Date.now(), scheduledFor: arg('--scheduled-for') ?? null, message: `submitted as Slurm job ${id}` });
+    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'succeeded', startedAt, finishedAt: Date.now(), scheduledFor: programArgument('--scheduled-for') ?? null, message: `submitted as Slurm job ${id}` });
     process.exit(0);
   } catch (err) {
-    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'failed', exitCode: 1, startedAt, finishedAt: Date.now(), scheduledFor: arg('--scheduled-for') ?? null, message: isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message });
+    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'failed', exitCode: 1, startedAt, finishedAt: Date.now(), scheduledFor: programArgument('--scheduled-for') ?? null, message: isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message });
     process.exit(1);
   }
 }
@@ -89,7 +77,7 @@ const rec = await runJob({
   spec,
   trigger,
   runId,
-  scheduledFor: arg('--scheduled-for') ?? null,
+  scheduledFor: programArgument('--scheduled-for') ?? null,
   env: process.env,
   limits: why === undefined ? { peer: registrar } : { peer: null, why },
   notices: why === undefined ? { peer: registrar } : { peer: null, why: `no registrar took it (${why})` },

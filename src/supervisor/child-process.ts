@@ -2,6 +2,7 @@
 // grace period. Readiness is polled fast (a started lighttpd answers in milliseconds).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gated, openGate } from './gate.js';
 
@@ -25,7 +26,16 @@ export interface StartOptions {
   readonly onStart?: (child: ChildProcess) => void;
   /** done while the process waits at its gate, before the command runs (its cgroup); a failure kills it */
   readonly beforeRun?: (pid: number) => Promise<void>;
+  /**
+   * the kernel kills the child when this process dies, however it dies (SIGKILL included): for
+   * servers that exist only for this process (the demo's and the tests' Redis), which a killed
+   * run would otherwise leave behind
+   */
+  readonly diesWithParent?: boolean;
+  /** aborted while the process is not yet ready: it is stopped and the start fails (a stop asked meanwhile) */
+  readonly signal?: AbortSignal;
 }
+
 
 export interface ExitInfo {
   readonly code: number | null;
@@ -39,6 +49,14 @@ export class StartError extends Error {
   ) {
     super(message);
     this.name = 'StartError';
+  }
+}
+
+/** a start given up because its signal was aborted, not because the process failed */
+export class StartAborted extends StartError {
+  constructor(command: string) {
+    super(`${command} was stopped before it was ready`, null);
+    this.name = 'StartAborted';
   }
 }
 
@@ -122,8 +140,22 @@ function withGatePipe(stdio: SpawnOptions['stdio']): SpawnOptions['stdio'] {
   return [three[0] ?? 'ignore', three[1] ?? 'ignore', three[2] ?? 'ignore', 'pipe'];
 }
 
+/** util-linux's setpriv sets PR_SET_PDEATHSIG and execs the command: same pid, nothing in between */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+function commandLine(o: StartOptions): { command: string; args: string[] } {
+  const argv = [o.command, ...o.args];
+  if (o.diesWithParent) {
+    if (!SETPRIV) throw new StartError(`cannot start ${o.command}: setpriv (util-linux) is not installed`, null);
+    argv.unshift(SETPRIV, '--pdeathsig', 'KILL', '--');
+  }
+  if (o.beforeRun) return gated(argv);
+  const [command = o.command, ...args] = argv;
+  return { command, args };
+}
+
 export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
-  const target = o.beforeRun ? gated([o.command, ...o.args]) : { command: o.command, args: [...o.args] };
+  const target = commandLine(o);
   const child = spawn(target.command, target.args, {
     cwd: o.cwd,
     env: o.env,
@@ -154,6 +186,10 @@ export async function startProcess(o: StartOptions): Promise<ManagedProcess> {
     if (!proc.running) {
       const e = proc.exitInfo;
       throw new StartError(`${o.command} exited before it was ready (${e?.signal ?? `exit code ${e?.code}`})`, e);
+    }
+    if (o.signal?.aborted) {
+      await proc.stop(1000);
+      throw new StartAborted(o.command);
     }
     if (await o.ready().catch(() => false)) return proc;
     if (Date.now() > deadline) {

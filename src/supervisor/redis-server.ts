@@ -35,6 +35,7 @@ export async function startRedisServer(dir: string, options: { binary?: string; 
     args: [conf],
     cwd: dir,
     ready: () => tcpProbe('127.0.0.1', port, 200),
+    diesWithParent: true,
   });
   return {
     port,

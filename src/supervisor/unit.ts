@@ -68,8 +68,11 @@ export interface UnitSnapshot<I extends UnitInstance> {
 export interface UnitDriver<I extends UnitInstance> {
   /** what an instance is called in messages: "server", "job" */
   readonly noun: string;
-  /** start an instance and resolve once it is ready (UnitConfigError: the configuration is wrong) */
-  launch(): Promise<I>;
+  /**
+   * start an instance and resolve once it is ready (UnitConfigError: the configuration is
+   * wrong); when `signal` aborts (the unit is being stopped), stop what was started and reject
+   */
+  launch(signal: AbortSignal): Promise<I>;
   /** route a ready instance (the registrar); a failure is a failed start */
   route?(instance: I): Promise<void>;
   /** take its route away (best effort), before it stops or after it died */
@@ -117,6 +120,10 @@ export class Unit<I extends UnitInstance> {
   #queue: Promise<void> = Promise.resolve();
   #restartPending = false;
   #livenessFailed = 0;
+  /** set by stop() at once, before its turn in the queue: a start under way gives up */
+  #stopRequested = false;
+  /** aborts the instance that is starting (a server waiting to be ready may wait a minute) */
+  #launching: AbortController | null = null;
   #stopped: () => void = () => {};
   readonly stoppedPromise: Promise<void>;
 
@@ -200,6 +207,9 @@ export class Unit<I extends UnitInstance> {
   }
 
   stop(): Promise<void> {
+    // a stop never waits behind a start that is not ready yet: that start gives up now
+    this.#stopRequested = true;
+    this.#launching?.abort();
     return this.#serial(async () => {
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       this.#transition('stopping');
@@ -230,7 +240,15 @@ export class Unit<I extends UnitInstance> {
 
   /** an instance started, ready, and routed; throws when any of that fails */
   async #launch(): Promise<I> {
-    const instance = await this.#driver.launch();
+    if (this.#stopRequested) throw new Error(`the unit is stopping`);
+    const launching = new AbortController();
+    this.#launching = launching;
+    let instance: I;
+    try {
+      instance = await this.#driver.launch(launching.signal);
+    } finally {
+      this.#launching = null;
+    }
     this.#instances.add(instance);
     void instance.process.exited.then((exit) => {
       this.#instances.delete(instance);
@@ -256,7 +274,8 @@ export class Unit<I extends UnitInstance> {
     try {
       instance = await this.#launch();
     } catch (err) {
-      this.#startFailed(err);
+      // given up for a stop that comes next: no failure to report, no backoff
+      if (!this.#stopRequested) this.#startFailed(err);
       return;
     }
     this.#current = instance;
@@ -288,7 +307,7 @@ export class Unit<I extends UnitInstance> {
       try {
         next = await this.#launch();
       } catch (err) {
-        this.#startFailed(err);
+        if (!this.#stopRequested) this.#startFailed(err);
         return;
       }
       this.#current = next;
@@ -301,6 +320,8 @@ export class Unit<I extends UnitInstance> {
     try {
       next = await this.#launch();
     } catch (err) {
+      // the old instance is stopped by the stop that comes next
+      if (this.#stopRequested) return;
       const why = err instanceof UnitConfigError ? `configuration error: ${err.lines[0] ?? ''}` : `a new ${noun} did not start (${(err as Error).message}); the old one keeps serving`;
       if (err instanceof UnitConfigError) this.#reportConfig(err, true);
       else {

@@ -2,7 +2,7 @@
 // (which survives the command exiting), signal it, and read what it reports. Everything here
 // runs as the tool (root drops to the tool before calling it), except launchSupervisor, which
 // the root monitor also uses: it never opens a tool file itself, the child does, as the tool.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareRuntimeDirectory, spawnToolProgram, toolOwner, type Owner, type Tool } from '../accounts/index.js';
@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from '../package-files.js';
 import type { Listing } from '../registrar/index.js';
 // the registrar's client alone, not its daemon (and Redis): `webservice status` loads this module (#14)
 import { withRegistrar } from '../registrar/registrar-client.js';
-import { removeManifest, writeManifest, type Manifest } from './manifest.js';
+import { manifestPath, removeManifest, writeManifest, type Manifest } from './manifest.js';
 import type { ServerContext } from './server-instance.js';
 import { readState, SERVICE_LOG, SUPERVISOR_ENTRY, supervisorPid, type ServiceState } from './service-state.js';
 
@@ -107,7 +107,16 @@ export async function startWebservice(ctx: ControlContext, manifest: Manifest): 
   wakeSupervisor(ctx);
   return {
     alreadyRunning: false,
-    state: await waitForState(ctx, (s) => s.updatedAt > before && s.state !== 'starting' && s.state !== 'stopped', 'start'),
+    state: await waitForState(
+      ctx,
+      (s) => {
+        if (s.updatedAt <= before) return false;
+        // stopWebservice removes the manifest before it signals: a stop came while this start waited
+        if (s.state === 'stopped' && !existsSync(manifestPath(ctx.tool.home))) throw new ToolhostError('TH_ERR_WEBSERVICE_STOPPED_WHILE_STARTING', ctx.tool.name);
+        return s.state !== 'starting' && s.state !== 'stopped';
+      },
+      'start',
+    ),
   };
 }
 

@@ -188,7 +188,7 @@ export function prepareLighttpd(ctx: ServerContext, port: number): { file: strin
   return { file, env: built.env, binary };
 }
 
-export async function startInstance(ctx: ServerContext, guard: UnitGuard | null = null): Promise<ServerInstance> {
+export async function startInstance(ctx: ServerContext, guard: UnitGuard | null = null, signal?: AbortSignal): Promise<ServerInstance> {
   const { default: getPort } = await import('get-port');
   const port = await getPort({ host: ctx.bind });
   const url = `http://${ctx.bind.includes(':') ? `[${ctx.bind}]` : ctx.bind}:${port}`;
@@ -208,6 +208,7 @@ export async function startInstance(ctx: ServerContext, guard: UnitGuard | null 
       endGroupWithLeader: true,
       ready: () => httpProbe(`${url}/`, 500),
       timeoutMs: ctx.readyTimeoutMs ?? 60_000,
+      ...(signal ? { signal } : {}),
     });
     // the gate and prlimit exec the server: the same pid, the same start time
     return { port, url, process: proc, startedAt: Date.now(), startTicks: proc.pid ? (processInfo(proc.pid)?.startTicks ?? null) : null, guard };

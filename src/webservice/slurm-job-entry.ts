@@ -10,7 +10,7 @@
 import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lookupAccount } from '../accounts/index.js';
+import { lookupAccount, programArgument } from '../accounts/index.js';
 import { DEFAULT_REGISTRAR_DIR } from '../registrar/index.js';
 import { nodeRegistrarDir, SlurmClient } from '../slurm/index.js';
 import { isToolName, toolAccountName } from '../tool-name.js';
@@ -18,14 +18,9 @@ import { readState } from './service-state.js';
 import { runSupervisor } from './supervisor-main.js';
 import type { SupervisorScope } from './supervisor-scope.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const name = arg('--tool');
-const home = arg('--home');
-const job = arg('--job');
+const name = programArgument('--tool');
+const home = programArgument('--home');
+const job = programArgument('--job');
 const scope: SupervisorScope | null = process.argv.includes('--web') ? { kind: 'slurm-web' } : job ? { kind: 'slurm-job', job } : null;
 const jobId = Number(process.env.SLURM_JOB_ID);
 const node = process.env.SLURMD_NODENAME ?? os.hostname();

@@ -211,16 +211,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
   const tool: Tool = { name, home: record.home, account: lookupAccount(toolAccountName(name)) };
   const runtimeDir = runtimeDirectory(tool, ctx.env);
   if (isRoot() && record.uid !== null) {
-    // nothing of the tool may run while its files are removed
-    try {
-      execFileSync('pkill', ['-KILL', '-u', toolAccountName(name)], { stdio: 'ignore' });
-    } catch {
-      // no process left
-    }
-    // SIGKILL is delivered, not yet acted on: userdel refuses a user whose processes still run
-    // (a supervisor that was just writing out its logs after `webservice stop`)
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline && spawnSync('pgrep', ['-u', toolAccountName(name)]).status === 0; ) await sleep(20);
-    execFileSync('userdel', [toolAccountName(name)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await removeAccount(toolAccountName(name));
   }
   if (isRoot() && lookupGroup(toolAccountName(name))) {
     // userdel keeps a primary group that has other members (the maintainers): it would outlive
@@ -232,6 +223,24 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
   const remove = (dir: string): void => void execFileSync('rm', ['-rf', '--one-file-system', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (!runtimeDir.startsWith(record.home + path.sep)) remove(runtimeDir);
   if (options.removeHome) remove(record.home);
+}
+
+/**
+ * The tool's unix user, once nothing runs as it. Nothing of the tool may run while its files are
+ * removed, and userdel refuses a user whose processes still run; a process may start after the
+ * kill (the monitor restarting a supervisor it just saw die, a scheduled run it fires), so kill,
+ * wait and remove again until userdel no longer finds one.
+ */
+async function removeAccount(user: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    spawnSync('pkill', ['-KILL', '-u', user], { stdio: 'ignore' });
+    // SIGKILL is delivered, not yet acted on (a supervisor writing out its logs after `webservice stop`)
+    for (const deadline = Date.now() + 2000; Date.now() < deadline && spawnSync('pgrep', ['-u', user]).status === 0; ) await sleep(20);
+    const del = spawnSync('userdel', [user], { encoding: 'utf8' });
+    if (del.status === 0) return;
+    // userdel's exit code 8: the user is logged in or runs a process
+    if (del.status !== 8 || attempt >= 10) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `removing the unix user ${user}`, del.stderr.trim() || `userdel exit code ${del.status}`);
+  }
 }
 
 export async function listTools(ctx: AdminContext): Promise<string[]> {

@@ -74,7 +74,7 @@ export class WebUnit {
     const driver: UnitDriver<ServerInstance> = {
       noun: 'server',
       replace: 'start-first',
-      launch: () => this.#launch(),
+      launch: (signal) => this.#launch(signal),
       describeExit: (i, code, signal) => {
         const cause = i.guard ? i.guard.cause(code, signal) : null;
         this.#lastCause = cause;
@@ -231,13 +231,13 @@ export class WebUnit {
     return (this.#output?.files ?? []).reduce((n, f) => n + f.rotations, this.#accessLog?.rotations ?? 0);
   }
 
-  async #launch(): Promise<ServerInstance> {
+  async #launch(signal: AbortSignal): Promise<ServerInstance> {
     // admitted again at every start: the quota may have filled or freed meanwhile
     const guard = await UnitGuard.admit(this.#o.registrar, { unit: unitName('web'), ...this.#o.server.resources });
     this.#guard = guard;
     if (guard.warning) serviceLog(this.#o.server.tool.home, guard.warning);
     const rotationsBefore = this.#rotations();
-    const instance = await startInstance(this.#output ? { ...this.#o.server, output: this.#output } : this.#o.server, guard);
+    const instance = await startInstance(this.#output ? { ...this.#o.server, output: this.#output } : this.#o.server, guard, signal);
     if (isLighttpd(this.#o.server)) {
       this.#lighttpds.add(instance);
       void instance.process.exited.then(() => this.#lighttpds.delete(instance));

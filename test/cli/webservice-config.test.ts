@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chownSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { makeToolHome, runBin } from '../helpers/index.js';
+import { makeToolAccount, makeToolHome, runBin } from '../helpers/index.js';
 
 t.test('webservice config prints the merged config, tagged, and reports each default it overrode', async (t) => {
   const tool = makeToolHome(t, 'mytool', {
@@ -74,17 +74,7 @@ t.test('an invalid tool name, a missing home, an unknown action or type are one 
 const asRoot = process.getuid?.() === 0;
 
 t.test('in a real tool account the tool and home come from the account, and the config passes lighttpd -tt', { skip: asRoot ? false : 'needs root to create a unix user' }, async (t) => {
-  const name = `tht${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 20);
-  const user = `tools.${name}`;
-  const base = t.testdir();
-  chmodSync(base, 0o755);
-  const home = path.join(base, name);
-  execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/sh', user]);
-  t.teardown(() => {
-    execFileSync('userdel', [user]);
-  });
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  const { name, user, uid, gid, home } = makeToolAccount(t, 'tht');
   writeFileSync(path.join(home, '.lighttpd.conf'), 'server.document-root = "' + home + '/public_html"\n');
   execFileSync('mkdir', ['-p', path.join(home, 'public_html')]);
   chownSync(path.join(home, '.lighttpd.conf'), uid, gid);

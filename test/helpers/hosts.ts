@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { startProcess, type ManagedProcess } from '../../src/supervisor/index.js';
-import { BIN, ROOT, userEnv, type RunResult } from './index.js';
+import { BIN, outputOf, ROOT, userEnv, type RunResult } from './index.js';
 
 export interface Host {
   readonly name: string;
@@ -164,21 +164,8 @@ export function makeHosts(t: Test, names: readonly string[]): Network {
 
 /** one of bin/ run on a host, as a user there runs it */
 export function runOn(t: Test, host: Host, command: 'toolhost' | 'webservice', args: readonly string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(host.run[0] as string, [...host.run.slice(1), 'env', '-u', 'NODE_OPTIONS', path.join(BIN, command), ...args], { env: userEnv(env), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const kill = (): void => void child.kill('SIGKILL');
-    t.teardown(kill);
-    const timer = setTimeout(kill, 60_000);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const child = spawn(host.run[0] as string, [...host.run.slice(1), 'env', '-u', 'NODE_OPTIONS', path.join(BIN, command), ...args], { env: userEnv(env), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  return outputOf(t, child);
 }
 
 export interface HostProxy {
@@ -198,6 +185,7 @@ export async function startProxyOn(t: Test, host: Host, redisUrl: string, backen
   const url = `http://${host.address}:8080`;
   const adminUrl = `http://${host.address}:9090`;
   const proc = await startProcess({
+    diesWithParent: true,
     command: host.run[0] as string,
     args: [...host.run.slice(1), 'env', '-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'proxy', '--listen', `${host.address}:8080`, '--admin-listen', `${host.address}:9090`, '--backend-networks', backendNetworks, '--rate-limit', '0'],
     env: userEnv({ TOOLHOST_REDIS_URL: redisUrl, TOOLHOST_CONFIG: undefined }),

@@ -1,9 +1,10 @@
 // The test harness: real redis-server, real lighttpd, the real executables. Everything a
 // helper starts is stopped by t.teardown on the line after it starts, even when a test fails.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcessByStdio, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import getPort from 'get-port';
 import type { Test } from 'tap';
@@ -77,7 +78,7 @@ export async function startRedisFromGuide(t: Test, name = 'redis', on: { address
   writeFileSync(path.join(dir, 'redis.conf'), conf);
   // on another host (a network namespace of test/helpers/hosts.ts): run through its prefix
   const [command = 'redis-server', ...prefix] = [...(on?.run ?? []), 'redis-server'];
-  const proc = await startProcess({ command, args: [...prefix, path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe(host, port, 200) });
+  const proc = await startProcess({ command, args: [...prefix, path.join(dir, 'redis.conf')], cwd: dir, ready: () => tcpProbe(host, port, 200), diesWithParent: true });
   t.teardown(() => proc.stop(2000));
   return { port, adminUrl: `redis://toolhost-admin:${password}@${host}:${port}`, url: `redis://${host}:${port}`, dir, process: proc };
 }
@@ -90,6 +91,7 @@ export async function startLighttpd(t: Test, configFile: string, port: number, e
     env: env ?? process.env,
     ready: () => httpProbe(`http://127.0.0.1:${port}/`, 500),
     stdio: ['ignore', 'ignore', 'pipe'],
+    diesWithParent: true,
   });
   t.teardown(() => proc.stop(2000));
   return proc;
@@ -117,6 +119,37 @@ export function makeToolHome(t: Test, name: string, files: Record<string, string
     writeFileSync(path.join(home, file), text);
   }
   return { name, home, runtimeDir };
+}
+
+export interface ToolAccount {
+  readonly name: string;
+  /** the unix user: tools.NAME */
+  readonly user: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly home: string;
+}
+
+/**
+ * A real tool account (root only): user tools.NAME with its own group, its home under the
+ * test's directory (made traversable), removed with every process it runs at the test's end
+ */
+export function makeToolAccount(t: Test, prefix: string): ToolAccount {
+  const name = `${prefix}${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 20);
+  const user = `tools.${name}`;
+  const base = workDir(t);
+  chmodSync(base, 0o755);
+  const home = path.join(base, 'accounts', name);
+  mkdirSync(path.dirname(home), { recursive: true, mode: 0o755 });
+  execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/sh', user]);
+  t.teardown(() => {
+    spawnSync('pkill', ['-KILL', '-u', user]);
+    // a process SIGKILLed is not yet gone: userdel refuses a user that still runs one
+    for (let i = 0; i < 100 && spawnSync('pgrep', ['-u', user]).status === 0; i++) spawnSync('sleep', ['0.05']);
+    execFileSync('userdel', [user]);
+  });
+  const id = (flag: string): number => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+  return { name, user, uid: id('-u'), gid: id('-g'), home };
 }
 
 export interface RunResult {
@@ -170,6 +203,7 @@ export async function startRegistrar(
   // `run`: on another host (a network namespace of test/helpers/hosts.ts), through its prefix
   const [command = 'env', ...prefix] = [...(options.run ?? []), 'env'];
   const proc = await startProcess({
+    diesWithParent: true,
     command,
     args: [
       ...prefix,
@@ -212,26 +246,32 @@ export function runBin(
   args: readonly string[],
   options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<RunResult> {
+  // the executable itself, through its #! line, as a user runs it; tap's process tracking
+  // re-adds its loaders to NODE_OPTIONS of every child, so `env -u` takes them out again
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, command), ...args], {
+    env: userEnv(options.env),
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
+  });
+  return outputOf(t, child, options.timeoutMs);
+}
+
+/** what a command run by a test printed and how it ended; killed at timeoutMs and at the test's end */
+export function outputOf(t: Test, child: ChildProcessWithoutNullStreams | ChildProcessByStdio<null, Readable, Readable>, timeoutMs = 60_000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    // the executable itself, through its #! line, as a user runs it; tap's process tracking
-    // re-adds its loaders to NODE_OPTIONS of every child, so `env -u` takes them out again
-    const child = spawn('env', ['-u', 'NODE_OPTIONS', path.join(BIN, command), ...args], {
-      env: userEnv(options.env),
-      cwd: options.cwd ?? ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(options.uid !== undefined ? { uid: options.uid } : {}),
-      ...(options.gid !== undefined ? { gid: options.gid } : {}),
-    });
-    const kill = (): void => {
-      child.kill('SIGKILL');
-    };
+    const kill = (): void => void child.kill('SIGKILL');
     t.teardown(kill);
-    const timer = setTimeout(kill, options.timeoutMs ?? 60_000);
+    const timer = setTimeout(kill, timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -346,6 +386,15 @@ export function refusesConnections(port: number): Promise<boolean> {
     });
     s.on('error', () => resolve(true));
   });
+}
+
+/** whether PID is a live process (a zombie waiting for its parent is not) */
+export function isAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** poll until check() is true (no fixed sleeps); fails the test after timeoutMs */

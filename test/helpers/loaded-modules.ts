@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { BIN, ROOT, userEnv, workDir } from './index.js';
+import { BIN, outputOf, ROOT, userEnv, workDir } from './index.js';
 
 const HOOKS = `import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) {
@@ -29,36 +29,25 @@ export interface Loaded {
 }
 
 /** run bin/COMMAND ARGS as a user does, and say what it loaded */
-export function loadedBy(t: Test, command: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Loaded> {
+export async function loadedBy(t: Test, command: string, args: readonly string[], env: Record<string, string | undefined> = {}): Promise<Loaded> {
   const log = path.join(workDir(t), `loaded-${command}-${Math.random().toString(36).slice(2)}.log`);
-  return new Promise((resolve, reject) => {
-    // tap's process tracking re-adds its loaders to NODE_OPTIONS of every child: `env -u` takes them out
-    const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, path.join(BIN, command), ...args], {
-      env: userEnv({ ...env, TOOLHOST_TEST_LOAD_LOG: log }),
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.teardown(() => {
-      child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-      const packages = new Set<string>();
-      const modules = new Set<string>();
-      for (const url of urls) {
-        const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-        if (pkg) packages.add(pkg[1] as string);
-        const own = url.indexOf('/.build/');
-        if (!pkg && own >= 0) modules.add(url.slice(own + '/.build/'.length));
-      }
-      resolve({ code, stdout, stderr, packages, modules });
-    });
+  // tap's process tracking re-adds its loaders to NODE_OPTIONS of every child: `env -u` takes them out
+  const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, path.join(BIN, command), ...args], {
+    env: userEnv({ ...env, TOOLHOST_TEST_LOAD_LOG: log }),
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const { code, stdout, stderr } = await outputOf(t, child);
+  const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const packages = new Set<string>();
+  const modules = new Set<string>();
+  for (const url of urls) {
+    const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (pkg) packages.add(pkg[1] as string);
+    const own = url.indexOf('/.build/');
+    if (!pkg && own >= 0) modules.add(url.slice(own + '/.build/'.length));
+  }
+  return { code, stdout, stderr, packages, modules };
 }
 
 /** the folders of src/ among the modules (`.` for the root modules) */

@@ -63,7 +63,7 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
   const nodes: DataNode[] = [];
 
   const launch = async (node: Omit<DataNode, 'process'>): Promise<ManagedProcess> => {
-    const proc = await startProcess({ command: 'redis-server', args: [path.join(node.dir, 'redis.conf')], cwd: node.dir, ready: () => tcpProbe('127.0.0.1', node.port, 200) });
+    const proc = await startProcess({ command: 'redis-server', args: [path.join(node.dir, 'redis.conf')], cwd: node.dir, ready: () => tcpProbe('127.0.0.1', node.port, 200), diesWithParent: true });
     t.teardown(() => proc.stop(2000));
     return proc;
   };
@@ -112,7 +112,7 @@ export async function startSentinelSet(t: Test, options: { downAfterMs?: number 
       .replace('SENTINEL_PASSWORD', sentinelPassword);
     // sentinel rewrites its file: one writable copy each
     writeFileSync(path.join(dir, 'sentinel.conf'), conf);
-    const proc = await startProcess({ command: 'redis-sentinel', args: [path.join(dir, 'sentinel.conf')], cwd: dir, ready: () => tcpProbe('127.0.0.1', port, 200) });
+    const proc = await startProcess({ command: 'redis-sentinel', args: [path.join(dir, 'sentinel.conf')], cwd: dir, ready: () => tcpProbe('127.0.0.1', port, 200), diesWithParent: true });
     t.teardown(() => proc.stop(2000));
   }
 

@@ -91,12 +91,15 @@ export function requestLoop(url: string) {
   const done = (async () => {
     while (running) {
       try {
-        const res = await fetch(url);
-        await res.text();
+        // a request that hangs is a failure too, not the end of the loop
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        await res.arrayBuffer();
         if (res.status === 200) ok++;
         else failures.push(`HTTP ${res.status} ${res.headers.get('x-toolhost-error') ?? ''}`);
       } catch (err) {
         failures.push((err as Error).message);
+        // a refused connection fails at once: not a busy loop
+        await new Promise((r) => setTimeout(r, 5));
       }
     }
   })();

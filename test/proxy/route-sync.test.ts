@@ -52,7 +52,7 @@ t.test('Redis killed: existing routes still served; Redis back: new routes appea
     if (s.port === port) return s;
     await s.stop();
     const { startProcess, tcpProbe } = await import('../../src/supervisor/index.js');
-    const proc = await startProcess({ command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], ready: () => tcpProbe('127.0.0.1', port, 200) });
+    const proc = await startProcess({ command: 'redis-server', args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], ready: () => tcpProbe('127.0.0.1', port, 200), diesWithParent: true });
     return { port, url: `redis://127.0.0.1:${port}`, process: proc, stop: async () => void (await proc.stop(2000)) };
   });
   const r2 = await redisClient(t, server.url);

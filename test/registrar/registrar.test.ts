@@ -203,6 +203,7 @@ t.test('restarting the registrar, even with SIGKILL, takes no tool off the web (
   const { BIN, userEnv } = await import('../helpers/index.js');
   let log = '';
   const again = await startProcess({
+    diesWithParent: true,
     command: 'env',
     args: ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'registrar', '--redis', redis.url, '--home-root', homes, '--socket-dir', registrar.dir, '--node', registrar.node, '--lease', '8'],
     env: userEnv(),

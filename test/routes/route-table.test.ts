@@ -22,6 +22,7 @@ async function table(t: Test, redisUrl: string, options: { leaseGraceMs?: number
 /** redis-server on a given port (to stop and start "the same" Redis), optionally with its data on disk */
 async function redisAt(t: Test, dir: string, port: number, aof: boolean): Promise<ManagedProcess> {
   const proc = await startProcess({
+    diesWithParent: true,
     command: 'redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'always'],
     ready: () => tcpProbe('127.0.0.1', port, 200),

@@ -8,7 +8,8 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { startProcess, tcpProbe, type ManagedProcess } from '../../src/supervisor/index.js';
-import { BIN, freePort, killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { BIN, freePort, isAlive, killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRegistrar, userEnv, waitFor, workDir } from '../helpers/index.js';
+import { requestLoop } from '../helpers/webservice-tool.js';
 
 
 /** a redis-server that can be killed and started again on the same port */
@@ -20,6 +21,7 @@ function restartableRedis(t: Test, aof: boolean) {
   const start = async (): Promise<void> => {
     port ||= await freePort();
     proc = await startProcess({
+      diesWithParent: true,
       command: 'redis-server',
       args: ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'always'],
       ready: () => tcpProbe('127.0.0.1', port, 200),
@@ -34,33 +36,6 @@ function restartableRedis(t: Test, aof: boolean) {
     kill: async (): Promise<void> => {
       proc?.signal('SIGKILL');
       await proc?.exited;
-    },
-  };
-}
-
-/** requests through the proxy until stopped; every answer but 200 is a failure */
-function requestLoop(url: string) {
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const done = (async () => {
-    while (running) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        if (res.status === 200) ok++;
-        else failures.push(`HTTP ${res.status}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return { ok, failures };
     },
   };
 }
@@ -147,6 +122,7 @@ t.test('the proxy SIGKILLed and started again serves at once from a fresh load o
     const began = Date.now();
     let stderr = '';
     const proc = await startProcess({
+      diesWithParent: true,
       command: 'env',
       args: ['-u', 'NODE_OPTIONS', path.join(BIN, 'toolhost'), 'proxy', '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--redis', s.redis.url],
       env: userEnv(),
@@ -202,14 +178,7 @@ t.test('a supervisor SIGKILLed with the monitor running: zero failed requests', 
     }
   }, 15_000, 'a new supervisor and server');
   t.comment(`supervisor SIGKILLed -> the monitor's new supervisor serving ${Date.now() - killed} ms later`);
-  await waitFor(() => {
-    try {
-      process.kill(before.serverPid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 15_000, 'the old server stopped');
+  await waitFor(() => !isAlive(before.serverPid), 15_000, 'the old server stopped');
   const result = await loop.stop();
   t.comment(`supervisor SIGKILLed under the monitor: ${result.failures.length} failed of ${result.ok + result.failures.length} requests`);
   t.same(result.failures, []);

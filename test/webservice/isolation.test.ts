@@ -3,11 +3,11 @@
 // monitor, proxy and executables, all as root: no tool can make root touch what is not its own,
 // borrow another tool's identity, read root's environment, or route visitors to what is not its
 // own; an anonymous Redis client can do nothing.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { runBin, startRedis, startRedisFromGuide, waitFor, workDir } from '../helpers/index.js';
+import { isAlive, runBin, startRedis, startRedisFromGuide, waitFor, workDir } from '../helpers/index.js';
 import { asTool, client, environOf, platform, uidOf, uniq } from '../helpers/platform.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -116,6 +116,28 @@ t.test('toolhost tool create run again, and delete, never write or remove throug
   t.equal((await admin('delete', a, '--remove-home')).code, 0);
   t.same(readdirSync(vault), ['redis-credentials'], 'removing the home removed the links, not what they point at');
   t.ok(p.decoyIntact());
+});
+
+t.test('toolhost tool delete removes a tool whose process is started again after the kill (the monitor restarting a supervisor it saw die)', { skip }, async (t) => {
+  const p = await platform(t);
+  const { a, admin } = p;
+  const uid = p.uid(a);
+  // a stand-in for the monitor: the tool's process, started again once, as the tool, when it dies
+  const started: number[] = [];
+  const start = (): ChildProcess => {
+    const child = spawn('sleep', ['600'], { uid, gid: uid, stdio: 'ignore' });
+    started.push(child.pid as number);
+    return child;
+  };
+  const first = start();
+  let second: ChildProcess | null = null;
+  first.once('exit', () => (second = start()));
+  t.teardown(() => void second?.kill('SIGKILL'));
+  const deleted = await admin('delete', a, '--remove-home');
+  t.equal(deleted.code, 0, deleted.stderr);
+  t.equal(started.length, 2, 'the process was started again after the first kill');
+  t.equal(spawnSync('id', [`tools.${a}`]).status, 1, 'the unix user is gone');
+  t.notOk(started.some(isAlive), 'nothing runs as the deleted tool');
 });
 
 t.test('a tool cannot borrow another tool\'s identity: no credentials reach a supervisor, and a tool can register only its own ports (#9)', { skip }, async (t) => {

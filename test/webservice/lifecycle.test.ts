@@ -1,12 +1,13 @@
 // webservice as a maintainer runs it, with real Redis, real lighttpd, the real proxy and the
 // detached supervisor: start, crash recovery, supervisor death and the monitor, config edits,
 // restarts under load, stop.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { killProcessesOf, makeToolHome, redisClient, runBin, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { isAlive, killProcessesOf, makeToolAccount, makeToolHome, redisClient, runBin, startProxy, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { requestLoop } from '../helpers/webservice-tool.js';
 
 
 interface Env {
@@ -60,32 +61,6 @@ async function setup(t: Test, name: string, files: Record<string, string> = {}) 
 const envs = new WeakMap<object, Record<string, string>>();
 async function envOf(t: Test): Promise<Record<string, string>> {
   return envs.get(t) ?? {};
-}
-
-/** requests through the proxy in a loop until stopped; counts anything but 200 */
-function requestLoop(url: string) {
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const done = (async () => {
-    while (running) {
-      try {
-        const res = await fetch(url);
-        await res.text();
-        if (res.status === 200) ok++;
-        else failures.push(`HTTP ${res.status} ${res.headers.get('x-toolhost-error') ?? ''}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-      }
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await done;
-      return { ok, failures };
-    },
-  };
 }
 
 t.test('webservice start registers the route and the page is served through the proxy; stop removes it and frees the port', async (t) => {
@@ -155,14 +130,7 @@ t.test('a supervisor killed with SIGKILL: its server stays routed, toolhost moni
       return false;
     }
   }, 10_000, 'a new server');
-  await waitFor(() => {
-    try {
-      process.kill(first.serverPid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 15_000, 'the orphaned server to be stopped');
+  await waitFor(() => !isAlive(first.serverPid), 15_000, 'the orphaned server to be stopped');
   const result = await loop.stop();
   t.same(result.failures, [], `${result.ok} requests while the supervisor was dead and replaced, none failed`);
   t.ok(result.ok > 20);
@@ -300,25 +268,10 @@ t.test('webservice logs shows ~/error.log; logs --access reviews ~/access.log wi
 });
 
 t.test('started by root for a tool with a unix account, supervisor and server run as the tool', { skip: process.getuid?.() === 0 ? false : 'needs root to create a unix user' }, async (t) => {
-  const { execFileSync } = await import('node:child_process');
-  const { chmodSync, chownSync, mkdirSync } = await import('node:fs');
-  const name = `thw${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 20);
-  const user = `tools.${name}`;
-  const base = workDir(t);
+  const { chownSync, mkdirSync } = await import('node:fs');
   killProcessesOf(t);
-  chmodSync(base, 0o755);
-  const home = path.join(base, 'accounts', name);
-  mkdirSync(path.dirname(home), { recursive: true, mode: 0o755 });
-  execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/sh', user]);
-  t.teardown(() => {
-    try {
-      execFileSync('pkill', ['-KILL', '-u', user]);
-    } catch {
-      // nothing left
-    }
-    execFileSync('userdel', [user]);
-  });
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const { name, user, uid, home } = makeToolAccount(t, 'thw');
+  const base = workDir(t);
   mkdirSync(path.join(home, 'public_html'), { recursive: true });
   writeFileSync(path.join(home, 'public_html', 'index.html'), 'as the tool');
   chownSync(path.join(home, 'public_html'), uid, uid);
@@ -358,4 +311,37 @@ t.test('webservice logs -f follows ~/error.log until interrupted', async (t) => 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   child.kill('SIGINT');
   t.equal(await exited, 0);
+});
+
+t.test('webservice stop does not wait for a start whose server never gets ready, and the start says it was stopped', async (t) => {
+  const { ws, e, r, tool } = await setup(t, 'neverready');
+  const homeOf = tool.home;
+  // the server runs but never listens (sleep adds the port generic appends to its seconds): the start waits for it, a minute by default
+  const argv = ['sleep', '599.37'];
+  const starting = ws('generic', 'start', '--', ...argv);
+  const server = (): number | null => {
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(argv.join('\0') + '\0') && isAlive(Number(pid))) return Number(pid);
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return null;
+  };
+  await waitFor(() => {
+    try {
+      return (JSON.parse(readFileSync(path.join(e.runtimeDir, 'state.json'), 'utf8')) as { state: string }).state === 'starting' && server() !== null;
+    } catch {
+      return false;
+    }
+  }, 15_000, 'the server to be starting');
+  // runBin's own limit is well inside the server's readiness timeout: the stop must not wait for it
+  const stop = await runBin(t, 'webservice', ['--tool', 'neverready', '--home', homeOf, 'stop'], { env: e.env, timeoutMs: 20_000 });
+  t.equal(stop.code, 0, `stop: ${stop.stderr}`);
+  const start = await starting;
+  t.equal(start.code, 1, 'the start fails');
+  t.match(start.stderr, /the webservice of neverready was stopped before its server was ready.*\[TH_ERR_WEBSERVICE_STOPPED_WHILE_STARTING\]/);
+  t.equal(server(), null, 'the server that never got ready is gone');
+  t.same(Object.keys(await r.hgetall('prefix:neverready')).filter((k) => k.startsWith('backend:')), [], 'no route');
 });

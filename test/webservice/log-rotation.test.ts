@@ -2,11 +2,11 @@
 // lighttpd, real CGI, a real generic server, the real supervisor. The logs are rotated while the
 // server serves — no restart, no line lost — and a tool's links at the rotated names are never
 // written through by anyone.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { generations, killProcessesOf, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
+import { generations, killProcessesOf, makeToolAccount, makeToolHome, runBin, startRedis, startRegistrar, waitFor, workDir } from '../helpers/index.js';
 
 /** the file and its older generations on disk, oldest first */
 /** the lines of every generation that is a file (a link a test planted is not read through) */
@@ -63,19 +63,9 @@ t.test('lighttpd\'s ~/access.log and ~/error.log go past their cap while it serv
 });
 
 t.test('a hostile tool plants links to a root-owned file at ~/error.log.1 and .2: its supervisor rotates past them as the tool and nothing is written through them; the generic server goes on', { skip: process.getuid?.() === 0 ? false : 'needs root for a tool account' }, async (t) => {
-  const name = `thr${process.pid.toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`.slice(0, 20);
-  const user = `tools.${name}`;
-  const base = workDir(t);
   killProcessesOf(t);
-  chmodSync(base, 0o755);
-  const home = path.join(base, 'accounts', name);
-  mkdirSync(path.dirname(home), { recursive: true, mode: 0o755 });
-  execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/sh', user]);
-  t.teardown(() => {
-    spawnSync('pkill', ['-KILL', '-u', user]);
-    execFileSync('userdel', [user]);
-  });
-  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const { name, user, uid, home } = makeToolAccount(t, 'thr');
+  const base = workDir(t);
   // a root-only file the links aim at (a stand-in for /etc/shadow)
   const decoy = path.join(base, 'shadow');
   writeFileSync(decoy, 'root:secret\n', { mode: 0o600 });
