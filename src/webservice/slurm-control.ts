@@ -89,7 +89,13 @@ async function waitForServer(ctx: ControlContext, backend: SlurmBackend, done: (
   }
 }
 
-const settled = (s: SlurmWebStatus): boolean => s.job === null || (s.server !== null && s.server.state !== 'starting');
+/** the job ended, its server is past starting, or it has waited in the queue for a while (start says why) */
+function settledSince(submittedAt: number): (s: SlurmWebStatus) => boolean {
+  return (s) => s.job === null || (s.server !== null && s.server.state !== 'starting') || (s.job.state === 'PENDING' && Date.now() - submittedAt > QUEUED_REPORT_MS);
+}
+
+/** a job still queued this long after sbatch is reported as queued rather than waited for */
+const QUEUED_REPORT_MS = 5000;
 
 /**
  * Submit the webservice as a requeueable Slurm job (or find it queued or running already) and wait
@@ -122,13 +128,14 @@ export async function startSlurmWebservice(ctx: ControlContext, backend: SlurmBa
     '--comment=starting - g0',
     ...slurmResources(resourcesOf(manifest)),
   ];
+  const submittedAt = Date.now();
   try {
     await backend.client.submit(jobScript(ctx, ['--web']), args, jobEnvironment(ctx, backend.settings));
   } catch (err) {
     removeManifest(ctx.tool.home);
     throw err;
   }
-  return { alreadyRunning: false, status: await waitForServer(ctx, backend, settled) };
+  return { alreadyRunning: false, status: await waitForServer(ctx, backend, settledSince(submittedAt)) };
 }
 
 /** ask the job's supervisor to stop its server (routes first) and end; Slurm ends what is left */

@@ -153,7 +153,8 @@ t.test('a hostile tool can neither cancel another tool\'s Slurm webservice nor p
   t.ok(squeue(rig).some((j) => j.id === spoofId), 'a\'s stop cancelled a\'s job only, not b\'s job of the same name');
 });
 
-t.test('each Slurm failure is one line with its code: no settings, an unknown partition, a job Slurm cannot place, a controller that does not answer, no Slurm commands, a cancel Slurm refuses', { skip }, async (t) => {
+// no settings, an unknown partition, a job Slurm cannot place, a silent controller, no Slurm commands, a refused cancel
+t.test('each Slurm failure is one line with its code; a job Slurm cannot start yet is reported queued, and why', { skip }, async (t) => {
   const rig = await platform();
   const { a } = rig;
   const errorOf = (r: { code: number | null; stderr: string }) => ({ code: r.code, error: /\[(TH_ERR_\w+)\]/.exec(r.stderr)?.[1], lines: r.stderr.trim().split('\n').filter((l) => l.includes('TH_ERR')).length });
@@ -175,6 +176,17 @@ t.test('each Slurm failure is one line with its code: no settings, an unknown pa
   chmodSync(workDir(t), 0o755);
   const dead = await runBin(t, 'webservice', ['--tool', a, '--backend', 'slurm', 'start'], { env: { ...rig.env, TOOLHOST_SLURM_SETTINGS: deadSettings } });
   t.same(errorOf(dead), { code: 1, error: 'TH_ERR_SLURM_UNREACHABLE', lines: 1 }, dead.stderr);
+
+  // a partition that takes no jobs now: start says the job is queued and why, and stop takes it out of the queue
+  rig.cluster.run('scontrol', ['update', `PartitionName=${rig.cluster.partition}`, 'State=DOWN']);
+  t.teardown(() => void rig.cluster.run('scontrol', ['update', `PartitionName=${rig.cluster.partition}`, 'State=UP']));
+  const queued = await ws(rig, a, '--backend', 'slurm', 'start');
+  t.equal(queued.code, 0, queued.stderr);
+  t.match(queued.stdout, new RegExp(`queued as Slurm job \\d+ in partition ${rig.cluster.partition} \\(waiting: PartitionDown\\)`), 'start: queued, and why');
+  t.match((await ws(rig, a, 'status')).stdout, /slurm job +\d+, PENDING \(PartitionDown\)/, 'status: pending, and why');
+  t.match((await ws(rig, a, 'stop')).stdout, /stopped/, 'stop');
+  t.same(squeue(rig).filter((j) => j.name === `toolhost-web-${a}`), [], 'the queued job is cancelled');
+  rig.cluster.run('scontrol', ['update', `PartitionName=${rig.cluster.partition}`, 'State=UP']);
 
   const { SlurmClient } = await import('../../src/slurm/index.js');
   const noCommands = new SlurmClient(rig.cluster.conf, { PATH: '/nonexistent' });
