@@ -46,6 +46,11 @@ export const ERRORS = {
     1,
     404,
   ),
+  TH_ERR_TOOL_HOME_LEFT_BEHIND: def(
+    '%s is the home a deleted tool left (owned by uid %s); it is not handed to a new tool: move it away or remove it, then run toolhost tool create %s again',
+    'tool create found a home at the new tool\'s place with no account: a deleted tool\'s, kept by tool delete without --remove-home.',
+    1,
+  ),
   TH_ERR_TOOL_HOME_MISSING: def(
     'tool home %s does not exist; create the tool (toolhost tool create NAME) or pass the right --home',
     'The tool home directory named by --home, TOOLHOST_HOME or the passwd entry does not exist.',

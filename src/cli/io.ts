@@ -1,6 +1,7 @@
 // What a command may touch of the outside world, passed in so tests can run commands
 // in-process as well as through the real executables; and the body of every bin/ shim.
 import { isToolhostError } from '../errors.js';
+import { printable } from './printable.js';
 import { VERSION_FLAG, versionLine } from './version.js';
 
 export interface CliIo {
@@ -26,8 +27,9 @@ export function processIo(): CliIo {
   quietOnEpipe(process.stdout);
   quietOnEpipe(process.stderr);
   return {
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    // one place for every command: no tool's text reaches a terminal as control sequences
+    out: (t) => process.stdout.write(printable(t)),
+    err: (t) => process.stderr.write(printable(t)),
     env: process.env,
     cwd: process.cwd(),
   };

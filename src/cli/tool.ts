@@ -10,8 +10,8 @@ import type { AdminContext, ToolRecord } from '../webservice/index.js';
 import type { CliIo } from './io.js';
 import { addRedisOptions } from './redis-options.js';
 import { lookupAccount, requireRootOwnedDirectory } from '../accounts/index.js';
-import { DEFAULT_QUOTA, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
-import { DEFAULT_STATE_DIR, stateDirectory } from '../state-dir.js';
+import { DEFAULT_QUOTA, forgetQuota, formatCpu, formatMemory, parseCpu, parseMemory, quantityOption, readQuota, writeQuota, type ToolQuota } from '../limits/index.js';
+import { DEFAULT_STATE_DIR, removeStateFile, scheduleStatePath, stateDirectory } from '../state-dir.js';
 import { forgetToolMail, isAddress, recordMaintainerEmail } from '../notify/index.js';
 
 /** Redis's client and the tool administration load when a subcommand runs, not for --help (#14) */
@@ -43,6 +43,13 @@ interface QuotaOptions {
   reset?: boolean;
   json?: boolean;
   stateDir?: string;
+}
+
+/** what root's state holds of a deleted tool goes with it: a tool made later under its name starts afresh */
+function forgetToolState(stateDir: string, name: string): void {
+  forgetToolMail(stateDir, name);
+  forgetQuota(stateDir, name);
+  removeStateFile(scheduleStatePath(stateDir, name));
 }
 
 /** the options given, checked and in the quota's units */
@@ -130,7 +137,7 @@ export function registerToolCommands(program: Commander, io: CliIo, setExit: (co
     .action(async (name: string, opts: { removeHome?: boolean }) => {
       const { deleteTool } = await admin();
       await deleteTool(await ctx(), name, { removeHome: opts.removeHome === true });
-      forgetToolMail(stateDirectory(io.env), validateToolName(name));
+      forgetToolState(stateDirectory(io.env), validateToolName(name));
       io.out(`tool ${name} deleted\n`);
       setExit(0);
     });

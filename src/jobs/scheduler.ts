@@ -5,8 +5,7 @@
 // knows survives its restart: a state file per tool in a root-owned directory, readable by the
 // tool's group (`toolhost jobs list|show` print it), written by root in root's directory only.
 import { chmodSync, chownSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { schedulesDirectory } from '../state-dir.js';
+import { scheduleStatePath, schedulesDirectory } from '../state-dir.js';
 import { requireRootOwnedDirectory, type Owner, type Tool } from '../accounts/index.js';
 import { processInfo } from '../supervisor/index.js';
 import { readRecord } from './job-record.js';
@@ -40,9 +39,7 @@ export interface ToolScheduleState {
 }
 
 
-export function scheduleStatePath(stateDir: string, tool: string): string {
-  return path.join(schedulesDirectory(stateDir), `${tool}.json`);
-}
+export { scheduleStatePath };
 
 /** what the monitor knows of a tool's schedules (the tool reads it through its group) */
 export function readScheduleState(stateDir: string, tool: string): ToolScheduleState | null {

@@ -253,6 +253,26 @@ export class CgroupTree {
     return unit === HELPERS_UNIT ? [HELPERS_UNIT] : ['jobs', unit];
   }
 
+  /** whether the process sits in the tool's part of the tree below PARTS (its jobs: the quota), as the kernel says */
+  holds(tool: string, pid: number, ...parts: string[]): boolean {
+    const controller = this.mounts.version === 2 ? '' : 'memory';
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      return false;
+    }
+    const inside = path.posix.join('/', this.#root, tool, ...parts);
+    for (const line of text.split('\n')) {
+      // ID:CONTROLLERS:PATH, where v2's one hierarchy lists no controller
+      const [, controllers, where] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+      if (where === undefined || controllers === undefined) continue;
+      if (this.mounts.version === 2 ? controllers !== '' : !controllers.split(',').includes(controller)) continue;
+      return where === inside || where.startsWith(`${inside}/`);
+    }
+    return false;
+  }
+
   /** move a process (and so everything it starts from now on) into the unit, in every hierarchy */
   place(tool: string, unit: string, pid: number): void {
     for (const { dir } of this.#dirs(tool, ...this.#unitParts(unit))) write(path.join(dir, 'cgroup.procs'), String(pid));

@@ -146,6 +146,8 @@ export class LimitsService {
     const uids = processUids(pid);
     // every uid of the process is the tool's: never another tool's process, never root's
     if (!uids || uids.some((u) => u !== owner.uid) || pid === process.pid) return failed(unit, `process ${pid} is not a process of this tool`);
+    // a process under the tool's quota stays under it: the helpers' group is beside the quota, not in it
+    if (unit === HELPERS_UNIT && this.#tree?.holds(tool, pid, 'jobs')) return failed(unit, `process ${pid} runs in one of the tool's units and stays within its quota`);
     const entry = this.#entries(tool).get(unit);
     entry?.pids.add(pid);
     if (!this.#tree) return { ok: true };

@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from './quantities.js';
+import { removeStateFile } from '../state-dir.js';
 
 const MI = 1024 ** 2;
 const GI = 1024 ** 3;
@@ -157,4 +158,9 @@ export function writeQuota(stateDir: string, tool: string, quota: ToolQuota): vo
   const file = quotaFile(stateDir, tool);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(changed, null, 2)}\n`, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
+}
+
+/** the tool is deleted: a tool made later under its name starts from the defaults */
+export function forgetQuota(stateDir: string, tool: string): void {
+  removeStateFile(quotaFile(stateDir, tool));
 }

@@ -57,6 +57,9 @@ function parseCause(v: unknown): ExitCause | null | string {
   }
 }
 
+/** the last time a Date holds (ECMAScript: 8.64e15 ms after 1970) */
+const LAST_DATE_MS = 8.64e15;
+
 /** a notice as received from a tool: checked, bounded, or the reason it is refused */
 export function parseEvent(v: unknown): NotifyEvent | string {
   if (typeof v !== 'object' || v === null) return 'the event must be an object';
@@ -64,7 +67,8 @@ export function parseEvent(v: unknown): NotifyEvent | string {
   if (o.source !== 'job' && o.source !== 'webservice') return 'source must be job or webservice';
   if (typeof o.name !== 'string' || !/^[a-z0-9][a-z0-9._-]*$/i.test(o.name) || o.name.length > NAME_CHARS) return 'name must be a job name or a webservice type';
   if (typeof o.kind !== 'string' || !(EVENT_KINDS as readonly string[]).includes(o.kind)) return `kind must be one of ${EVENT_KINDS.join(', ')}`;
-  if (typeof o.at !== 'number' || !Number.isSafeInteger(o.at) || o.at <= 0) return 'at must be a time in ms';
+  // a time a Date holds (mail prints it): one past that made composing the mail throw, and held back every later notice of the tool
+  if (typeof o.at !== 'number' || !Number.isSafeInteger(o.at) || o.at <= 0 || o.at > LAST_DATE_MS) return 'at must be a time in ms';
   if (typeof o.summary !== 'string') return 'summary must be text';
   if (typeof o.look !== 'string') return 'look must be text';
   if (!Array.isArray(o.stderr) || !o.stderr.every((l) => typeof l === 'string')) return 'stderr must be lines of text';

@@ -2,7 +2,7 @@
 // ~/.forward when it has one (read by root only as the tool's own regular file, never through a
 // link), else the addresses the administrator recorded for its maintainers
 // (`toolhost tool add-maintainer TOOL USER --email ADDRESS`) who are still in its group.
-import { rmSync } from 'node:fs';
+import { removeStateFile } from '../state-dir.js';
 import path from 'node:path';
 import { groupMembers, readOwnedFile, type Owner } from '../accounts/index.js';
 import { toolAccountName } from '../tool-name.js';
@@ -74,12 +74,5 @@ export function recipientsOf(tool: { readonly name: string; readonly home: strin
 
 /** a deleted tool: its maintainers' addresses and its notices' record go (a later tool of the name starts clean) */
 export function forgetToolMail(stateDir: string, tool: string): void {
-  for (const file of [maintainersFile(stateDir, tool), path.join(stateDir, 'notify', 'status', `${tool}.json`)]) {
-    try {
-      rmSync(file, { force: true });
-    } catch (err) {
-      // an administrator without root deleting a development tool: root's state is not theirs
-      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
-    }
-  }
+  for (const file of [maintainersFile(stateDir, tool), path.join(stateDir, 'notify', 'status', `${tool}.json`)]) removeStateFile(file);
 }

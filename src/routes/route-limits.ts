@@ -54,8 +54,13 @@ export function routeHashProblem(hash: Readonly<Record<string, string>>): string
   return hashProblem(hash, ROUTE_LIMITS);
 }
 
-/** a description as written: its first line, trimmed and cut to the limit */
+const NOT_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]+/g;
+
+/**
+ * a description as written: its first line, control characters (terminal sequences, a carriage
+ * return over the line, text reordering) made spaces, trimmed and cut to the limit
+ */
 export function normalizeDescription(text: string | null | undefined): string | null {
-  const line = text?.split('\n')[0]?.trim();
+  const line = text?.split('\n')[0]?.replace(NOT_TEXT, ' ').trim();
   return line ? line.slice(0, ROUTE_LIMITS.maxDescriptionChars) : null;
 }

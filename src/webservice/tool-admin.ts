@@ -10,7 +10,7 @@
 // rule (`become`). `toolhost tool sync` records them again from the groups.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -18,6 +18,7 @@ import { installSudoersRule, lookupAccount, lookupGroup, maintainersOf, prepareR
 import { ToolhostError } from '../errors.js';
 import { describeRedis, DIRECTORY_KEY_PREFIX, formatRedisConnection, NODES_CHANNEL, NODES_KEY, routeChannel, routeKey, ROUTE_KEY_PREFIX, ToolDirectoryStore, withRedis, type RedisConnection } from '../routes/index.js';
 import { propagateUsers } from './redis-users.js';
+import { forgetToolId, toolId } from './tool-ids.js';
 import { toolAccountName, validateToolName } from '../tool-name.js';
 import { isUserName, validateUserName } from '../user-name.js';
 
@@ -175,7 +176,7 @@ export async function createTool(ctx: AdminContext, name: string, options: Creat
   let account: UnixAccount | null = lookupAccount(user);
   if (isRoot() && !account) {
     mkdirSync(ctx.homeRoot, { recursive: true, mode: 0o755 });
-    execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/bash', user], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await makeAccount(ctx, name, home);
     account = lookupAccount(user);
   }
   if (account && isRoot()) {
@@ -197,6 +198,40 @@ export async function createTool(ctx: AdminContext, name: string, options: Creat
   return toolRecord(name, ctx.homeRoot);
 }
 
+/**
+ * The tool's unix group and user, with an id no tool had before. A home at its place belongs to
+ * a deleted tool (kept by `delete` without --remove-home): it is not handed to the new one.
+ */
+async function makeAccount(ctx: AdminContext, name: string, home: string): Promise<void> {
+  const user = toolAccountName(name);
+  let left: ReturnType<typeof lstatSync> | null = null;
+  try {
+    left = lstatSync(home);
+  } catch {
+    // nothing there: the usual case
+  }
+  if (left) throw new ToolhostError('TH_ERR_TOOL_HOME_LEFT_BEHIND', home, String(left.uid), name);
+  const taken = new Set<number>();
+  for (;;) {
+    const id = await withRedis(ctx.redis, (r) => toolId(r, name, taken));
+    // exit code 4: the id is used (made by someone else since toolId looked): take the next one
+    const group = spawnSync('groupadd', ['--system', '--gid', String(id), user], { encoding: 'utf8' });
+    if (group.status === 4 && taken.size < 20) {
+      taken.add(id);
+      continue;
+    }
+    if (group.status !== 0) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `making the group ${user}`, group.stderr.trim() || `groupadd exit code ${group.status}`);
+    const made = spawnSync('useradd', ['--system', '--uid', String(id), '--gid', String(id), '--home-dir', home, '--create-home', '--shell', '/bin/bash', user], { encoding: 'utf8' });
+    if (made.status === 0) return;
+    spawnSync('groupdel', [user]);
+    if (made.status === 4 && taken.size < 20) {
+      taken.add(id);
+      continue;
+    }
+    throw new ToolhostError('TH_ERR_COMMAND_FAILED', `making the user ${user}`, made.stderr.trim() || `useradd exit code ${made.status}`);
+  }
+}
+
 export async function deleteTool(ctx: AdminContext, name: string, options: { removeHome?: boolean } = {}): Promise<void> {
   validateToolName(name);
   const record = toolRecord(name, ctx.homeRoot);
@@ -204,6 +239,7 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
   if (isRoot()) removeSudoersRule(name);
   await withRedis(ctx.redis, async (r) => {
     await r.call('ACL', 'DELUSER', redisUserOf(name));
+    await forgetToolId(r, name);
     await r.multi().del(routeKey(name)).publish(routeChannel(name), 'remove').exec();
     await new ToolDirectoryStore(r).remove(name);
   });
@@ -220,7 +256,14 @@ export async function deleteTool(ctx: AdminContext, name: string, options: { rem
   }
   // maintainers (other uids) may still write in the home while it goes: GNU rm walks it with
   // directory descriptors and never follows a directory swapped for a link under it
-  const remove = (dir: string): void => void execFileSync('rm', ['-rf', '--one-file-system', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const remove = (dir: string): void => {
+    // what a maintainer writes meanwhile can make one pass fail (a directory no longer empty)
+    for (let pass = 1; ; pass++) {
+      const rm = spawnSync('rm', ['-rf', '--one-file-system', '--', dir], { encoding: 'utf8' });
+      if (rm.status === 0) return;
+      if (pass >= 3) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `removing ${dir}`, rm.stderr.trim() || `rm exit code ${rm.status}`);
+    }
+  };
   if (!runtimeDir.startsWith(record.home + path.sep)) remove(runtimeDir);
   if (options.removeHome) remove(record.home);
 }

@@ -33,7 +33,7 @@ t.test('--version prints toolhost\'s version and loads no command and no package
     t.equal(r.code, 0, `${name}: ${r.stderr}`);
     t.equal(r.stdout, `${name === 'toolhost' ? 'toolhost' : `${name} (toolhost)`} ${pkg.version}\n`, `${name} --version prints toolhost's version`);
     t.same(only(r.packages, []), [], `${name} --version loads no package`);
-    t.same(only(r.modules, ['cli/io.js', 'cli/version.js', 'package-files.js', 'errors.js']), [], `${name} --version loads no command`);
+    t.same(only(r.modules, ['cli/io.js', 'cli/printable.js', 'cli/version.js', 'package-files.js', 'errors.js']), [], `${name} --version loads no command`);
   }
 });
 
