@@ -100,6 +100,12 @@ t.test('webservice --backend slurm: start submits the supervised server as the t
   const json = JSON.parse((await ws(rig, a, 'status', '--json')).stdout) as { backend: string; state: string; url: string; slurm: { jobId: number; node: string } };
   t.same({ backend: json.backend, state: json.state, url: json.url, jobId: json.slurm.jobId, node: json.slurm.node }, { backend: 'slurm', state: 'running', url, jobId: Number(jobId), node }, 'status --json');
 
+  // restart: the job's supervisor replaces its server in place (start-first), same job, new port
+  const restarted = await ws(rig, a, 'restart');
+  t.equal(restarted.code, 0, restarted.stdout + restarted.stderr);
+  const newUrl = new RegExp(`running as Slurm job ${jobId} on ${node} \\([\\d.]+\\): (http://\\S+);`).exec(restarted.stdout)?.[1];
+  t.ok(newUrl && newUrl !== url, `restart: the same Slurm job, a new server: ${restarted.stdout}`);
+  t.same(await served(rig, a), { status: 200, body: 'alpha on slurm' }, 'served after the restart');
   const again = await ws(rig, a, 'start');
   t.match(again.stdout, new RegExp(`already running as Slurm job ${jobId}`), 'a second start finds the job (the backend from the manifest)');
   const local = await ws(rig, a, '--backend', 'local', 'start');
@@ -113,7 +119,7 @@ t.test('webservice --backend slurm: start submits the supervised server as the t
   await waitFor(async () => !(await rig.proxyRoutes()).has(a), 10_000, 'the route to leave the proxy');
   t.equal((await served(rig, a)).status, 503, 'the proxy says the webservice is not running');
   t.same(Object.keys(await rig.redis.hgetall(`prefix:${a}`)).filter((k) => k.startsWith('backend:')), [], 'no backend left in Redis');
-  t.equal(listener(rig, node, port), null, 'nothing listens on the port any more');
+  t.equal(listener(rig, node, Number(newUrl?.split(':').pop())), null, 'nothing listens on the port any more');
   t.notOk(existsSync(path.join(rig.homeRoot, a, 'service.manifest')), 'the manifest is removed');
   t.match((await ws(rig, a, 'status')).stdout, /not running/);
 });
