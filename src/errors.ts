@@ -554,6 +554,39 @@ export const ERRORS = {
     'Warning: a module lighttpd can do without (mod_deflate: responses are not compressed) is not installed; the line says which Debian package provides it.',
     0,
   ),
+  // Slurm backend (issue 15): webservices and jobs submitted to Slurm
+  TH_ERR_SLURM_NOT_CONFIGURED: def(
+    'the Slurm backend is not set up on this host: %s; ask the operator to write it (docs/guides/run-on-several-hosts.md#slurm), or use --backend local',
+    'A --backend slurm command found no usable Slurm settings file (TOOLHOST_SLURM_SETTINGS or /etc/toolhost/slurm.json).',
+  ),
+  TH_ERR_SLURM_NOT_INSTALLED: def(
+    'Slurm\'s %s is not installed on this host; install slurm-client (apt-get install slurm-client), or use --backend local',
+    'A --backend slurm command could not run one of Slurm\'s commands (sbatch, squeue, scancel, scontrol, sinfo).',
+  ),
+  TH_ERR_SLURM_UNREACHABLE: def(
+    'Slurm does not answer: %s (cluster of %s); try again in a minute, or ask the operator (scontrol ping)',
+    'slurmctld did not answer a Slurm command (down, or munge refused the credential).',
+  ),
+  TH_ERR_SLURM_PARTITION_UNKNOWN: def(
+    'Slurm has no partition "%s" you may use; choose one of: %s (--partition NAME)',
+    'The partition named by --partition or the operator\'s settings does not exist in the cluster.',
+    2,
+    400,
+  ),
+  TH_ERR_SLURM_SUBMIT_REFUSED: def(
+    'Slurm refused the job: %s; fix what it says (--mem, --cpu, --partition), or use --backend local',
+    'sbatch (or scontrol) refused the job, e.g. more memory or CPUs than any node of the partition has.',
+  ),
+  TH_ERR_SLURM_CANCEL_FAILED: def(
+    'Slurm did not cancel job %s: %s; see squeue --me',
+    'scancel failed for one of the tool\'s own jobs.',
+  ),
+  TH_ERR_BACKEND_MISMATCH: def(
+    '%s runs on the %s backend, not %s; run "%s" first, then start it again with --backend %s',
+    'A start or restart named another backend than the one the webservice or job runs on now.',
+    2,
+    400,
+  ),
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -20,13 +20,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   accesslog: ['.'],
   accounts: ['.'],
   logs: ['.'],
+  slurm: ['.', 'accounts'],
   limits: ['.', 'accounts'],
   notify: ['.', 'accounts', 'limits', 'supervisor'],
   registrar: ['.', 'accounts', 'routes', 'limits', 'notify'],
-  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify', 'logs'],
+  jobs: ['.', 'accounts', 'registrar', 'routes', 'supervisor', 'limits', 'notify', 'logs', 'slurm'],
   proxy: ['.', 'routes'],
-  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify', 'logs'],
-  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify', 'logs'],
+  webservice: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'limits', 'notify', 'logs', 'slurm'],
+  cli: ['.', 'lighttpd', 'routes', 'supervisor', 'accesslog', 'accounts', 'registrar', 'jobs', 'webservice', 'proxy', 'limits', 'notify', 'logs', 'slurm'],
 };
 
 /**
@@ -43,6 +44,16 @@ const PUBLIC_MODULES: Record<string, readonly string[]> = {
   jobs: ['job-spec.ts'],
   limits: ['quantities.ts', 'quota.ts'],
   notify: ['policy.ts', 'delivery.ts'],
+};
+
+/**
+ * The Slurm backend's modules (issue 15): imported directly where the backend is used, and not
+ * re-exported by their folder's index.ts, so that no command loads Slurm's code unless it uses
+ * the backend (test/cli/module-loads.test.ts).
+ */
+const ON_DEMAND_MODULES: Record<string, readonly string[]> = {
+  webservice: ['slurm-control.ts', 'slurm-jobs.ts'],
+  jobs: ['slurm-run.ts'],
 };
 
 function sources(dir: string): string[] {
@@ -73,7 +84,7 @@ t.test('every import of src/ points down the layers, into other folders only thr
       const to = folderOf(target);
       if (to === from) continue;
       if (!allowed.includes(to)) problems.push(`${path.relative(ROOT, file)} imports ${m[1]} (${from} -> ${to} points up or sideways)`);
-      else if (to !== '.' && path.basename(target) !== 'index.js' && !(PUBLIC_MODULES[to] ?? []).includes(path.basename(target).replace(/\.js$/, '.ts'))) {
+      else if (to !== '.' && path.basename(target) !== 'index.js' && ![...(PUBLIC_MODULES[to] ?? []), ...(ON_DEMAND_MODULES[to] ?? [])].includes(path.basename(target).replace(/\.js$/, '.ts'))) {
         problems.push(`${path.relative(ROOT, file)} imports ${m[1]}: use ${to}/index.js`);
       }
     }
@@ -86,6 +97,14 @@ t.test('every public module of a folder is also exported by its index.ts', async
     const index = readFileSync(path.join(SRC, folder, 'index.ts'), 'utf8');
     for (const m of modules) t.match(index, `from './${m.replace(/\.ts$/, '.js')}'`, `${folder}/index.ts exports ${m}`);
   }
+});
+
+t.test('no index.ts re-exports the Slurm backend\'s modules, and no index.ts but slurm/index.ts loads src/slurm', async (t) => {
+  for (const [folder, modules] of Object.entries(ON_DEMAND_MODULES)) {
+    const index = readFileSync(path.join(SRC, folder, 'index.ts'), 'utf8');
+    for (const m of modules) t.notMatch(index, `from './${m.replace(/\.ts$/, '.js')}'`, `${folder}/index.ts leaves ${m} out`);
+  }
+  for (const folder of Object.keys(ALLOWED).filter((f) => f !== '.' && f !== 'slurm' && f !== 'cli')) t.notMatch(readFileSync(path.join(SRC, folder, 'index.ts'), 'utf8'), /\.\.\/slurm\//, `${folder}/index.ts loads nothing of src/slurm`);
 });
 
 t.test('src/errors.ts imports nothing of ours', async (t) => {

@@ -21,6 +21,8 @@ export const PASSED_VARIABLES = [
   'TOOLHOST_NPM',
   'TOOLHOST_LOG_MAX_BYTES',
   'TOOLHOST_LOG_KEEP',
+  // the operator's Slurm settings file (issue 15): a tool submits its Slurm jobs itself
+  'TOOLHOST_SLURM_SETTINGS',
 ] as const;
 
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -36,6 +36,8 @@ export interface RunOptions {
   cpu?: string;
   image?: string;
   mount?: string;
+  backend?: string;
+  partition?: string;
 }
 
 type Jobs = typeof import('./jobs.js');
@@ -79,6 +81,8 @@ export function registerJobsCommand(program: Commander, io: CliIo, setExit: (cod
     .option('--cpu <cpus>', `CPU limit, enforced by the kernel (0.5, 500m, 2; default ${formatCpu(DEFAULT_CPU)})`)
     .option('--image <name>', 'recorded only: jobs run on this host, there are no container images')
     .option('--mount <which>', 'recorded only: all of the home is always there')
+    .option('--backend <name>', 'local (this host, the default) or slurm: continuous as a requeueable Slurm job, one-off and scheduled runs as batch jobs')
+    .option('--partition <name>', '--backend slurm: the Slurm partition (default: the operator\'s)')
     .action(async (name: string, o: RunOptions) => withTool((j, ctx) => j.run(ctx, name, o, io)));
 
   jobs

@@ -41,6 +41,8 @@ function inputOf(name: string, o: RunOptions): JobInput {
   set('cpu', o.cpu);
   set('image', o.image);
   set('mount', o.mount);
+  if (o.backend !== 'local') set('backend', o.backend);
+  set('partition', o.partition);
   return input;
 }
 
@@ -147,8 +149,22 @@ function resources(spec: JobSpec): string {
   return parts.length ? parts.join(', ') : 'default';
 }
 
-export function list(ctx: JobsContext, opts: { output?: string; json?: boolean }, io: CliIo): void {
+/** the status column: Slurm's word for jobs on Slurm (looked up only when there are any), ours for the rest */
+async function statusTexts(ctx: JobsContext, statuses: readonly JobStatus[]): Promise<Map<string, string>> {
+  const out = new Map(statuses.map((s) => [s.spec.name, statusText(s)]));
+  const onSlurm = statuses.filter((s) => s.spec.backend === 'slurm');
+  if (onSlurm.length) {
+    const { slurmJobsByName, slurmStatusText } = await import('../webservice/slurm-jobs.js');
+    const jobs = await slurmJobsByName(ctx);
+    for (const s of onSlurm) out.set(s.spec.name, slurmStatusText(s.spec, jobs.get(s.spec.name), /^submitted as Slurm job \d+$/.test(s.record?.message ?? '') ? (s.record?.message ?? null) : null));
+  }
+  return out;
+}
+
+export async function list(ctx: JobsContext, opts: { output?: string; json?: boolean }, io: CliIo): Promise<void> {
   const statuses = jobStatuses(ctx);
+  const texts = await statusTexts(ctx, statuses);
+  const statusText = (s: JobStatus): string => texts.get(s.spec.name) ?? '';
   if (opts.json) {
     io.out(`${JSON.stringify(statuses.map((s) => ({ name: s.spec.name, type: s.spec.type, schedule: s.spec.schedule ?? null, command: s.spec.command, status: statusText(s), record: s.record, scheduleState: s.schedule })), null, 2)}\n`);
     return;
@@ -172,9 +188,10 @@ export function list(ctx: JobsContext, opts: { output?: string; json?: boolean }
   io.out(table(['Job name:', 'Job type:', 'Status:'], statuses.map((s) => [s.spec.name, typeLabel(s.spec), statusText(s)])));
 }
 
-export function show(ctx: JobsContext, name: string, io: CliIo): void {
+export async function show(ctx: JobsContext, name: string, io: CliIo): Promise<void> {
   const spec = findJob(ctx, name);
   const s = jobStatuses(ctx).find((x) => x.spec.name === name) as JobStatus;
+  const status = (await statusTexts(ctx, [s])).get(name) ?? '';
   const logs = logColumns(spec, ctx.tool.home);
   const r = s.record;
   const hints: string[] = [];
@@ -202,7 +219,8 @@ export function show(ctx: JobsContext, name: string, io: CliIo): void {
       ['Timeout:', spec.timeout !== undefined ? `${spec.timeout} s` : 'none'],
       ['Health check:', spec.healthCheckScript ?? 'none'],
       ['Port:', spec.port !== undefined ? `${spec.port}${spec.publish ? ' (published: the tool\'s route)' : ''}` : 'none'],
-      ['Status:', statusText(s)],
+      ['Backend:', spec.backend === 'slurm' ? `slurm (partition ${spec.partition ?? 'the operator\'s'})` : 'local'],
+      ['Status:', status],
       ['Hints:', hints.join(' ') || '-'],
     ]),
   );
@@ -214,7 +232,15 @@ export async function run(ctx: JobsContext, name: string, o: RunOptions, io: Cli
   const spec = checkedSpec(inputOf(name, o), ctx.tool.name);
   const defs = currentDefinitions(ctx);
   const after = { cron: defs.cron + (spec.type === 'scheduled' ? 1 : 0), continuous: defs.continuous + (spec.type === 'continuous' ? 1 : 0) };
-  await checkStart(ctx, after, spec.type === 'scheduled' ? null : { unit: unitName(spec.type === 'continuous' ? 'continuous' : 'run', spec.name), kind: spec.type === 'continuous' ? 'continuous' : 'run', ...resourcesOf(spec) });
+  // on Slurm, the node's registrar admits the unit where it lands; here only the definitions count
+  const starting = spec.type === 'scheduled' || spec.backend === 'slurm' ? null : { unit: unitName(spec.type === 'continuous' ? 'continuous' : 'run', spec.name), kind: spec.type === 'continuous' ? ('continuous' as const) : ('run' as const), ...resourcesOf(spec) };
+  await checkStart(ctx, after, starting);
+  if (spec.backend === 'slurm') {
+    if (o.wait !== undefined) throw new ToolhostError('TH_ERR_USAGE', '--wait is for jobs on this host; follow a Slurm run with toolhost jobs show NAME');
+    const id = await (await import('../webservice/slurm-jobs.js')).defineSlurmJob(ctx, spec);
+    io.err(id === null ? `toolhost jobs: ${name} is scheduled; each run is submitted to Slurm\n` : `toolhost jobs: ${name} submitted to Slurm as job ${id}\n`);
+    return 0;
+  }
   // no containers here: the job runs on the host, with what the host has installed
   if (spec.image) io.err(`toolhost jobs: --image ${spec.image} is recorded; toolhost runs jobs on this host, there are no container images\n`);
   const runId = defineJob(ctx, spec);
@@ -332,6 +358,11 @@ export async function forTool(o: ToolOptions, argv: readonly string[], io: CliIo
 }
 
 export async function restart(ctx: JobsContext, name: string): Promise<void> {
+  const spec = findJob(ctx, name);
+  if (spec.backend === 'slurm') {
+    await (await import('../webservice/slurm-jobs.js')).restartSlurmJob(ctx, spec);
+    return;
+  }
   await restartJob(ctx, name);
 }
 

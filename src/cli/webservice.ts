@@ -38,7 +38,11 @@ interface Options {
   mem?: string;
   cpu?: string;
   emails?: string;
+  backend?: string;
+  partition?: string;
 }
+
+type Backend = 'local' | 'slurm';
 
 function parsePositionals(args: string[]): { type: WebserviceType | undefined; note: string | null; action: Action } {
   const [first, second, ...rest] = args;
@@ -76,6 +80,11 @@ function manifestFor(tool: Tool, type: WebserviceType | undefined, command: stri
   checkQuantity('--mem', mem, parseMemory);
   checkQuantity('--cpu', cpu, parseCpu);
   if (emails !== undefined && !(EMAIL_POLICIES as readonly string[]).includes(emails)) throw new ToolhostError('TH_ERR_USAGE', `--emails must be one of ${EMAIL_POLICIES.join(', ')}, not "${emails}"`);
+  const backend = backendOf(opts, previous);
+  if (opts.partition !== undefined && backend !== 'slurm') throw new ToolhostError('TH_ERR_USAGE', '--partition is for --backend slurm');
+  if (opts.partition !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(opts.partition)) throw new ToolhostError('TH_ERR_USAGE', `--partition must name a Slurm partition, not "${opts.partition}"`);
+  // a partition stays as it was unless given again (and goes with a move to the local backend)
+  const partition = backend === 'slurm' ? (opts.partition ?? (previous?.backend === 'slurm' ? previous.partition : undefined)) : undefined;
   return {
     type: chosen,
     ...(chosen === 'generic' && cmd ? { command: cmd } : {}),
@@ -83,7 +92,16 @@ function manifestFor(tool: Tool, type: WebserviceType | undefined, command: stri
     ...(mem ? { mem } : {}),
     ...(cpu ? { cpu } : {}),
     ...(emails ? { emails: emails as EmailPolicy } : {}),
+    ...(backend === 'slurm' ? { backend: 'slurm' as const } : {}),
+    ...(partition ? { partition } : {}),
   };
+}
+
+/** --backend, else the one the webservice last ran on (service.manifest), else local */
+function backendOf(opts: Options, previous: Manifest | null): Backend {
+  if (opts.backend === undefined) return previous?.backend === 'slurm' ? 'slurm' : 'local';
+  if (opts.backend !== 'local' && opts.backend !== 'slurm') throw new ToolhostError('TH_ERR_USAGE', `--backend must be local or slurm, not "${opts.backend}"`);
+  return opts.backend;
 }
 
 function checkQuantity(option: string, value: string | undefined, parse: (v: string) => number): void {
@@ -220,6 +238,8 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
     .option('--mem <amount>', `start: the server's memory limit, e.g. 512Mi, 1Gi (default ${formatMemory(DEFAULT_MEMORY)})`)
     .option('--cpu <amount>', `start: the server's CPU limit, e.g. 0.5, 500m, 1 (default ${formatCpu(DEFAULT_CPU)})`)
     .option('--emails <when>', `start: mail to the maintainers: ${EMAIL_POLICIES.join(', ')} (default onfailure)`)
+    .option('--backend <name>', 'start/restart: local (this host\'s supervisor, the default) or slurm (a Slurm job on a web node); remembered in ~/service.manifest')
+    .option('--partition <name>', 'start/restart --backend slurm: the Slurm partition (default: the operator\'s, e.g. webgrid)')
     .addHelpText('after', '\nA generic webservice runs your own server: webservice generic start -- ./server.sh ARGS (the port is appended and in PORT).')
     .action(async (words: string[], opts: Options) => {
       const { type, note, action } = parsePositionals(words);
@@ -233,17 +253,32 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
         case 'config':
           exit = await config(type, tool, opts, io);
           return;
-        case 'status':
+        case 'status': {
+          const m = readManifest(tool.home);
+          if (m?.backend === 'slurm') {
+            exit = await (await import('./webservice-slurm.js')).slurmStatus(controlContext(tool, io), m, opts.json === true, io);
+            return;
+          }
           exit = await status(tool, opts, io);
           return;
+        }
         case 'logs':
           exit = await (await import('./webservice-logs.js')).showLogs(tool, opts, io);
           return;
         case 'start': {
-          const { startWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
           if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
+          if (manifest.backend === 'slurm') {
+            // the tool's definitions count as on this host; the node's registrar admits the server where it lands
+            const { checkStart, currentDefinitions } = await import('../webservice/index.js');
+            const defs = currentDefinitions(ctx);
+            await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, null);
+            exit = await (await import('./webservice-slurm.js')).slurmStart(ctx, manifest, io);
+            return;
+          }
+          if (readManifest(tool.home)?.backend === 'slurm') await (await import('./webservice-slurm.js')).refuseIfOnSlurm(ctx);
+          const { startWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const defs = currentDefinitions(ctx);
           await checkStart(ctx, { ...defs, continuous: defs.continuous + (readManifest(tool.home) ? 0 : 1) }, { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Starting webservice...\n');
@@ -257,6 +292,10 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         }
         case 'stop': {
+          if (readManifest(tool.home)?.backend === 'slurm') {
+            exit = await (await import('./webservice-slurm.js')).slurmStop(controlContext(tool, io), io);
+            return;
+          }
           const { stopWebservice } = await import('../webservice/control.js');
           const was = await stopWebservice(controlContext(tool, io));
           io.out(was ? 'Your webservice is stopped; its route is removed.\n' : 'Your webservice is not running.\n');
@@ -264,10 +303,15 @@ export async function webservice(argv: readonly string[], io: CliIo): Promise<nu
           return;
         }
         case 'restart': {
-          const { restartWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           const manifest = manifestFor(tool, type, command, opts);
           if (note) io.err(`webservice: ${note}\n`);
           const ctx = controlContext(tool, io);
+          if (manifest.backend === 'slurm') {
+            exit = await (await import('./webservice-slurm.js')).slurmRestart(ctx, manifest, io);
+            return;
+          }
+          if (readManifest(tool.home)?.backend === 'slurm') await (await import('./webservice-slurm.js')).refuseIfOnSlurm(ctx);
+          const { restartWebservice, checkStart, currentDefinitions } = await import('../webservice/index.js');
           await checkStart(ctx, currentDefinitions(ctx), { unit: unitName('web'), kind: 'web', ...resourcesOf(manifest) });
           io.err('Restarting webservice...\n');
           const r = await restartWebservice(ctx, manifest);

@@ -34,6 +34,10 @@ export interface JobSpec {
   /** memory and CPU as written (512Mi, 0.5): the unit's cgroup limits (jobResources) */
   readonly mem?: string;
   readonly cpu?: string;
+  /** where it runs: on this host (absent), or as Slurm jobs (issue 15) */
+  readonly backend?: 'slurm';
+  /** the Slurm partition (backend slurm; absent: the operator's) */
+  readonly partition?: string;
   /** accepted and recorded: toolhost runs jobs on the host, there are no container images */
   readonly image?: string;
   readonly mount?: string;
@@ -77,6 +81,8 @@ const KNOWN_KEYS = new Set([
   'mem',
   'cpu',
   'mount',
+  'backend',
+  'partition',
 ]);
 
 function text(v: unknown): string | undefined {
@@ -136,6 +142,10 @@ export function parseJob(input: JobInput): JobSpec {
     }
   }
   if (type === 'scheduled' && schedule && schedule.length > 200) problems.push('the schedule is too long');
+  const backend = text(input.backend);
+  if (backend !== undefined && backend !== 'local' && backend !== 'slurm') problems.push(`backend must be local or slurm, not ${JSON.stringify(input.backend)}`);
+  const partition = text(input.partition);
+  if (partition !== undefined && (backend !== 'slurm' || !/^[A-Za-z0-9_.-]{1,64}$/.test(partition))) problems.push(backend === 'slurm' ? `partition must be a Slurm partition name, not ${JSON.stringify(partition)}` : '--partition is for --backend slurm');
   if (problems.length) throw new JobSpecError(problems);
   const spec: JobSpec = {
     name,
@@ -156,6 +166,8 @@ export function parseJob(input: JobInput): JobSpec {
     ...(text(input.cpu) ? { cpu: text(input.cpu) } : {}),
     ...(text(input.image) ? { image: text(input.image) } : {}),
     ...(text(input.mount) ? { mount: text(input.mount) } : {}),
+    ...(backend === 'slurm' ? { backend: 'slurm' as const } : {}),
+    ...(partition !== undefined ? { partition } : {}),
   };
   return spec;
 }
@@ -179,6 +191,8 @@ export function dumpJob(spec: JobSpec): Record<string, unknown> {
   if (spec.mem) out.mem = spec.mem;
   if (spec.cpu) out.cpu = spec.cpu;
   if (spec.mount) out.mount = spec.mount;
+  if (spec.backend) out.backend = spec.backend;
+  if (spec.partition) out.partition = spec.partition;
   return out;
 }
 

@@ -24,6 +24,19 @@ if (!spec) {
   writeRecord(runtimeDir, { ...emptyRecord(job, trigger, 1, runId), status: 'failed', exitCode: 2, finishedAt: Date.now(), message: 'the job is no longer defined in ~/jobs.manifest' });
   process.exit(2);
 }
+if (spec.backend === 'slurm') {
+  // Slurm runs it (issue 15): this runner, started as the tool, submits the run and is done
+  const startedAt = Date.now();
+  try {
+    const { submitSlurmRun } = await import('./slurm-run.js');
+    const id = await submitSlurmRun(tool, spec, process.env);
+    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'succeeded', startedAt, finishedAt: Date.now(), scheduledFor: programArgument('--scheduled-for') ?? null, message: `submitted as Slurm job ${id}` });
+    process.exit(0);
+  } catch (err) {
+    writeRecord(runtimeDir, { ...emptyRecord(job, trigger, spec.retry + 1, runId), status: 'failed', exitCode: 1, startedAt, finishedAt: Date.now(), scheduledFor: programArgument('--scheduled-for') ?? null, message: isToolhostError(err) ? `${err.message} [${err.code}]` : (err as Error).message });
+    process.exit(1);
+  }
+}
 // the registrar admits the run, places it in its cgroup and this runner in the tool's helpers'
 const registrar = new RegistrarClient({ dir: registrarDir(process.env), tool: name });
 let why: string | undefined;

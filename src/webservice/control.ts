@@ -74,6 +74,11 @@ function runningWebservice(ctx: ControlContext): { pid: number; state: ServiceSt
   return { pid, state };
 }
 
+/** whether this host's supervisor runs the tool's webservice (not only its jobs) */
+export function webserviceRunsHere(ctx: ControlContext): boolean {
+  return runningWebservice(ctx) !== null;
+}
+
 /** check the configuration here (so errors reach the user at once), then launch the supervisor */
 export async function startWebservice(ctx: ControlContext, manifest: Manifest): Promise<StartResult> {
   const running = runningWebservice(ctx);

@@ -123,7 +123,10 @@ export async function deleteJobs(ctx: JobsContext, names: readonly string[] | nu
   const going = names === null ? jobs : jobs.filter((j) => names.includes(j.name));
   if (names !== null) for (const n of names) if (!jobs.some((j) => j.name === n)) throw new ToolhostError('TH_ERR_JOB_UNKNOWN', n);
   writeJobs(ctx.tool.home, jobs.filter((j) => !going.includes(j)));
-  const continuous = going.filter((j) => j.type === 'continuous');
+  // Slurm's jobs are ended by Slurm (issue 15); the code for it loads only when there are any
+  const onSlurm = going.filter((j) => j.backend === 'slurm');
+  if (onSlurm.length) await (await import('./slurm-jobs.js')).cancelSlurmJobs(ctx, onSlurm.map((j) => j.name));
+  const continuous = going.filter((j) => j.type === 'continuous' && j.backend !== 'slurm');
   if (continuous.length && supervisorRunning(ctx)) {
     wakeSupervisor(ctx);
     const deadline = Date.now() + (ctx.timeoutMs ?? 60_000);
@@ -179,7 +182,7 @@ export async function loadJobs(ctx: JobsContext, entries: readonly { spec: JobSp
   const created: string[] = [];
   for (const e of chosen) {
     if (unchanged.includes(e.spec.name)) continue;
-    const runId = defineJob(ctx, e.spec);
+    const runId = e.spec.backend === 'slurm' ? ((await (await import('./slurm-jobs.js')).defineSlurmJob(ctx, e.spec)), null) : defineJob(ctx, e.spec);
     if (!replaced.includes(e.spec.name)) created.push(e.spec.name);
     if (e.wait && runId) await waitForRun(ctx, e.spec.name, runId, waitMs);
   }

@@ -28,6 +28,10 @@ export interface Manifest {
   readonly cpu?: string;
   /** when its maintainers get mail (default onfailure) */
   readonly emails?: EmailPolicy;
+  /** where it runs: on this host under the tool's supervisor (absent), or as a Slurm job */
+  readonly backend?: 'slurm';
+  /** the Slurm partition (backend slurm) */
+  readonly partition?: string;
 }
 
 const HEADER = '# This file is used by toolhost (webservice, toolhost monitor). Please do not edit it by hand:\n# webservice start/stop change it.\n';
@@ -57,6 +61,10 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
   const mem = str('mem');
   const cpu = str('cpu');
   const emails = str('emails');
+  const backend = str('backend');
+  const partition = str('partition');
+  // Toolforge's manifests say `backend: kubernetes` (or gridengine): on this host, as toolhost's own
+  if (partition !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(partition)) return { manifest: null, problem: 'partition is not a Slurm partition name' };
   if (emails !== undefined && !(EMAIL_POLICIES as readonly string[]).includes(emails)) return { manifest: null, problem: `emails must be one of ${EMAIL_POLICIES.join(', ')}` };
   try {
     if (mem !== undefined) parseMemory(mem);
@@ -72,6 +80,8 @@ export function readManifestOf(home: string, owner: Pick<Owner, 'uid'>): Manifes
       ...(mem ? { mem } : {}),
       ...(cpu ? { cpu } : {}),
       ...(emails ? { emails: emails as EmailPolicy } : {}),
+      ...(backend === 'slurm' ? { backend: 'slurm' as const } : {}),
+      ...(backend === 'slurm' && partition ? { partition } : {}),
     },
     problem: null,
   };
@@ -85,7 +95,8 @@ export function readManifest(home: string): Manifest | null {
 export function writeManifest(home: string, m: Manifest): void {
   const file = manifestPath(home);
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const data: Record<string, unknown> = { backend: 'toolhost', web: m.type, version: 1 };
+  const data: Record<string, unknown> = { backend: m.backend ?? 'toolhost', web: m.type, version: 1 };
+  if (m.partition) data.partition = m.partition;
   if (m.command) data.command = [...m.command];
   if (m.healthCheckScript) data['health-check-script'] = m.healthCheckScript;
   if (m.mem) data.mem = m.mem;

@@ -13,6 +13,7 @@ import { launchRun, readJobsOf, Scheduler, type ScheduledTool } from '../jobs/in
 import { launchSupervisor } from './control.js';
 import { manifestPath, readManifestOf } from './manifest.js';
 import { SERVICE_LOG, supervisorPid } from './service-state.js';
+import { LOCAL_SCOPE, scopeJobs, scopeRunsWeb } from './supervisor-scope.js';
 
 export interface MonitorOptions {
   readonly homeRoot: string;
@@ -106,8 +107,10 @@ export class HostMonitor {
       }
     }
     if (jobs.jobs.some((j) => j.type === 'scheduled')) scheduled.push({ tool, owner, runtimeDir, jobs: jobs.jobs });
-    const continuous = jobs.jobs.filter((j) => j.type === 'continuous').length;
-    if (!web.manifest && continuous === 0) return 'no-manifest';
+    // what Slurm runs (issue 15), Slurm brings back: this host's supervisor runs the rest
+    const localWeb = scopeRunsWeb(LOCAL_SCOPE, web.manifest) ? web.manifest : null;
+    const continuous = scopeJobs(LOCAL_SCOPE, jobs.jobs).length;
+    if (!localWeb && continuous === 0) return 'no-manifest';
     if (supervisorPid(runtimeDir, name, owner) !== null) {
       this.#gaveUp.delete(name);
       return 'running';
@@ -127,7 +130,7 @@ export class HostMonitor {
     recent.push(now);
     this.#restarts.set(name, recent);
     const pid = launchSupervisor({ tool, runtimeDir, registrarDir: this.#o.registrarDir, env: this.#o.env }, process.getuid?.() === 0 ? owner : null);
-    const what = [web.manifest ? `its ${web.manifest.type} webservice` : '', continuous ? `${continuous} continuous job(s)` : ''].filter(Boolean).join(' and ');
+    const what = [localWeb ? `its ${localWeb.type} webservice` : '', continuous ? `${continuous} continuous job(s)` : ''].filter(Boolean).join(' and ');
     this.#o.log(`${name}: supervisor was not running; started a new one (pid ${pid}) for ${what}`);
     return 'restarted';
   }

@@ -19,6 +19,7 @@ import { processInfo, type Orphan } from '../supervisor/index.js';
 import { serverContext, type ControlContext } from './control.js';
 import { readManifest, type Manifest } from './manifest.js';
 import { capServiceLog, claimPidFile, isAlive, readState, releasePidFile, serviceLog } from './service-state.js';
+import { LOCAL_SCOPE, scopeJobs, scopeRunsWeb, type SupervisorScope } from './supervisor-scope.js';
 import { WebUnit } from './web-unit.js';
 
 /** TOOLHOST_LIVENESS_MS: the liveness period of the webservice and of continuous jobs' health checks (default 10 s) */
@@ -63,6 +64,7 @@ class ToolSupervisorProcess {
   readonly #registrar: RegistrarClient;
   readonly #address: string;
   readonly #logs: ToolLogs;
+  readonly #scope: SupervisorScope;
   #web: { unit: WebUnit; manifest: Manifest } | null = null;
   readonly #jobs = new Map<string, HostedJob>();
   #queue: Promise<void> = Promise.resolve();
@@ -70,8 +72,9 @@ class ToolSupervisorProcess {
   #done: () => void = () => {};
   readonly done = new Promise<void>((resolve) => (this.#done = resolve));
 
-  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string, logs: ToolLogs) {
+  constructor(ctx: ControlContext, registrar: RegistrarClient, address: string, logs: ToolLogs, scope: SupervisorScope) {
     this.#ctx = ctx;
+    this.#scope = scope;
     this.#registrar = registrar;
     this.#address = address;
     this.#logs = logs;
@@ -116,7 +119,8 @@ class ToolSupervisorProcess {
   }
 
   async #reconcileWeb(restart: boolean): Promise<void> {
-    const manifest = readManifest(this.#ctx.tool.home);
+    const read = readManifest(this.#ctx.tool.home);
+    const manifest = scopeRunsWeb(this.#scope, read) ? read : null;
     const web = this.#web;
     if (!manifest) {
       if (web) {
@@ -150,7 +154,7 @@ class ToolSupervisorProcess {
   }
 
   async #reconcileJobs(): Promise<void> {
-    const wanted = new Map(readJobs(this.#ctx.tool.home).filter((j) => j.type === 'continuous').map((j) => [j.name, j]));
+    const wanted = new Map(scopeJobs(this.#scope, readJobs(this.#ctx.tool.home)).map((j) => [j.name, j]));
     for (const [name, hosted] of [...this.#jobs]) {
       const spec = wanted.get(name);
       if (spec && JSON.stringify(spec) === JSON.stringify(hosted.spec)) continue;
@@ -212,9 +216,9 @@ function logPolicy(ctx: ControlContext): ToolLogPolicy | null {
   }
 }
 
-export async function runSupervisor(ctx: ControlContext): Promise<number> {
-  if (!readManifest(ctx.tool.home) && !readJobs(ctx.tool.home).some((j) => j.type === 'continuous')) {
-    serviceLog(ctx.tool.home, 'supervisor: no ~/service.manifest and no continuous job in ~/jobs.manifest (or not your own files); nothing to run');
+export async function runSupervisor(ctx: ControlContext, scope: SupervisorScope = LOCAL_SCOPE): Promise<number> {
+  if (!scopeRunsWeb(scope, readManifest(ctx.tool.home)) && scopeJobs(scope, readJobs(ctx.tool.home)).length === 0) {
+    serviceLog(ctx.tool.home, `supervisor: ${scope.kind === 'local' ? 'no ~/service.manifest and no continuous job in ~/jobs.manifest to run on this host' : scope.kind === 'slurm-web' ? 'no Slurm webservice in ~/service.manifest' : `no continuous Slurm job ${scope.job} in ~/jobs.manifest`} (or not your own files); nothing to run`);
     return 1;
   }
   if (!claimPidFile(ctx.runtimeDir, ctx.tool.name)) {
@@ -233,7 +237,7 @@ export async function runSupervisor(ctx: ControlContext): Promise<number> {
   // the supervisor counts among the tool's processes: in its helpers' cgroup, under its pids quota
   await registrar.place(HELPERS_UNIT, process.pid).catch((err: Error) => serviceLog(ctx.tool.home, `supervisor: not placed in the tool's cgroup: ${err.message}`));
   const logs = new ToolLogs({ policy: logPolicy(ctx), pipeDir: path.join(ctx.runtimeDir, 'pipes'), onProblem: (line) => serviceLog(ctx.tool.home, line) });
-  const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs);
+  const supervisor = new ToolSupervisorProcess(ctx, registrar, address, logs, scope);
   process.on('SIGTERM', () => void supervisor.stop());
   process.on('SIGINT', () => void supervisor.stop());
   process.on('SIGHUP', () => void supervisor.reload(true));

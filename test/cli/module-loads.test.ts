@@ -14,7 +14,7 @@ const EXECUTABLES = Object.keys(pkg.bin);
 const WITH_HELP = ['toolhost', 'webservice', 'portgrabber', 'toolforge'];
 
 /** what no --help needs: the proxy, the route table, jobs, the registrar, process supervision, the lighttpd engine */
-const HEAVY_FOLDERS = ['proxy', 'routes', 'jobs', 'registrar', 'supervisor', 'lighttpd', 'accesslog'];
+const HEAVY_FOLDERS = ['proxy', 'routes', 'jobs', 'registrar', 'supervisor', 'lighttpd', 'accesslog', 'slurm'];
 
 /**
  * modules of those folders that hold only data and pure functions, and load nothing else of
@@ -62,7 +62,7 @@ t.test('webservice status loads neither the proxy, Redis, the lighttpd engine no
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /not running|"state":"stopped"/);
     t.same(only(r.packages, ['commander']), [], `webservice ${args.join(' ')} loads no package but commander (the flat manifest is read without yaml)`);
-    for (const folder of ['proxy', 'routes', 'jobs', 'lighttpd', 'accesslog']) t.notOk(codeFolders(r.modules).has(folder), `webservice ${args.join(' ')} loads nothing of src/${folder}`);
+    for (const folder of ['proxy', 'routes', 'jobs', 'lighttpd', 'accesslog', 'slurm']) t.notOk(codeFolders(r.modules).has(folder), `webservice ${args.join(' ')} loads nothing of src/${folder}`);
   }
 });
 

@@ -196,9 +196,10 @@ export async function startRegistrar(
   t: Test,
   redisUrl: string,
   homeRoot: string,
-  options: { leaseSeconds?: number; node?: string; address?: string; stateDir?: string; run?: readonly string[] } = {},
+  options: { leaseSeconds?: number; node?: string; address?: string; stateDir?: string; run?: readonly string[]; socketDir?: string } = {},
 ): Promise<RunningRegistrar> {
-  const dir = mkdtempSync('/tmp/threg-');
+  // `socketDir`: a directory of the caller's (Slurm's nodes find theirs by a pattern of node names)
+  const dir = options.socketDir ?? mkdtempSync('/tmp/threg-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // a cgroup tree of its own (as root), so tests running side by side never see each other's units
   const cgroupRoot = `th-test-${path.basename(dir).slice(6)}`;
