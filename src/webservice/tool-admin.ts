@@ -212,20 +212,24 @@ async function makeAccount(ctx: AdminContext, name: string, home: string): Promi
   }
   if (left) throw new ToolhostError('TH_ERR_TOOL_HOME_LEFT_BEHIND', home, String(left.uid), name);
   const taken = new Set<number>();
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const id = await withRedis(ctx.redis, (r) => toolId(r, name, taken));
-    // exit code 4: the id is used (made by someone else since toolId looked): take the next one
-    const group = spawnSync('groupadd', ['--system', '--gid', String(id), user], { encoding: 'utf8' });
-    if (group.status === 4 && taken.size < 20) {
-      taken.add(id);
-      continue;
+    // one command for user and group: the group gets gid = uid when that gid is free (not with
+    // --system, which picks the gid from the system range)
+    const made = spawnSync('useradd', ['--uid', String(id), '--user-group', '--home-dir', home, '--create-home', '--shell', '/bin/bash', user], { encoding: 'utf8' });
+    const account = made.status === 0 ? lookupAccount(user) : null;
+    if (account && account.gid === id) return;
+    if (account) {
+      // the gid was someone else's: this id is not wholly free; the next one is
+      spawnSync('userdel', ['--remove', user]);
+      if (lookupGroup(user)) spawnSync('groupdel', [user]);
     }
-    if (group.status !== 0) throw new ToolhostError('TH_ERR_COMMAND_FAILED', `making the group ${user}`, group.stderr.trim() || `groupadd exit code ${group.status}`);
-    const made = spawnSync('useradd', ['--system', '--uid', String(id), '--gid', String(id), '--home-dir', home, '--create-home', '--shell', '/bin/bash', user], { encoding: 'utf8' });
-    if (made.status === 0) return;
-    spawnSync('groupdel', [user]);
-    if (made.status === 4 && taken.size < 20) {
-      taken.add(id);
+    // exit code 4: the uid is used (an account made since toolId looked); a locked /etc/passwd or
+    // /etc/group (another administrator's command at the same moment): the same id again, a moment later
+    const locked = /cannot lock|try again later/i.test(made.stderr);
+    if ((account || made.status === 4 || locked) && attempt < 30) {
+      if (!locked) taken.add(id);
+      await sleep(locked ? 50 + Math.random() * 100 : 0);
       continue;
     }
     throw new ToolhostError('TH_ERR_COMMAND_FAILED', `making the user ${user}`, made.stderr.trim() || `useradd exit code ${made.status}`);
