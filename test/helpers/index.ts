@@ -30,9 +30,8 @@ const made = new Set<string>();
 /**
  * The test's own directory, made once per test (afresh when what is there is a killed run's:
  * a tool home found there would hold that run's files). It is removed when the whole file ends,
- * not at the test's own end: tap's own fixture (t.testdir()) is removed by the first teardown,
- * while the test's processes still run and write there, and its ENOTEMPTY stopped the teardowns
- * after it, which left a monitor running and the file hanging to its timeout.
+ * with retries, not at the test's own end: tap's fixture removal there met a process the test
+ * started still writing (ENOTEMPTY), failed the test, and the file then hung to its timeout.
  */
 export function workDir(t: Test): string {
   const dir = t.testdirName;
